@@ -1,0 +1,78 @@
+//! API sessions: a bearer token given once, stored as its SHA-256 hash, expiring.
+
+use serde::{Deserialize, Serialize};
+
+use super::token;
+use crate::store::{Store, StoreError, T};
+
+/// Who a session speaks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Subject {
+    /// A partner account.
+    Account {
+        /// The account id.
+        account_id: String,
+    },
+}
+
+/// A stored session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Who.
+    pub subject: Subject,
+    /// Creation (unix seconds).
+    pub created_at: i64,
+    /// Expiry (unix seconds).
+    pub expires_at: i64,
+    /// The password had expired at sign-in: only its renewal is allowed.
+    pub password_expired: bool,
+}
+
+/// Creates a session and returns its bearer token.
+pub fn open(store: &Store, session: &Session) -> Result<String, StoreError> {
+    let (secret, key) = token::generate();
+    store
+        .tree(T::Sessions)
+        .insert(key, crate::store::encode(session))?;
+    Ok(secret)
+}
+
+/// Finds a live session by its bearer token.
+pub fn find(store: &Store, bearer: &str, now: i64) -> Result<Option<Session>, StoreError> {
+    if !token::looks_like_token(bearer) {
+        return Ok(None);
+    }
+    let s: Option<Session> = store.get(T::Sessions, &token::digest(bearer))?;
+    Ok(s.filter(|s| s.expires_at > now))
+}
+
+/// Ends a session.
+pub fn close(store: &Store, bearer: &str) -> Result<(), StoreError> {
+    store.tree(T::Sessions).remove(token::digest(bearer))?;
+    Ok(())
+}
+
+/// Clears the password-expired restriction of a session after renewal.
+pub fn renewed(store: &Store, bearer: &str) -> Result<(), StoreError> {
+    let key = token::digest(bearer);
+    if let Some(mut s) = store.get::<Session>(T::Sessions, &key)? {
+        s.password_expired = false;
+        store
+            .tree(T::Sessions)
+            .insert(key, crate::store::encode(&s))?;
+    }
+    Ok(())
+}
+
+/// Removes expired sessions.
+pub fn purge_expired(store: &Store, now: i64) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for (k, s) in store.scan::<Session>(T::Sessions, b"")? {
+        if s.expires_at <= now {
+            store.tree(T::Sessions).remove(k)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}

@@ -1,0 +1,383 @@
+//! The application catalogue (`config/catalogue.toml`): categories, applications,
+//! profiles, and the OIDC client and LDAP service account of each application.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Problem, Problems};
+use crate::domain::ProfileId;
+use crate::domain::profile::is_code;
+
+/// The whole catalogue.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalogue {
+    /// Structure categories.
+    #[serde(default, rename = "category")]
+    pub categories: Vec<Category>,
+    /// DGFiP applications.
+    #[serde(default, rename = "application")]
+    pub applications: Vec<Application>,
+}
+
+/// A category of structures and the applications it may receive.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Category {
+    /// Code (e.g. `CSP`).
+    pub code: String,
+    /// Label.
+    pub label: String,
+    /// Codes of the applications its structures may receive.
+    #[serde(default)]
+    pub applications: Vec<String>,
+}
+
+/// A DGFiP application.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Application {
+    /// Code (e.g. `FICOBA`).
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Where the portal sends people.
+    pub url: String,
+    /// Without a profile on it, OIDC answers access_denied.
+    #[serde(default = "yes")]
+    pub require_habilitation: bool,
+    /// Its profiles.
+    #[serde(default, rename = "profile")]
+    pub profiles: Vec<ApplicationProfile>,
+    /// Its OpenID Connect client, if any.
+    pub oidc: Option<OidcClient>,
+    /// Its LDAP service account, if any.
+    pub ldap: Option<LdapServiceAccount>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A profile of an application.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationProfile {
+    /// Code, unique within the application.
+    pub code: String,
+    /// Label.
+    pub label: String,
+}
+
+/// The OpenID Connect client of an application.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcClient {
+    /// `client_id`.
+    pub client_id: String,
+    /// argon2id PHC of the secret; absent for a public client (PKCE S256 required).
+    pub client_secret_hash: Option<String>,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may return.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// ID token signature algorithm.
+    #[serde(default = "rs256")]
+    pub id_token_signed_response_alg: String,
+    /// Back-channel logout endpoint.
+    pub backchannel_logout_uri: Option<String>,
+}
+
+fn rs256() -> String {
+    "RS256".into()
+}
+
+/// The LDAP service account of a legacy application.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapServiceAccount {
+    /// argon2id PHC of the bind secret.
+    pub bind_secret_hash: String,
+    /// Account attributes it may read (empty: the default list).
+    #[serde(default)]
+    pub attributes: Vec<String>,
+}
+
+/// The signature algorithms an ID token may use.
+pub const ID_TOKEN_ALGS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
+
+impl Catalogue {
+    /// Reads and checks a catalogue file; every problem is listed.
+    pub fn load(path: &Path) -> Result<Catalogue, Problems> {
+        let file = path.display().to_string();
+        let one = |message: String| {
+            Problems(vec![Problem {
+                file: file.clone(),
+                key: String::new(),
+                value: String::new(),
+                message,
+            }])
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| one(format!("cannot read: {e}")))?;
+        let catalogue: Catalogue =
+            toml::from_str(&text).map_err(|e| one(e.message().to_owned()))?;
+        let problems = catalogue.check(&file);
+        if problems.is_empty() {
+            Ok(catalogue)
+        } else {
+            Err(Problems(problems))
+        }
+    }
+
+    /// Checks the catalogue as a whole.
+    pub fn check(&self, file: &str) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let mut bad = |key: String, value: &str, message: &str| {
+            out.push(Problem {
+                file: file.to_owned(),
+                key,
+                value: value.to_owned(),
+                message: message.to_owned(),
+            })
+        };
+        let mut app_codes = HashSet::new();
+        let mut client_ids = HashSet::new();
+        for app in &self.applications {
+            let k = format!("application[{}]", app.code);
+            if !is_code(&app.code) {
+                bad(
+                    format!("{k}.code"),
+                    &app.code,
+                    "letters, digits, _ and - only",
+                );
+            }
+            if !app_codes.insert(app.code.as_str()) {
+                bad(format!("{k}.code"), &app.code, "duplicate application code");
+            }
+            if !is_http_url(&app.url) {
+                bad(
+                    format!("{k}.url"),
+                    &app.url,
+                    "must be an absolute http(s) URL",
+                );
+            }
+            let mut profile_codes = HashSet::new();
+            for p in &app.profiles {
+                if !is_code(&p.code) {
+                    bad(
+                        format!("{k}.profile.code"),
+                        &p.code,
+                        "letters, digits, _ and - only",
+                    );
+                }
+                if !profile_codes.insert(p.code.as_str()) {
+                    bad(
+                        format!("{k}.profile.code"),
+                        &p.code,
+                        "duplicate profile code in this application",
+                    );
+                }
+            }
+            if let Some(oidc) = &app.oidc {
+                if oidc.client_id.is_empty()
+                    || !oidc.client_id.chars().all(|c| c.is_ascii_graphic())
+                {
+                    bad(
+                        format!("{k}.oidc.client_id"),
+                        &oidc.client_id,
+                        "must be printable ASCII",
+                    );
+                }
+                if !client_ids.insert(oidc.client_id.as_str()) {
+                    bad(
+                        format!("{k}.oidc.client_id"),
+                        &oidc.client_id,
+                        "duplicate client_id",
+                    );
+                }
+                if let Some(h) = &oidc.client_secret_hash {
+                    if !crate::auth::password::is_argon2id_phc(h) {
+                        bad(
+                            format!("{k}.oidc.client_secret_hash"),
+                            h,
+                            "must be an argon2id PHC string",
+                        );
+                    }
+                }
+                if oidc.redirect_uris.is_empty() {
+                    bad(
+                        format!("{k}.oidc.redirect_uris"),
+                        "[]",
+                        "at least one redirect URI",
+                    );
+                }
+                for uri in &oidc.redirect_uris {
+                    if let Err(m) = check_redirect_uri(uri) {
+                        bad(format!("{k}.oidc.redirect_uris"), uri, m);
+                    }
+                }
+                for uri in &oidc.post_logout_redirect_uris {
+                    if let Err(m) = check_redirect_uri(uri) {
+                        bad(format!("{k}.oidc.post_logout_redirect_uris"), uri, m);
+                    }
+                }
+                if let Some(uri) = &oidc.backchannel_logout_uri {
+                    if let Err(m) = check_redirect_uri(uri) {
+                        bad(format!("{k}.oidc.backchannel_logout_uri"), uri, m);
+                    }
+                }
+                if !ID_TOKEN_ALGS.contains(&oidc.id_token_signed_response_alg.as_str()) {
+                    bad(
+                        format!("{k}.oidc.id_token_signed_response_alg"),
+                        &oidc.id_token_signed_response_alg,
+                        "must be RS256, ES256 or EdDSA",
+                    );
+                }
+            }
+            if let Some(ldap) = &app.ldap {
+                if !crate::auth::password::is_argon2id_phc(&ldap.bind_secret_hash) {
+                    bad(
+                        format!("{k}.ldap.bind_secret_hash"),
+                        &ldap.bind_secret_hash,
+                        "must be an argon2id PHC string",
+                    );
+                }
+            }
+        }
+        let mut category_codes = HashSet::new();
+        for cat in &self.categories {
+            let k = format!("category[{}]", cat.code);
+            if !is_code(&cat.code) {
+                bad(
+                    format!("{k}.code"),
+                    &cat.code,
+                    "letters, digits, _ and - only",
+                );
+            }
+            if !category_codes.insert(cat.code.as_str()) {
+                bad(format!("{k}.code"), &cat.code, "duplicate category code");
+            }
+            for a in &cat.applications {
+                if !app_codes.contains(a.as_str()) {
+                    bad(format!("{k}.applications"), a, "unknown application");
+                }
+            }
+        }
+        out
+    }
+
+    /// The category with this code.
+    pub fn category(&self, code: &str) -> Option<&Category> {
+        self.categories.iter().find(|c| c.code == code)
+    }
+
+    /// The application with this code.
+    pub fn application(&self, code: &str) -> Option<&Application> {
+        self.applications.iter().find(|a| a.code == code)
+    }
+
+    /// The application whose OIDC client has this id.
+    pub fn by_client_id(&self, client_id: &str) -> Option<&Application> {
+        self.applications
+            .iter()
+            .find(|a| a.oidc.as_ref().is_some_and(|o| o.client_id == client_id))
+    }
+
+    /// Whether the catalogue defines this profile.
+    pub fn has_profile(&self, profile: &ProfileId) -> bool {
+        self.application(profile.app())
+            .is_some_and(|a| a.profiles.iter().any(|p| p.code == profile.profile()))
+    }
+
+    /// Whether structures of this category may receive this profile.
+    pub fn is_entitled(&self, category: &str, profile: &ProfileId) -> bool {
+        self.has_profile(profile)
+            && self
+                .category(category)
+                .is_some_and(|c| c.applications.iter().any(|a| a == profile.app()))
+    }
+
+    /// The label of a profile, if defined.
+    pub fn profile_label(&self, profile: &ProfileId) -> Option<&str> {
+        self.application(profile.app())?
+            .profiles
+            .iter()
+            .find(|p| p.code == profile.profile())
+            .map(|p| p.label.as_str())
+    }
+}
+
+fn is_http_url(s: &str) -> bool {
+    url::Url::parse(s)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+}
+
+/// A redirect URI is absolute, has no fragment, and uses https (http only on loopback).
+fn check_redirect_uri(uri: &str) -> Result<(), &'static str> {
+    let u = url::Url::parse(uri).map_err(|_| "must be an absolute URL")?;
+    if u.fragment().is_some() {
+        return Err("must not contain a fragment");
+    }
+    let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match u.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err("http is allowed on loopback only; use https"),
+        _ => Err("must be an https URL"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_catalogue_is_valid() {
+        let c = Catalogue::load(Path::new("config/catalogue.toml")).unwrap();
+        assert!(!c.applications.is_empty());
+    }
+
+    #[test]
+    fn every_problem_is_listed() {
+        let text = r#"
+            [[category]]
+            code = "CSP"
+            label = "x"
+            applications = ["NOPE"]
+            [[category]]
+            code = "CSP"
+            label = "y"
+            [[application]]
+            code = "APP"
+            name = "a"
+            url = "https://a.test/"
+              [[application.profile]]
+              code = "P"
+              label = "p"
+              [[application.profile]]
+              code = "P"
+              label = "p"
+              [application.oidc]
+              client_id = "app"
+              client_secret_hash = "plaintext"
+              redirect_uris = ["http://evil.test/cb", "https://a.test/cb#frag", "not a url"]
+              id_token_signed_response_alg = "HS256"
+        "#;
+        let c: Catalogue = toml::from_str(text).unwrap();
+        let problems = c.check("catalogue.toml");
+        let msgs: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        let has = |s: &str| msgs.iter().any(|m| m.contains(s));
+        assert!(has("unknown application"), "{msgs:#?}");
+        assert!(has("duplicate category code"));
+        assert!(has("duplicate profile code"));
+        assert!(has("argon2id"));
+        assert!(has("http is allowed on loopback only"));
+        assert!(has("fragment"));
+        assert!(has("absolute URL"));
+        assert!(has("RS256, ES256 or EdDSA"));
+        assert_eq!(problems.len(), 8, "{msgs:#?}");
+    }
+}

@@ -1,0 +1,576 @@
+//! The typed configuration (`config/apex.toml`) and its environment overrides.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::domain::{PasswordPolicy, Role};
+
+/// Default path of the configuration file.
+pub const DEFAULT_CONFIG: &str = "config/apex.toml";
+
+/// Prefix of the environment overrides: `APEX_<SECTION>__<KEY>`.
+const ENV_PREFIX: &str = "APEX_";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`
+    pub server: ServerConfig,
+    /// `[http]`
+    pub http: HttpConfig,
+    /// `[ldap]`
+    pub ldap: LdapConfig,
+    /// `[tls]`
+    pub tls: TlsConfig,
+    /// `[mail]`
+    pub mail: MailConfig,
+    /// `[password]`
+    pub password: PasswordConfig,
+    /// `[argon2]`
+    pub argon2: Argon2Config,
+    /// `[operator]`
+    pub operator: OperatorConfig,
+    /// `[catalogue]`
+    pub catalogue: CatalogueConfig,
+}
+
+/// `[server]`: where the data lives and under which URL the server is reached.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Directory of the sled store.
+    pub data_dir: PathBuf,
+    /// Public base URL; the OIDC issuer and the base of links in mails.
+    pub public_url: String,
+    /// Days between a deletion request and the purge of the account.
+    pub retention_days: u32,
+    /// Lifetime of an API session, in minutes.
+    pub session_minutes: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            data_dir: PathBuf::from("data"),
+            public_url: "http://127.0.0.1:8080".into(),
+            retention_days: 30,
+            session_minutes: 60,
+        }
+    }
+}
+
+/// `[http]`: the web space, the JSON API and the OIDC endpoints.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Listen address (port 0 picks a free port).
+    pub listen: String,
+    /// Serve HTTPS with the `[tls]` certificate.
+    pub tls: bool,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: "127.0.0.1:8080".into(),
+            tls: false,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// `[ldap]`: the LDAP directory face.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LdapConfig {
+    /// Plain LDAP (with StartTLS); empty disables it.
+    pub listen: String,
+    /// LDAPS; empty disables it.
+    pub ldaps_listen: String,
+    /// Base DN of the tree.
+    pub base_dn: String,
+}
+
+impl Default for LdapConfig {
+    fn default() -> Self {
+        LdapConfig {
+            listen: "127.0.0.1:3389".into(),
+            ldaps_listen: String::new(),
+            base_dn: "dc=apex,dc=dgfip,dc=gouv,dc=fr".into(),
+        }
+    }
+}
+
+/// `[tls]`: the server certificate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+    /// Generate a self-signed certificate when none exists (development only).
+    pub generate_dev_cert: bool,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            cert: PathBuf::from("certs/server.pem"),
+            key: PathBuf::from("certs/server-key.pem"),
+            generate_dev_cert: true,
+        }
+    }
+}
+
+/// How mail leaves the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    /// One `.eml` file per mail in `outbox_dir`.
+    File,
+    /// An SMTP relay at `smtp_url`.
+    Smtp,
+}
+
+/// `[mail]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// `file` or `smtp`.
+    pub transport: MailTransport,
+    /// Where the file transport writes.
+    pub outbox_dir: PathBuf,
+    /// `smtps://host:port` (TLS), `smtp://host:port?tls=required` (STARTTLS), plain `smtp://` for a local relay; credentials in the userinfo.
+    pub smtp_url: String,
+    /// Sender mailbox.
+    pub from: String,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            transport: MailTransport::File,
+            outbox_dir: PathBuf::from("outbox"),
+            smtp_url: String::new(),
+            from: "Mon espace APEX Partenaires <ne-pas-repondre@apex.example.test>".into(),
+        }
+    }
+}
+
+/// Password validity: one number for every role, or one per role.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+pub enum MaxAgeDays {
+    /// The same validity for every role.
+    All(u32),
+    /// One validity per role.
+    PerRole {
+        /// Days for administrateurs.
+        administrateur: u32,
+        /// Days for responsables.
+        responsable: u32,
+        /// Days for collaborateurs.
+        collaborateur: u32,
+    },
+}
+
+impl MaxAgeDays {
+    /// Days of validity for a role (0: never expires).
+    pub fn for_role(self, role: Role) -> u32 {
+        match (self, role) {
+            (MaxAgeDays::All(d), _) => d,
+            (MaxAgeDays::PerRole { administrateur, .. }, Role::Administrateur) => administrateur,
+            (MaxAgeDays::PerRole { responsable, .. }, Role::Responsable) => responsable,
+            (MaxAgeDays::PerRole { collaborateur, .. }, Role::Collaborateur) => collaborateur,
+        }
+    }
+}
+
+/// `[password]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordConfig {
+    /// Minimum length in characters.
+    pub min_length: usize,
+    /// Maximum length in characters.
+    pub max_length: usize,
+    /// Validity in days (0: never expires).
+    pub max_age_days: MaxAgeDays,
+    /// Previous passwords that may not be reused.
+    pub history: usize,
+    /// Lifetime of a password-reset link, in minutes.
+    pub reset_link_minutes: u32,
+    /// Lifetime of a pre-creation link, in days.
+    pub invitation_days: u32,
+    /// Days before expiry when the warning mail is sent.
+    pub expiry_warning_days: u32,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        PasswordConfig {
+            min_length: 12,
+            max_length: 256,
+            max_age_days: MaxAgeDays::All(365),
+            history: 5,
+            reset_link_minutes: 30,
+            invitation_days: 7,
+            expiry_warning_days: 15,
+        }
+    }
+}
+
+impl PasswordConfig {
+    /// The domain's policy from this configuration.
+    pub fn policy(&self) -> PasswordPolicy {
+        PasswordPolicy {
+            min_length: self.min_length,
+            max_length: self.max_length,
+            history: self.history,
+            max_age_days: Role::ALL.map(|r| self.max_age_days.for_role(r)),
+        }
+    }
+}
+
+/// `[argon2]`: cost of the password and secret hashes.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Argon2Config {
+    /// Memory in KiB.
+    pub m_kib: u32,
+    /// Iterations.
+    pub t: u32,
+    /// Parallelism.
+    pub p: u32,
+}
+
+impl Default for Argon2Config {
+    fn default() -> Self {
+        Argon2Config {
+            m_kib: 19_456,
+            t: 2,
+            p: 1,
+        }
+    }
+}
+
+/// `[operator]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct OperatorConfig {
+    /// argon2id PHC strings of the operator tokens (`apex-idp hash-secret`).
+    pub token_hashes: Vec<String>,
+}
+
+/// `[catalogue]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogueConfig {
+    /// Path of the catalogue file.
+    pub file: PathBuf,
+}
+
+impl Default for CatalogueConfig {
+    fn default() -> Self {
+        CatalogueConfig {
+            file: PathBuf::from("config/catalogue.toml"),
+        }
+    }
+}
+
+/// One thing wrong in a configuration or catalogue file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The file at fault.
+    pub file: String,
+    /// The key at fault (`section.key`, `application[FICOBA].oidc.redirect_uris`).
+    pub key: String,
+    /// The value at fault, as written.
+    pub value: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.value.is_empty() {
+            write!(f, "{}: {}: {}", self.file, self.key, self.message)
+        } else {
+            write!(
+                f,
+                "{}: {} = {}: {}",
+                self.file, self.key, self.value, self.message
+            )
+        }
+    }
+}
+
+/// Every problem found while loading a file.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct Problems(pub Vec<Problem>);
+
+impl Config {
+    /// Loads the file (when it exists, or when it was named explicitly), applies the
+    /// environment overrides, and checks every value.
+    pub fn load(path: Option<&Path>) -> Result<Config, Problems> {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_with_env(path, &vars)
+    }
+
+    /// As [`Config::load`], with the environment given explicitly.
+    pub fn load_with_env(
+        path: Option<&Path>,
+        vars: &[(String, String)],
+    ) -> Result<Config, Problems> {
+        let (file, explicit) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG), false),
+        };
+        let name = file.display().to_string();
+        let problem = |key: &str, value: &str, message: String| Problem {
+            file: name.clone(),
+            key: key.to_owned(),
+            value: value.to_owned(),
+            message,
+        };
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(Problems(vec![problem("", "", format!("cannot read: {e}"))])),
+        };
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| Problems(vec![problem("", "", e.to_string())]))?;
+        apply_env(&mut table, vars).map_err(|p| Problems(vec![p]))?;
+        let config: Config = Config::deserialize(toml::Value::Table(table))
+            .map_err(|e| Problems(vec![problem("", "", e.message().to_owned())]))?;
+        let problems = config.check(&name);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(Problems(problems))
+        }
+    }
+
+    /// Checks the values that types alone do not.
+    pub fn check(&self, file: &str) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let mut bad = |key: &str, value: &str, message: &str| {
+            out.push(Problem {
+                file: file.to_owned(),
+                key: key.to_owned(),
+                value: value.to_owned(),
+                message: message.to_owned(),
+            })
+        };
+        match url::Url::parse(&self.server.public_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.query().is_none() => {}
+            _ => bad(
+                "server.public_url",
+                &self.server.public_url,
+                "must be an http(s) URL without query",
+            ),
+        }
+        if self.http.listen.parse::<SocketAddr>().is_err() {
+            bad(
+                "http.listen",
+                &self.http.listen,
+                "must be an address such as 127.0.0.1:8080",
+            );
+        }
+        for (key, value) in [
+            ("ldap.listen", &self.ldap.listen),
+            ("ldap.ldaps_listen", &self.ldap.ldaps_listen),
+        ] {
+            if !value.is_empty() && value.parse::<SocketAddr>().is_err() {
+                bad(
+                    key,
+                    value,
+                    "must be an address such as 127.0.0.1:389, or empty",
+                );
+            }
+        }
+        if self.ldap.base_dn.split(',').any(|rdn| !rdn.contains('=')) {
+            bad(
+                "ldap.base_dn",
+                &self.ldap.base_dn,
+                "must be a DN such as dc=example,dc=fr",
+            );
+        }
+        if self.mail.transport == MailTransport::Smtp {
+            match url::Url::parse(&self.mail.smtp_url) {
+                Ok(u) if matches!(u.scheme(), "smtp" | "smtps") && u.host_str().is_some() => {}
+                _ => bad(
+                    "mail.smtp_url",
+                    &self.mail.smtp_url,
+                    "must be smtp://host:port or smtps://host:port",
+                ),
+            }
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            bad(
+                "mail.from",
+                &self.mail.from,
+                "must be a mailbox such as Name <address@example.fr>",
+            );
+        }
+        if self.password.min_length < 8 {
+            bad(
+                "password.min_length",
+                &self.password.min_length.to_string(),
+                "must be at least 8",
+            );
+        }
+        if self.password.max_length < self.password.min_length || self.password.max_length > 1024 {
+            bad(
+                "password.max_length",
+                &self.password.max_length.to_string(),
+                "must be between min_length and 1024",
+            );
+        }
+        if self.password.reset_link_minutes == 0 || self.password.reset_link_minutes > 24 * 60 {
+            bad(
+                "password.reset_link_minutes",
+                &self.password.reset_link_minutes.to_string(),
+                "must be between 1 and 1440",
+            );
+        }
+        if self.password.invitation_days == 0 || self.password.invitation_days > 90 {
+            bad(
+                "password.invitation_days",
+                &self.password.invitation_days.to_string(),
+                "must be between 1 and 90",
+            );
+        }
+        let a = self.argon2;
+        if argon2::Params::new(a.m_kib, a.t, a.p, None).is_err() {
+            bad(
+                "argon2",
+                &format!("m_kib={} t={} p={}", a.m_kib, a.t, a.p),
+                "invalid argon2 parameters",
+            );
+        }
+        for (i, h) in self.operator.token_hashes.iter().enumerate() {
+            if !crate::auth::password::is_argon2id_phc(h) {
+                bad(
+                    &format!("operator.token_hashes[{i}]"),
+                    h,
+                    "must be an argon2id PHC string (apex-idp hash-secret)",
+                );
+            }
+        }
+        if self.server.session_minutes == 0 {
+            bad("server.session_minutes", "0", "must be at least 1");
+        }
+        out
+    }
+}
+
+/// Applies `APEX_<SECTION>__<KEY>=value` over the file's table.
+fn apply_env(table: &mut toml::Table, vars: &[(String, String)]) -> Result<(), Problem> {
+    for (name, raw) in vars {
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let Some((section, key)) = rest.split_once("__") else {
+            continue;
+        };
+        if section.is_empty() || key.is_empty() {
+            continue;
+        }
+        let section = section.to_ascii_lowercase();
+        let key = key.to_ascii_lowercase();
+        let value = parse_env_value(raw);
+        let entry = table
+            .entry(section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let Some(sub) = entry.as_table_mut() else {
+            return Err(Problem {
+                file: "environment".into(),
+                key: name.clone(),
+                value: raw.clone(),
+                message: format!("[{section}] is not a table"),
+            });
+        };
+        sub.insert(key, value);
+    }
+    Ok(())
+}
+
+/// An environment value is read as TOML (numbers, booleans, arrays, tables) when it
+/// parses as such, and as a plain string otherwise.
+fn parse_env_value(raw: &str) -> toml::Value {
+    let doc = format!("v = {raw}");
+    match doc.parse::<toml::Table>() {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+        Err(_) => toml::Value::String(raw.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_make_a_fresh_checkout_run() {
+        let c = Config::load_with_env(Some(Path::new("config/apex.toml")), &[]).unwrap();
+        assert_eq!(c.password.min_length, 12);
+        assert_eq!(c.argon2.m_kib, 19_456);
+    }
+
+    #[test]
+    fn environment_overrides_any_key() {
+        let vars = env(&[
+            ("APEX_HTTP__LISTEN", "127.0.0.1:0"),
+            ("APEX_SERVER__DATA_DIR", "/var/lib/apex-idp"),
+            (
+                "APEX_PASSWORD__MAX_AGE_DAYS",
+                "{ administrateur = 90, responsable = 365, collaborateur = 0 }",
+            ),
+            ("APEX_HTTP__TLS", "true"),
+        ]);
+        let c = Config::load_with_env(None, &vars).unwrap();
+        assert_eq!(c.http.listen, "127.0.0.1:0");
+        assert!(c.http.tls);
+        assert_eq!(c.server.data_dir, PathBuf::from("/var/lib/apex-idp"));
+        assert_eq!(c.password.policy().max_age_days, [90, 365, 0]);
+    }
+
+    #[test]
+    fn every_bad_value_is_listed() {
+        let vars = env(&[
+            ("APEX_HTTP__LISTEN", "nowhere"),
+            ("APEX_SERVER__PUBLIC_URL", "ftp://x"),
+            ("APEX_PASSWORD__MIN_LENGTH", "4"),
+        ]);
+        let err = Config::load_with_env(None, &vars).unwrap_err();
+        let keys: Vec<&str> = err.0.iter().map(|p| p.key.as_str()).collect();
+        assert!(keys.contains(&"http.listen"), "{keys:?}");
+        assert!(keys.contains(&"server.public_url"));
+        assert!(keys.contains(&"password.min_length"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let vars = env(&[("APEX_HTTP__LISTENN", "127.0.0.1:1")]);
+        let err = Config::load_with_env(None, &vars).unwrap_err();
+        assert!(err.to_string().contains("listenn"), "{err}");
+    }
+}

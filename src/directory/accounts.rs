@@ -1,0 +1,316 @@
+//! Accounts: pre-creation, validation, identifiers, deletion requests, consultation.
+
+use super::services::target_of;
+use super::{AccountSummary, Batch, DirError, DirResult, Directory, StructureView};
+use crate::domain::account::{LifecycleEvent, Outcome, transition};
+use crate::domain::rights::{Target, authorize};
+use crate::domain::{Account, AccountState, Actor, Function, PersonalData, Role, login};
+use crate::mail::Message;
+use crate::store::T;
+
+impl Directory {
+    /// An account of the actor's structure, hidden if it belongs to another.
+    pub(super) fn visible_account(&self, actor: &Actor, id: &str) -> DirResult<Account> {
+        match self.account(id) {
+            Ok(a) if a.structure_id == actor.structure_id => Ok(a),
+            _ => Err(DirError::NotFound { what: "account" }),
+        }
+    }
+
+    fn lifecycle(&self, account: &Account, event: LifecycleEvent) -> DirResult<Outcome> {
+        transition(account.state, event)
+            .map_err(|e| DirError::conflict("account-state", e.to_string()))
+    }
+
+    /// Pre-creates an account and sends the pre-creation mail.
+    pub async fn pre_create(
+        &self,
+        actor: &Actor,
+        role: Role,
+        service_id: &str,
+        person: &PersonalData,
+    ) -> DirResult<Account> {
+        let account = {
+            let lock = self.store.lock();
+            let service = self.visible_service_for(actor, service_id)?;
+            let target = Target {
+                account_id: None,
+                structure_id: &service.structure_id,
+                service_id: Some(&service.id),
+                role: Some(role),
+            };
+            authorize(actor, Function::PreCreate, &target)?;
+            let structure = self.structure(&actor.structure_id)?;
+            let inviter = self.account(&actor.account_id)?;
+            let mut batch = Batch::new();
+            let account = self.invite(
+                &mut batch,
+                &actor.account_id,
+                &inviter.display_name(),
+                &structure,
+                Some(&service),
+                role,
+                person,
+            )?;
+            self.commit(&lock, batch)?;
+            account
+        };
+        self.durable().await?;
+        Ok(account)
+    }
+
+    fn visible_service_for(&self, actor: &Actor, id: &str) -> DirResult<crate::domain::Service> {
+        match self.service(id) {
+            Ok(s) if s.structure_id == actor.structure_id => Ok(s),
+            _ => Err(DirError::invalid(
+                "unknown-service",
+                "service_id",
+                "no such service in your structure",
+            )),
+        }
+    }
+
+    /// The accounts of the actor's structure, optionally in one state.
+    pub fn list_accounts(
+        &self,
+        actor: &Actor,
+        state: Option<AccountState>,
+    ) -> DirResult<Vec<AccountSummary>> {
+        let own = Target {
+            account_id: None,
+            structure_id: &actor.structure_id,
+            service_id: None,
+            role: None,
+        };
+        authorize(actor, Function::Consult, &own)?;
+        let ids = match state {
+            Some(st) => {
+                let mut ids = self.store.index_ids(T::AccountsByState, st.as_str())?;
+                ids.retain(|id| {
+                    self.account(id)
+                        .is_ok_and(|a| a.structure_id == actor.structure_id)
+                });
+                ids
+            }
+            None => self
+                .store
+                .index_ids(T::AccountsByStructure, &actor.structure_id)?,
+        };
+        ids.iter()
+            .map(|id| self.account(id).map(|a| AccountSummary::from(&a)))
+            .collect()
+    }
+
+    /// One account of the actor's structure.
+    pub fn consult_account(&self, actor: &Actor, id: &str) -> DirResult<AccountSummary> {
+        let account = self.visible_account(actor, id)?;
+        authorize(actor, Function::Consult, &target_of(&account))?;
+        Ok(AccountSummary::from(&account))
+    }
+
+    /// The actor's structure with its services and accounts.
+    pub fn consult_structure(&self, actor: &Actor) -> DirResult<StructureView> {
+        let own = Target {
+            account_id: None,
+            structure_id: &actor.structure_id,
+            service_id: None,
+            role: None,
+        };
+        authorize(actor, Function::Consult, &own)?;
+        let structure = self.structure(&actor.structure_id)?;
+        let services = self.services_of(&structure.id)?;
+        let accounts = self
+            .accounts_of(&structure.id)?
+            .iter()
+            .map(AccountSummary::from)
+            .collect();
+        Ok(StructureView {
+            structure,
+            services,
+            accounts,
+        })
+    }
+
+    /// Validates a completed pre-creation: the identifier is generated and mailed.
+    pub async fn validate(&self, actor: &Actor, id: &str) -> DirResult<Account> {
+        let account = {
+            let lock = self.store.lock();
+            let before = self.visible_account(actor, id)?;
+            authorize(actor, Function::ValidateCreations, &target_of(&before))?;
+            let Outcome::State(state) = self.lifecycle(&before, LifecycleEvent::Validate)? else {
+                return Err(DirError::conflict(
+                    "account-state",
+                    "validation ends nothing",
+                ));
+            };
+            let now = self.now();
+            let login = self.free_login(&before)?;
+            let after = Account {
+                state,
+                login: Some(login),
+                modified_at: now,
+                state_changed_at: now,
+                ..before.clone()
+            };
+            let mut batch = Batch::new();
+            batch.account(
+                &actor.account_id,
+                "account.validate",
+                Some(&before),
+                Some(&after),
+            );
+            self.queue_identifier(&mut batch, &after)?;
+            self.commit(&lock, batch)?;
+            after
+        };
+        self.durable().await?;
+        Ok(account)
+    }
+
+    /// Rejects a completed pre-creation: the account ends.
+    pub async fn reject(&self, actor: &Actor, id: &str) -> DirResult<()> {
+        {
+            let lock = self.store.lock();
+            let before = self.visible_account(actor, id)?;
+            authorize(actor, Function::ValidateCreations, &target_of(&before))?;
+            self.lifecycle(&before, LifecycleEvent::Reject)?;
+            let mut batch = Batch::new();
+            batch.account(&actor.account_id, "account.reject", Some(&before), None);
+            self.commit(&lock, batch)?;
+        }
+        self.durable().await
+    }
+
+    /// Mails the identifier of an active account again.
+    pub async fn resend_identifier(&self, actor: &Actor, id: &str) -> DirResult<()> {
+        {
+            let lock = self.store.lock();
+            let account = self.visible_account(actor, id)?;
+            authorize(actor, Function::ResendIdentifier, &target_of(&account))?;
+            if account.state != AccountState::Active || account.login.is_none() {
+                return Err(DirError::conflict(
+                    "account-state",
+                    "only an active account has an identifier to resend",
+                ));
+            }
+            let mut batch = Batch::new();
+            self.queue_identifier(&mut batch, &account)?;
+            let structure_id = account.structure_id.clone();
+            batch.record(
+                &actor.account_id,
+                &structure_id,
+                "account.resend_identifier",
+                account.id.clone(),
+                None,
+                None,
+            );
+            self.commit(&lock, batch)?;
+        }
+        self.durable().await
+    }
+
+    /// Requests the deletion of an account, once it holds no habilitation. The account is
+    /// blocked at once and purged after the retention period; nobody else is affected.
+    pub async fn request_deletion(&self, actor: &Actor, id: &str) -> DirResult<Account> {
+        let account = {
+            let lock = self.store.lock();
+            let before = self.visible_account(actor, id)?;
+            authorize(actor, Function::RequestDeletion, &target_of(&before))?;
+            if !before.habilitations.is_empty() {
+                return Err(DirError::Conflict {
+                    rule: "habilitations-remain",
+                    message: "remove the account's habilitations before requesting its deletion"
+                        .into(),
+                    blocking: before
+                        .habilitations
+                        .iter()
+                        .map(|h| h.profile.to_string())
+                        .collect(),
+                });
+            }
+            if before.role == Role::Administrateur
+                && self.active_administrateurs(&before.structure_id)? <= 1
+            {
+                return Err(DirError::conflict(
+                    "last-administrateur",
+                    "a structure keeps at least one administrateur",
+                ));
+            }
+            let Outcome::State(state) = self.lifecycle(&before, LifecycleEvent::RequestDeletion)?
+            else {
+                return Err(DirError::conflict(
+                    "account-state",
+                    "deletion request ends nothing",
+                ));
+            };
+            let now = self.now();
+            let after = Account {
+                state,
+                modified_at: now,
+                state_changed_at: now,
+                ..before.clone()
+            };
+            let structure = self.structure(&after.structure_id)?;
+            let mut batch = Batch::new();
+            batch.account(
+                &actor.account_id,
+                "account.deletion_request",
+                Some(&before),
+                Some(&after),
+            );
+            let mail = Message::DeletionNotice {
+                to_name: &after.display_name(),
+                to_email: &after.person.email,
+                structure_name: &structure.name,
+            }
+            .render();
+            self.queue_mail(&mut batch, mail)?;
+            self.commit(&lock, batch)?;
+            after
+        };
+        self.durable().await?;
+        Ok(account)
+    }
+
+    fn active_administrateurs(&self, structure_id: &str) -> DirResult<usize> {
+        Ok(self
+            .accounts_of(structure_id)?
+            .iter()
+            .filter(|a| a.role == Role::Administrateur && a.state == AccountState::Active)
+            .count())
+    }
+
+    /// The first identifier candidate never used before (identifiers are never reused).
+    pub(super) fn free_login(&self, account: &Account) -> DirResult<String> {
+        let base = login::base(&account.person.given_name, &account.person.family_name);
+        for candidate in login::candidates(&base) {
+            let used = self
+                .store
+                .tree(T::LoginsUsed)
+                .contains_key(candidate.as_bytes())
+                .map_err(crate::store::StoreError::from)?;
+            if !used {
+                return Ok(candidate);
+            }
+        }
+        Err(DirError::conflict(
+            "login-exhausted",
+            "no identifier available",
+        ))
+    }
+
+    pub(super) fn queue_identifier(&self, batch: &mut Batch, account: &Account) -> DirResult<()> {
+        let Some(login) = &account.login else {
+            return Ok(());
+        };
+        let sign_in_url = self.link("/");
+        let mail = Message::Identifier {
+            to_name: &account.display_name(),
+            to_email: &account.person.email,
+            login,
+            sign_in_url: &sign_in_url,
+        }
+        .render();
+        self.queue_mail(batch, mail)
+    }
+}

@@ -1,0 +1,124 @@
+//! The one operation error of the core, mapped once per face.
+
+use crate::domain::Refusal;
+use crate::store::StoreError;
+
+/// Why an operation did not happen. Nothing was written when it is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum DirError {
+    /// No valid credentials or session.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Sign-in refused: unknown login, wrong password or blocked account alike.
+    #[error("unknown identifier or wrong password")]
+    BadCredentials,
+    /// The rights matrix says no.
+    #[error("{0}")]
+    Refused(Refusal),
+    /// Refused by another rule than the matrix (e.g. audit reserved to administrateurs).
+    #[error("{message}")]
+    Forbidden {
+        /// The rule.
+        rule: &'static str,
+        /// A sentence for a person.
+        message: String,
+    },
+    /// Nothing of that kind here (or not visible to the actor).
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for.
+        what: &'static str,
+    },
+    /// The current state forbids it.
+    #[error("{message}")]
+    Conflict {
+        /// The rule.
+        rule: &'static str,
+        /// A sentence for a person.
+        message: String,
+        /// What blocks (e.g. the habilitations still held).
+        blocking: Vec<String>,
+    },
+    /// A value is invalid.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The rule.
+        rule: &'static str,
+        /// The field at fault.
+        field: &'static str,
+        /// A sentence for a person.
+        message: String,
+    },
+    /// Too many failed attempts: wait.
+    #[error("too many attempts; retry in {retry_after} s")]
+    TooManyAttempts {
+        /// Seconds to wait.
+        retry_after: i64,
+    },
+    /// The one-time link is unknown, used or expired.
+    #[error("this link is invalid, already used or expired")]
+    LinkInvalid,
+    /// The password expired: only its renewal is allowed.
+    #[error("your password has expired; renew it first")]
+    PasswordExpired,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Hashing failed.
+    #[error(transparent)]
+    Hash(#[from] crate::auth::password::HashError),
+}
+
+impl DirError {
+    /// The name of the rule that refused (the problem `type` of the API).
+    pub fn rule(&self) -> &'static str {
+        match self {
+            DirError::Unauthenticated => "unauthenticated",
+            DirError::BadCredentials => "bad-credentials",
+            DirError::Refused(r) => match r {
+                Refusal::Role { .. } => "matrix-role",
+                Refusal::OtherStructure => "not-found",
+                Refusal::OtherService => "matrix-own-service",
+                Refusal::TargetRole { .. } => "matrix-target-role",
+                Refusal::NotOwn => "matrix-own-account",
+            },
+            DirError::Forbidden { rule, .. } => rule,
+            DirError::NotFound { .. } => "not-found",
+            DirError::Conflict { rule, .. } => rule,
+            DirError::Invalid { rule, .. } => rule,
+            DirError::TooManyAttempts { .. } => "backoff",
+            DirError::LinkInvalid => "link-invalid",
+            DirError::PasswordExpired => "password-expired",
+            DirError::Store(_) | DirError::Hash(_) => "internal",
+        }
+    }
+
+    pub(crate) fn invalid(
+        rule: &'static str,
+        field: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        DirError::Invalid {
+            rule,
+            field,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn conflict(rule: &'static str, message: impl Into<String>) -> Self {
+        DirError::Conflict {
+            rule,
+            message: message.into(),
+            blocking: Vec::new(),
+        }
+    }
+}
+
+impl From<Refusal> for DirError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::OtherStructure => DirError::NotFound { what: "target" },
+            other => DirError::Refused(other),
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! Habilitations and delegations. No cascade: removing a delegation leaves the
+//! habilitations granted with it in place.
+
+use super::services::target_of;
+use super::{Batch, DirError, DirResult, Directory};
+use crate::domain::rights::{Permit, ProfileSource, authorize};
+use crate::domain::{Account, AccountState, Actor, Delegation, Function, Habilitation, ProfileId};
+
+/// Whether a grant or delegation is being added or removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Add,
+    Remove,
+}
+
+impl Directory {
+    /// Checks that the permit lets the actor hand out this profile.
+    fn check_profile(&self, actor: &Actor, permit: &Permit, profile: &ProfileId) -> DirResult<()> {
+        if !self.catalogue.has_profile(profile) {
+            return Err(DirError::invalid(
+                "unknown-profile",
+                "profile",
+                format!("unknown profile {profile}"),
+            ));
+        }
+        let structure = self.structure(&actor.structure_id)?;
+        if !self.catalogue.is_entitled(&structure.category, profile) {
+            return Err(DirError::Forbidden {
+                rule: "category-not-entitled",
+                message: format!(
+                    "structures of category {} may not receive {profile}",
+                    structure.category
+                ),
+            });
+        }
+        if permit.allowance.profiles == ProfileSource::Delegated {
+            let me = self.account(&actor.account_id)?;
+            if !me.has_delegation(profile) {
+                return Err(DirError::Forbidden {
+                    rule: "not-delegated",
+                    message: format!("the profile {profile} was not delegated to you"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn change_right(
+        &self,
+        actor: &Actor,
+        function: Function,
+        account_id: &str,
+        profile: &ProfileId,
+        change: Change,
+    ) -> DirResult<(Account, bool)> {
+        let lock = self.store.lock();
+        let before = self.visible_account(actor, account_id)?;
+        let permit = authorize(actor, function, &target_of(&before))?;
+        self.check_profile(actor, &permit, profile)?;
+        if change == Change::Add && before.state == AccountState::DeletionRequested {
+            return Err(DirError::conflict(
+                "account-state",
+                "the account's deletion was requested",
+            ));
+        }
+        let now = self.now();
+        let mut after = before.clone();
+        let (held, action) = match function {
+            Function::Delegate => (
+                before.has_delegation(profile),
+                ["delegation.add", "delegation.remove"],
+            ),
+            _ => (
+                before.holds(profile),
+                ["habilitation.grant", "habilitation.remove"],
+            ),
+        };
+        match (change, held) {
+            (Change::Add, true) => return Ok((before, false)),
+            (Change::Remove, false) => {
+                return Err(DirError::NotFound {
+                    what: if function == Function::Delegate {
+                        "delegation"
+                    } else {
+                        "habilitation"
+                    },
+                });
+            }
+            (Change::Add, false) if function == Function::Delegate => {
+                after.delegations.push(Delegation {
+                    profile: profile.clone(),
+                    delegated_by: actor.account_id.clone(),
+                    delegated_at: now,
+                })
+            }
+            (Change::Add, false) => after.habilitations.push(Habilitation {
+                profile: profile.clone(),
+                granted_by: actor.account_id.clone(),
+                granted_at: now,
+            }),
+            (Change::Remove, true) if function == Function::Delegate => {
+                after.delegations.retain(|d| &d.profile != profile)
+            }
+            (Change::Remove, true) => after.habilitations.retain(|h| &h.profile != profile),
+        }
+        after.modified_at = now;
+        let [add, remove] = action;
+        let mut batch = Batch::new();
+        batch.account(
+            &actor.account_id,
+            if change == Change::Add { add } else { remove },
+            Some(&before),
+            Some(&after),
+        );
+        self.commit(&lock, batch)?;
+        Ok((after, true))
+    }
+
+    /// Grants a profile to an account; returns the account and whether it changed.
+    pub async fn grant(
+        &self,
+        actor: &Actor,
+        account_id: &str,
+        profile: &ProfileId,
+    ) -> DirResult<(Account, bool)> {
+        let out = self.change_right(
+            actor,
+            Function::Habilitate,
+            account_id,
+            profile,
+            Change::Add,
+        )?;
+        self.durable().await?;
+        Ok(out)
+    }
+
+    /// Removes a habilitation.
+    pub async fn revoke(
+        &self,
+        actor: &Actor,
+        account_id: &str,
+        profile: &ProfileId,
+    ) -> DirResult<Account> {
+        let (a, _) = self.change_right(
+            actor,
+            Function::Habilitate,
+            account_id,
+            profile,
+            Change::Remove,
+        )?;
+        self.durable().await?;
+        Ok(a)
+    }
+
+    /// Delegates a profile to a responsable; returns the account and whether it changed.
+    pub async fn delegate(
+        &self,
+        actor: &Actor,
+        account_id: &str,
+        profile: &ProfileId,
+    ) -> DirResult<(Account, bool)> {
+        let out = self.change_right(actor, Function::Delegate, account_id, profile, Change::Add)?;
+        self.durable().await?;
+        Ok(out)
+    }
+
+    /// Removes a delegation (the habilitations granted with it stay).
+    pub async fn undelegate(
+        &self,
+        actor: &Actor,
+        account_id: &str,
+        profile: &ProfileId,
+    ) -> DirResult<Account> {
+        let (a, _) = self.change_right(
+            actor,
+            Function::Delegate,
+            account_id,
+            profile,
+            Change::Remove,
+        )?;
+        self.durable().await?;
+        Ok(a)
+    }
+}

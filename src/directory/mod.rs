@@ -1,0 +1,351 @@
+//! The application core: every operation of the rights matrix and of the operator as
+//! one function `(actor, request) -> Result`. It checks rights, writes atomically with
+//! the audit event and the mails it causes, and is the only writer of directory data.
+
+mod accounts;
+pub mod audit;
+mod error;
+mod grants;
+mod housekeeping;
+pub mod mailqueue;
+mod operator;
+mod selfservice;
+mod services;
+mod signin;
+mod views;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::Notify;
+
+pub use error::DirError;
+pub use housekeeping::{HousekeepingReport, run as run_housekeeping};
+pub use selfservice::{Export, NameCorrection};
+pub use signin::SignedIn;
+pub use views::{AccountSummary, ApplicationLink, InvitationView, StructureView};
+
+use crate::auth::{Backoff, Hasher};
+use crate::catalogue::Catalogue;
+use crate::clock::Clock;
+use crate::domain::{Account, Actor, PasswordPolicy, Service, Structure};
+use crate::mail::Mail;
+use crate::store::{Store, T, WriteLock, WriteSet, account_keys, service_keys, structure_keys};
+use audit::Change;
+
+/// Settings of the core, from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Public base URL, without trailing slash.
+    pub public_url: String,
+    /// Password rules.
+    pub policy: PasswordPolicy,
+    /// Lifetime of a pre-creation link, in days.
+    pub invitation_days: u32,
+    /// Lifetime of a reset link, in minutes.
+    pub reset_link_minutes: u32,
+    /// Days between a deletion request and the purge.
+    pub retention_days: u32,
+    /// Lifetime of an API session, in minutes.
+    pub session_minutes: u32,
+    /// Days before expiry when the warning mail is sent.
+    pub expiry_warning_days: u32,
+}
+
+/// The directory core.
+pub struct Directory {
+    store: Arc<Store>,
+    catalogue: Arc<Catalogue>,
+    clock: Arc<dyn Clock>,
+    hasher: Hasher,
+    backoff: Backoff,
+    settings: Settings,
+    mail_wakeup: Arc<Notify>,
+}
+
+/// Result of the core.
+pub type DirResult<T> = Result<T, DirError>;
+
+impl Directory {
+    /// Builds the core over an open store.
+    pub fn new(
+        store: Arc<Store>,
+        catalogue: Arc<Catalogue>,
+        clock: Arc<dyn Clock>,
+        hasher: Hasher,
+        settings: Settings,
+    ) -> Directory {
+        Directory {
+            store,
+            catalogue,
+            clock,
+            hasher,
+            backoff: Backoff::new(),
+            settings,
+            mail_wakeup: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The store (read access for the faces).
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The catalogue.
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The hasher (shared with the faces for client secrets).
+    pub fn hasher(&self) -> &Hasher {
+        &self.hasher
+    }
+
+    /// The backoff counters (shared by every sign-in path).
+    pub fn backoff(&self) -> &Backoff {
+        &self.backoff
+    }
+
+    /// Now, from the injected clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Wakes the mail sender.
+    pub fn mail_wakeup(&self) -> Arc<Notify> {
+        Arc::clone(&self.mail_wakeup)
+    }
+
+    /// Makes the last commit durable and wakes the mail sender.
+    async fn durable(&self) -> DirResult<()> {
+        self.store.flush().await?;
+        self.mail_wakeup.notify_one();
+        Ok(())
+    }
+
+    /// An account by id.
+    pub fn account(&self, id: &str) -> DirResult<Account> {
+        self.store
+            .get(T::Accounts, id.as_bytes())?
+            .ok_or(DirError::NotFound { what: "account" })
+    }
+
+    /// An account by identifier.
+    pub fn account_by_login(&self, login: &str) -> DirResult<Option<Account>> {
+        let Some(id) = self
+            .store
+            .tree(T::AccountByLogin)
+            .get(login.as_bytes())
+            .map_err(crate::store::StoreError::from)?
+        else {
+            return Ok(None);
+        };
+        Ok(self.store.get(T::Accounts, &id)?)
+    }
+
+    /// A structure by id.
+    pub fn structure(&self, id: &str) -> DirResult<Structure> {
+        self.store
+            .get(T::Structures, id.as_bytes())?
+            .ok_or(DirError::NotFound { what: "structure" })
+    }
+
+    /// A service by id.
+    pub fn service(&self, id: &str) -> DirResult<Service> {
+        self.store
+            .get(T::Services, id.as_bytes())?
+            .ok_or(DirError::NotFound { what: "service" })
+    }
+
+    /// The services of a structure.
+    pub fn services_of(&self, structure_id: &str) -> DirResult<Vec<Service>> {
+        let ids = self.store.index_ids(T::ServicesByStructure, structure_id)?;
+        ids.iter().map(|id| self.service(id)).collect()
+    }
+
+    /// The accounts of a structure.
+    pub fn accounts_of(&self, structure_id: &str) -> DirResult<Vec<Account>> {
+        let ids = self.store.index_ids(T::AccountsByStructure, structure_id)?;
+        ids.iter().map(|id| self.account(id)).collect()
+    }
+
+    /// The actor behind a session: only an active account acts.
+    pub fn actor(&self, account_id: &str) -> DirResult<(Actor, Account)> {
+        let account = self
+            .account(account_id)
+            .map_err(|_| DirError::Unauthenticated)?;
+        if account.state != crate::domain::AccountState::Active {
+            return Err(DirError::Unauthenticated);
+        }
+        Ok((actor_of(&account), account))
+    }
+
+    fn queue_mail(&self, batch: &mut Batch, mail: Mail) -> DirResult<()> {
+        mailqueue::enqueue(&self.store, &mut batch.writes, mail, self.now())
+    }
+
+    /// Chains the batch's audit events after the head and commits everything at once.
+    fn commit(&self, lock: &WriteLock<'_>, batch: Batch) -> DirResult<()> {
+        let Batch {
+            mut writes,
+            changes,
+        } = batch;
+        if !changes.is_empty() {
+            audit::append(&self.store, &mut writes, changes, self.now())?;
+        }
+        self.store.commit(lock, &writes)?;
+        Ok(())
+    }
+
+    fn link(&self, path: &str) -> String {
+        format!("{}{}", self.settings.public_url, path)
+    }
+}
+
+/// The matrix's view of an account.
+pub fn actor_of(account: &Account) -> Actor {
+    Actor {
+        account_id: account.id.clone(),
+        structure_id: account.structure_id.clone(),
+        service_id: account.service_id.clone(),
+        role: account.role,
+    }
+}
+
+/// An account as audited: everything but its credential.
+pub fn audit_view(account: &Account) -> Value {
+    let mut v = serde_json::to_value(account).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut v {
+        map.remove("credential");
+    }
+    v
+}
+
+fn to_value<V: serde::Serialize>(v: &V) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// The writes and audit events of one operation, committed together.
+#[derive(Default)]
+struct Batch {
+    writes: WriteSet,
+    changes: Vec<Change>,
+}
+
+impl Batch {
+    fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records an audit event.
+    fn record(
+        &mut self,
+        actor: &str,
+        structure_id: &str,
+        action: &'static str,
+        target: String,
+        before: Option<Value>,
+        after: Option<Value>,
+    ) {
+        self.changes.push(Change {
+            actor: actor.to_owned(),
+            structure_id: Some(structure_id.to_owned()),
+            action,
+            target,
+            before,
+            after,
+        });
+    }
+
+    /// Writes an account (None removes it) and records the change.
+    fn account(
+        &mut self,
+        actor: &str,
+        action: &'static str,
+        before: Option<&Account>,
+        after: Option<&Account>,
+    ) {
+        save_account(&mut self.writes, before, after);
+        let Some(any) = after.or(before) else { return };
+        let (structure_id, target) = (any.structure_id.clone(), any.id.clone());
+        self.record(
+            actor,
+            &structure_id,
+            action,
+            target,
+            before.map(audit_view),
+            after.map(audit_view),
+        );
+    }
+
+    /// Writes a service (None removes it) and records the change.
+    fn service(
+        &mut self,
+        actor: &str,
+        action: &'static str,
+        before: Option<&Service>,
+        after: Option<&Service>,
+    ) {
+        save_service(&mut self.writes, before, after);
+        let Some(any) = after.or(before) else { return };
+        let (structure_id, target) = (any.structure_id.clone(), any.id.clone());
+        self.record(
+            actor,
+            &structure_id,
+            action,
+            target,
+            before.map(to_value),
+            after.map(to_value),
+        );
+    }
+}
+
+/// Writes an account and its index entries (`after = None` removes it).
+fn save_account(writes: &mut WriteSet, before: Option<&Account>, after: Option<&Account>) {
+    let old = before.map(account_keys).unwrap_or_default();
+    let new = after.map(account_keys).unwrap_or_default();
+    writes.reindex(&old, &new);
+    match (before, after) {
+        (_, Some(a)) => {
+            writes.put(T::Accounts, a.id.as_bytes().to_vec(), a);
+            if let Some(login) = &a.login {
+                writes.put_raw(
+                    T::LoginsUsed,
+                    login.as_bytes().to_vec(),
+                    a.id.as_bytes().to_vec(),
+                );
+            }
+        }
+        (Some(b), None) => writes.remove(T::Accounts, b.id.as_bytes().to_vec()),
+        (None, None) => {}
+    }
+}
+
+/// Writes a service and its index entries (`after = None` removes it).
+fn save_service(writes: &mut WriteSet, before: Option<&Service>, after: Option<&Service>) {
+    let old = before.map(service_keys).unwrap_or_default();
+    let new = after.map(service_keys).unwrap_or_default();
+    writes.reindex(&old, &new);
+    match (before, after) {
+        (_, Some(s)) => writes.put(T::Services, s.id.as_bytes().to_vec(), s),
+        (Some(b), None) => writes.remove(T::Services, b.id.as_bytes().to_vec()),
+        (None, None) => {}
+    }
+}
+
+/// Writes a structure and its index entries.
+fn save_structure(writes: &mut WriteSet, before: Option<&Structure>, after: &Structure) {
+    let old = before.map(structure_keys).unwrap_or_default();
+    writes.reindex(&old, &structure_keys(after));
+    writes.put(T::Structures, after.id.as_bytes().to_vec(), after);
+}
+
+/// A new random id.
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,211 @@
+//! The DGFiP operator's actions: structures and their first administrateurs.
+
+use super::{Batch, DirError, DirResult, Directory, new_id, save_structure, to_value};
+use crate::auth::token::{self, OneTimeToken, TokenKind};
+use crate::domain::account::check_person;
+use crate::domain::structure::check_name;
+use crate::domain::{Account, AccountState, PersonalData, Role, Service, Siret, Structure};
+use crate::mail::Message;
+use crate::store::T;
+
+/// The actor name of the operator in the audit log.
+pub const OPERATOR: &str = "operator";
+
+impl Directory {
+    /// Creates a structure (operator).
+    pub async fn create_structure(
+        &self,
+        siret: &str,
+        category: &str,
+        name: &str,
+    ) -> DirResult<Structure> {
+        let siret = Siret::parse(siret.trim())
+            .map_err(|e| DirError::invalid("siret", "siret", e.to_string()))?;
+        let name = check_name(name).map_err(|m| DirError::invalid("name", "name", m))?;
+        if self.catalogue.category(category).is_none() {
+            return Err(DirError::invalid(
+                "category",
+                "category",
+                format!("unknown category {category:?}"),
+            ));
+        }
+        let structure = {
+            let lock = self.store.lock();
+            if self
+                .store
+                .tree(T::StructureBySiret)
+                .get(siret.as_str())
+                .map_err(crate::store::StoreError::from)?
+                .is_some()
+            {
+                return Err(DirError::conflict(
+                    "siret-taken",
+                    format!("a structure with SIRET {siret} exists"),
+                ));
+            }
+            let now = self.now();
+            let structure = Structure {
+                id: new_id(),
+                siret,
+                category: category.to_owned(),
+                name,
+                created_at: now,
+                modified_at: now,
+            };
+            let mut batch = Batch::new();
+            save_structure(&mut batch.writes, None, &structure);
+            let id = structure.id.clone();
+            batch.record(
+                OPERATOR,
+                &id,
+                "structure.create",
+                id.clone(),
+                None,
+                Some(to_value(&structure)),
+            );
+            self.commit(&lock, batch)?;
+            structure
+        };
+        self.durable().await?;
+        Ok(structure)
+    }
+
+    /// Every structure (operator).
+    pub fn structures(&self) -> DirResult<Vec<Structure>> {
+        Ok(self
+            .store
+            .scan::<Structure>(T::Structures, b"")?
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect())
+    }
+
+    /// A structure by id or by SIRET.
+    pub fn structure_by_ref(&self, reference: &str) -> DirResult<Structure> {
+        if let Ok(siret) = Siret::parse(reference) {
+            if let Some(id) = self
+                .store
+                .tree(T::StructureBySiret)
+                .get(siret.as_str())
+                .map_err(crate::store::StoreError::from)?
+            {
+                return self.structure(&String::from_utf8_lossy(&id));
+            }
+        }
+        self.structure(reference)
+    }
+
+    /// Invites an administrateur for a structure (operator): he is active once his form is done.
+    pub async fn invite_administrateur(
+        &self,
+        structure_ref: &str,
+        person: &PersonalData,
+    ) -> DirResult<Account> {
+        let structure = self.structure_by_ref(structure_ref)?;
+        let account = {
+            let lock = self.store.lock();
+            let mut batch = Batch::new();
+            let account = self.invite(
+                &mut batch,
+                OPERATOR,
+                "la DGFiP",
+                &structure,
+                None,
+                Role::Administrateur,
+                person,
+            )?;
+            self.commit(&lock, batch)?;
+            account
+        };
+        self.durable().await?;
+        Ok(account)
+    }
+
+    /// Creates an invited account, its one-time link and the pre-creation mail, audited.
+    /// The caller holds the writer lock and commits the batch.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn invite(
+        &self,
+        batch: &mut Batch,
+        inviter_id: &str,
+        inviter_name: &str,
+        structure: &Structure,
+        service: Option<&Service>,
+        role: Role,
+        person: &PersonalData,
+    ) -> DirResult<Account> {
+        let person =
+            check_person(person).map_err(|(f, m)| DirError::invalid("personal-data", f, m))?;
+        self.check_email_free(&structure.id, &person.email, None)?;
+        let now = self.now();
+        let account = Account {
+            id: new_id(),
+            structure_id: structure.id.clone(),
+            service_id: service.map(|s| s.id.clone()),
+            role,
+            state: AccountState::Invited,
+            login: None,
+            person,
+            habilitations: Vec::new(),
+            delegations: Vec::new(),
+            credential: None,
+            invited_by: inviter_id.to_owned(),
+            created_at: now,
+            modified_at: now,
+            state_changed_at: now,
+            expiry_warned_for: None,
+        };
+        let expires_at = now + i64::from(self.settings.invitation_days) * 86_400;
+        let (secret, key) = token::generate();
+        let record = OneTimeToken {
+            kind: TokenKind::Invitation,
+            account_id: account.id.clone(),
+            created_at: now,
+            expires_at,
+            new_email: None,
+        };
+        batch.writes.put(T::Tokens, key, &record);
+        batch.account(inviter_id, "account.invite", None, Some(&account));
+        let link = self.link(&format!("/invitations/{secret}"));
+        let mail = Message::Invitation {
+            to_name: &account.display_name(),
+            to_email: &account.person.email,
+            inviter_name,
+            structure_name: &structure.name,
+            service_name: service.map(|s| s.name.as_str()),
+            role,
+            link: &link,
+            expires_at,
+        }
+        .render();
+        self.queue_mail(batch, mail)?;
+        Ok(account)
+    }
+
+    /// Refuses an e-mail address already used by another account of the structure.
+    pub(super) fn check_email_free(
+        &self,
+        structure_id: &str,
+        email: &str,
+        except: Option<&str>,
+    ) -> DirResult<()> {
+        for id in self
+            .store
+            .index_ids(T::AccountsByEmail, &email.to_lowercase())?
+        {
+            if Some(id.as_str()) == except {
+                continue;
+            }
+            if self
+                .account(&id)
+                .is_ok_and(|a| a.structure_id == structure_id)
+            {
+                return Err(DirError::conflict(
+                    "email-in-use",
+                    format!("an account of this structure already uses {email}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,506 @@
+//! What a person does for himself: complete his pre-creation, set, change and reset his
+//! own password, see and rectify his data, open his applications.
+
+use serde::Serialize;
+
+use super::audit::{self, AuditEvent};
+use super::{ApplicationLink, Batch, DirError, DirResult, Directory, InvitationView, audit_view};
+use crate::auth::token::{self, OneTimeToken, TokenKind};
+use crate::clock::rfc3339;
+use crate::domain::account::{LifecycleEvent, Outcome, check_email, check_person, transition};
+use crate::domain::password::WeakPassword;
+use crate::domain::{Account, AccountState, Actor, Credential, PersonalData, Role};
+use crate::mail::Message;
+use crate::store::T;
+
+/// The personal-data export (RGPD).
+#[derive(Debug, Clone, Serialize)]
+pub struct Export {
+    /// The account, without its password hash.
+    pub account: serde_json::Value,
+    /// The structure's name and SIRET.
+    pub structure: serde_json::Value,
+    /// When the password expires (RFC 3339), if it does.
+    pub password_expires_at: Option<String>,
+    /// Every audit event about the account.
+    pub events: Vec<AuditEvent>,
+    /// Who to contact for erasure.
+    pub erasure_contact: String,
+}
+
+/// Corrections a person may bring to his name.
+#[derive(Debug, Clone, Default)]
+pub struct NameCorrection {
+    /// New first name.
+    pub given_name: Option<String>,
+    /// New family name.
+    pub family_name: Option<String>,
+}
+
+impl Directory {
+    fn live_token(&self, secret: &str, kind: TokenKind) -> DirResult<(Vec<u8>, OneTimeToken)> {
+        if !token::looks_like_token(secret) {
+            return Err(DirError::LinkInvalid);
+        }
+        let key = token::digest(secret);
+        let record: OneTimeToken = self
+            .store
+            .get(T::Tokens, &key)?
+            .ok_or(DirError::LinkInvalid)?;
+        if record.kind != kind || record.expires_at <= self.now() {
+            return Err(DirError::LinkInvalid);
+        }
+        Ok((key, record))
+    }
+
+    /// What an invitation link offers.
+    pub fn invitation(&self, secret: &str) -> DirResult<InvitationView> {
+        let (_, record) = self.live_token(secret, TokenKind::Invitation)?;
+        let account = self
+            .account(&record.account_id)
+            .map_err(|_| DirError::LinkInvalid)?;
+        if account.state != AccountState::Invited {
+            return Err(DirError::LinkInvalid);
+        }
+        let structure = self.structure(&account.structure_id)?;
+        let service = account
+            .service_id
+            .as_deref()
+            .map(|s| self.service(s))
+            .transpose()?;
+        let inviter = match self.account(&account.invited_by) {
+            Ok(a) => a.display_name(),
+            Err(_) => "la DGFiP".to_owned(),
+        };
+        Ok(InvitationView {
+            inviter,
+            structure: structure.name,
+            siret: structure.siret.to_string(),
+            service: service.map(|s| s.name),
+            role: account.role,
+            given_name: account.person.given_name,
+            family_name: account.person.family_name,
+            email: account.person.email,
+            expires_at: rfc3339(record.expires_at),
+        })
+    }
+
+    /// Checks a new password against the policy and the history, then hashes it.
+    async fn new_credential(&self, account: &Account, password: &str) -> DirResult<Credential> {
+        let email_local = account.person.email.split('@').next().unwrap_or_default();
+        let mut personal = vec![
+            account.person.given_name.as_str(),
+            account.person.family_name.as_str(),
+            email_local,
+        ];
+        if let Some(l) = &account.login {
+            personal.push(l);
+        }
+        self.settings
+            .policy
+            .check(password, &personal)
+            .map_err(weak)?;
+        let previous: Vec<&String> = account
+            .credential
+            .iter()
+            .flat_map(|c| std::iter::once(&c.phc).chain(c.history.iter()))
+            .take(self.settings.policy.history.max(1))
+            .collect();
+        for phc in &previous {
+            if self.hasher.verify(password, phc).await {
+                return Err(weak(WeakPassword::Reused));
+            }
+        }
+        let phc = self.hasher.hash(password).await?;
+        let mut history: Vec<String> = previous.into_iter().cloned().collect();
+        history.truncate(self.settings.policy.history);
+        Ok(Credential {
+            phc,
+            changed_at: self.now(),
+            history,
+        })
+    }
+
+    /// Completes a pre-creation: the person sets his own password. Returns the new state.
+    pub async fn complete_invitation(
+        &self,
+        secret: &str,
+        password: &str,
+        names: &NameCorrection,
+    ) -> DirResult<Account> {
+        let (_, record) = self.live_token(secret, TokenKind::Invitation)?;
+        let mut candidate = self
+            .account(&record.account_id)
+            .map_err(|_| DirError::LinkInvalid)?;
+        if let Some(g) = &names.given_name {
+            candidate.person.given_name = g.clone();
+        }
+        if let Some(f) = &names.family_name {
+            candidate.person.family_name = f.clone();
+        }
+        candidate.person = check_person(&candidate.person)
+            .map_err(|(f, m)| DirError::invalid("personal-data", f, m))?;
+        let credential = self.new_credential(&candidate, password).await?;
+        let account = {
+            let lock = self.store.lock();
+            // Re-read under the lock: the link is single use even against a concurrent submit.
+            let (key, record) = self.live_token(secret, TokenKind::Invitation)?;
+            let before = self
+                .account(&record.account_id)
+                .map_err(|_| DirError::LinkInvalid)?;
+            let vouched = before.invited_by == super::operator::OPERATOR
+                && before.role == Role::Administrateur;
+            let outcome = transition(before.state, LifecycleEvent::CompleteForm { vouched })
+                .map_err(|_| DirError::LinkInvalid)?;
+            let Outcome::State(state) = outcome else {
+                return Err(DirError::LinkInvalid);
+            };
+            let now = self.now();
+            let mut after = Account {
+                state,
+                person: candidate.person.clone(),
+                credential: Some(credential),
+                modified_at: now,
+                state_changed_at: now,
+                ..before.clone()
+            };
+            let mut batch = Batch::new();
+            batch.writes.remove(T::Tokens, key);
+            if state == AccountState::Active {
+                after.login = Some(self.free_login(&after)?);
+                self.queue_identifier(&mut batch, &after)?;
+            }
+            batch.account(
+                &after.id.clone(),
+                "account.complete_form",
+                Some(&before),
+                Some(&after),
+            );
+            self.commit(&lock, batch)?;
+            after
+        };
+        self.durable().await?;
+        Ok(account)
+    }
+
+    /// Starts a password reset. Always succeeds, whether the identifier exists or not.
+    pub async fn request_password_reset(&self, login: &str) -> DirResult<()> {
+        let login = login.trim().to_lowercase();
+        let Some(account) = self.account_by_login(&login)? else {
+            return Ok(());
+        };
+        if account.state != AccountState::Active {
+            return Ok(());
+        }
+        {
+            let lock = self.store.lock();
+            let now = self.now();
+            let minutes = self.settings.reset_link_minutes;
+            let (secret, key) = token::generate();
+            let record = OneTimeToken {
+                kind: TokenKind::PasswordReset,
+                account_id: account.id.clone(),
+                created_at: now,
+                expires_at: now + i64::from(minutes) * 60,
+                new_email: None,
+            };
+            let mut batch = Batch::new();
+            batch.writes.put(T::Tokens, key, &record);
+            let link = self.link(&format!("/password-resets/{secret}"));
+            let mail = Message::PasswordReset {
+                to_name: &account.display_name(),
+                to_email: &account.person.email,
+                link: &link,
+                minutes,
+            }
+            .render();
+            self.queue_mail(&mut batch, mail)?;
+            self.commit(&lock, batch)?;
+        }
+        self.durable().await
+    }
+
+    /// Sets a new password through a reset link.
+    pub async fn reset_password(&self, secret: &str, password: &str) -> DirResult<()> {
+        let (_, record) = self.live_token(secret, TokenKind::PasswordReset)?;
+        let account = self
+            .account(&record.account_id)
+            .map_err(|_| DirError::LinkInvalid)?;
+        let credential = self.new_credential(&account, password).await?;
+        {
+            let lock = self.store.lock();
+            let (key, record) = self.live_token(secret, TokenKind::PasswordReset)?;
+            let before = self
+                .account(&record.account_id)
+                .map_err(|_| DirError::LinkInvalid)?;
+            if before.state != AccountState::Active {
+                return Err(DirError::LinkInvalid);
+            }
+            let after = Account {
+                credential: Some(credential),
+                modified_at: self.now(),
+                ..before.clone()
+            };
+            let mut batch = Batch::new();
+            batch.writes.remove(T::Tokens, key);
+            batch.account(&before.id, "password.reset", Some(&before), Some(&after));
+            self.commit(&lock, batch)?;
+            if let Some(login) = &before.login {
+                self.backoff.lift(login);
+            }
+        }
+        self.durable().await
+    }
+
+    /// Changes one's own password, knowing the current one.
+    pub async fn change_password(
+        &self,
+        account_id: &str,
+        current: &str,
+        new: &str,
+    ) -> DirResult<()> {
+        let account = self.account(account_id)?;
+        let login = account.login.clone().unwrap_or_default();
+        if let Some(wait) = self.backoff.retry_after(&login, None, self.now()) {
+            return Err(DirError::TooManyAttempts { retry_after: wait });
+        }
+        let current_ok = match &account.credential {
+            Some(c) => self.hasher.verify(current, &c.phc).await,
+            None => false,
+        };
+        if !current_ok {
+            self.backoff.fail(&login, None, self.now());
+            return Err(DirError::invalid(
+                "wrong-current-password",
+                "current",
+                "the current password is wrong",
+            ));
+        }
+        let credential = self.new_credential(&account, new).await?;
+        {
+            let lock = self.store.lock();
+            let before = self.account(account_id)?;
+            if before.credential != account.credential {
+                return Err(DirError::conflict(
+                    "password-changed",
+                    "the password changed meanwhile; try again",
+                ));
+            }
+            let after = Account {
+                credential: Some(credential),
+                modified_at: self.now(),
+                ..before.clone()
+            };
+            let mut batch = Batch::new();
+            batch.account(&before.id, "password.change", Some(&before), Some(&after));
+            self.commit(&lock, batch)?;
+        }
+        self.durable().await
+    }
+
+    /// Rectifies one's own names; a new e-mail address is only taken once confirmed
+    /// through a link sent to it.
+    pub async fn update_me(
+        &self,
+        actor: &Actor,
+        names: &NameCorrection,
+        new_email: Option<&str>,
+    ) -> DirResult<Account> {
+        let new_email = new_email
+            .map(|e| check_email(e).map_err(|m| DirError::invalid("personal-data", "email", m)))
+            .transpose()?;
+        let account = {
+            let lock = self.store.lock();
+            let before = self.account(&actor.account_id)?;
+            let mut person = before.person.clone();
+            if let Some(g) = &names.given_name {
+                person.given_name = g.clone();
+            }
+            if let Some(f) = &names.family_name {
+                person.family_name = f.clone();
+            }
+            let person =
+                check_person(&person).map_err(|(f, m)| DirError::invalid("personal-data", f, m))?;
+            let mut batch = Batch::new();
+            let after = Account {
+                person,
+                modified_at: self.now(),
+                ..before.clone()
+            };
+            if after.person != before.person {
+                batch.account(
+                    &before.id,
+                    "account.update_personal_data",
+                    Some(&before),
+                    Some(&after),
+                );
+            }
+            if let Some(email) =
+                new_email.filter(|e| e.to_lowercase() != before.person.email.to_lowercase())
+            {
+                self.check_email_free(&before.structure_id, &email, Some(&before.id))?;
+                self.queue_email_confirmation(&mut batch, &after, &email)?;
+            }
+            self.commit(&lock, batch)?;
+            after
+        };
+        self.durable().await?;
+        Ok(account)
+    }
+
+    fn queue_email_confirmation(
+        &self,
+        batch: &mut Batch,
+        account: &Account,
+        email: &str,
+    ) -> DirResult<()> {
+        let now = self.now();
+        let minutes = self.settings.reset_link_minutes.max(60);
+        let (secret, key) = token::generate();
+        let record = OneTimeToken {
+            kind: TokenKind::EmailChange,
+            account_id: account.id.clone(),
+            created_at: now,
+            expires_at: now + i64::from(minutes) * 60,
+            new_email: Some(email.to_owned()),
+        };
+        batch.writes.put(T::Tokens, key, &record);
+        let link = self.link(&format!("/email-confirmations/{secret}"));
+        let mut mail = Message::PasswordReset {
+            to_name: &account.display_name(),
+            to_email: email,
+            link: &link,
+            minutes,
+        }
+        .render();
+        mail.subject = "[APEX Partenaires] Confirmez votre nouvelle adresse électronique".into();
+        mail.text = format!(
+            "Bonjour {},\n\nPour confirmer votre nouvelle adresse électronique, ouvrez ce lien (valable {minutes} minutes, à usage unique) :\n{link}\n\nSi vous n'avez rien demandé, ignorez ce message.\n\nL'équipe Mon espace APEX Partenaires – DGFiP\n",
+            account.display_name()
+        );
+        mail.html = String::new();
+        self.queue_mail(batch, mail)
+    }
+
+    /// Confirms a new e-mail address through its link.
+    pub async fn confirm_email(&self, secret: &str) -> DirResult<Account> {
+        let account = {
+            let lock = self.store.lock();
+            let (key, record) = self.live_token(secret, TokenKind::EmailChange)?;
+            let before = self
+                .account(&record.account_id)
+                .map_err(|_| DirError::LinkInvalid)?;
+            let email = record.new_email.ok_or(DirError::LinkInvalid)?;
+            self.check_email_free(&before.structure_id, &email, Some(&before.id))?;
+            let after = Account {
+                person: PersonalData {
+                    email,
+                    ..before.person.clone()
+                },
+                modified_at: self.now(),
+                ..before.clone()
+            };
+            let mut batch = Batch::new();
+            batch.writes.remove(T::Tokens, key);
+            batch.account(
+                &before.id,
+                "account.update_email",
+                Some(&before),
+                Some(&after),
+            );
+            self.commit(&lock, batch)?;
+            after
+        };
+        self.durable().await?;
+        Ok(account)
+    }
+
+    /// When the account's password expires, if it does.
+    pub fn password_expires_at(&self, account: &Account) -> Option<i64> {
+        let days = self.settings.policy.max_age_days(account.role);
+        let c = account.credential.as_ref()?;
+        (days > 0).then(|| c.changed_at + i64::from(days) * 86_400)
+    }
+
+    /// The personal-data export.
+    pub fn export(&self, actor: &Actor) -> DirResult<Export> {
+        let account = self.account(&actor.account_id)?;
+        let structure = self.structure(&account.structure_id)?;
+        let events = audit::of_structure(&self.store, &account.structure_id)?
+            .into_iter()
+            .filter(|e| e.target == account.id || e.actor == account.id)
+            .collect();
+        Ok(Export {
+            account: audit_view(&account),
+            structure: serde_json::json!({ "name": structure.name, "siret": structure.siret }),
+            password_expires_at: self.password_expires_at(&account).map(rfc3339),
+            events,
+            erasure_contact:
+                "Adressez votre demande d'effacement à un administrateur de votre structure, \
+                              qui demandera la suppression de votre compte."
+                    .into(),
+        })
+    }
+
+    /// The applications the person may open.
+    pub fn my_applications(&self, actor: &Actor) -> DirResult<Vec<ApplicationLink>> {
+        let account = self.account(&actor.account_id)?;
+        let structure = self.structure(&account.structure_id)?;
+        let entitled = self
+            .catalogue
+            .category(&structure.category)
+            .map(|c| c.applications.clone())
+            .unwrap_or_default();
+        Ok(self
+            .catalogue
+            .applications
+            .iter()
+            .filter_map(|app| {
+                let profiles: Vec<_> = account
+                    .habilitations
+                    .iter()
+                    .filter(|h| h.profile.app() == app.code)
+                    .map(|h| h.profile.clone())
+                    .collect();
+                let open = !profiles.is_empty()
+                    || (!app.require_habilitation && entitled.contains(&app.code));
+                open.then(|| ApplicationLink {
+                    code: app.code.clone(),
+                    name: app.name.clone(),
+                    url: app.url.clone(),
+                    profiles,
+                })
+            })
+            .collect())
+    }
+
+    /// The audit log of the actor's structure (administrateurs only).
+    pub fn audit_of(&self, actor: &Actor) -> DirResult<Vec<AuditEvent>> {
+        if actor.role != Role::Administrateur {
+            return Err(DirError::Forbidden {
+                rule: "audit-administrateur-only",
+                message: "the audit log is reserved to the administrateurs of the structure".into(),
+            });
+        }
+        Ok(audit::of_structure(&self.store, &actor.structure_id)?)
+    }
+
+    /// Lifts the sign-in backoff of an account of the structure (administrateurs only).
+    pub fn lift_backoff(&self, actor: &Actor, account_id: &str) -> DirResult<()> {
+        let account = self.visible_account(actor, account_id)?;
+        if actor.role != Role::Administrateur {
+            return Err(DirError::Forbidden {
+                rule: "unlock-administrateur-only",
+                message: "only an administrateur may lift a sign-in delay".into(),
+            });
+        }
+        if let Some(login) = &account.login {
+            self.backoff.lift(login);
+        }
+        Ok(())
+    }
+}
+
+fn weak(w: WeakPassword) -> DirError {
+    DirError::invalid("weak-password", "password", w.to_string())
+}

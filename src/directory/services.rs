@@ -1,0 +1,227 @@
+//! Services of a structure: create, rename, delete, merge, transfer people.
+
+use super::{Batch, DirError, DirResult, Directory, new_id};
+use crate::domain::rights::{Target, authorize};
+use crate::domain::structure::check_name;
+use crate::domain::{Account, Actor, Function, Service};
+use crate::store::T;
+
+fn service_target(s: &Service) -> Target<'_> {
+    Target {
+        account_id: None,
+        structure_id: &s.structure_id,
+        service_id: Some(&s.id),
+        role: None,
+    }
+}
+
+pub(super) fn target_of(a: &Account) -> Target<'_> {
+    Target {
+        account_id: Some(&a.id),
+        structure_id: &a.structure_id,
+        service_id: a.service_id.as_deref(),
+        role: Some(a.role),
+    }
+}
+
+impl Directory {
+    /// A service of the actor's structure, hidden if it belongs to another.
+    fn visible_service(&self, actor: &Actor, id: &str) -> DirResult<Service> {
+        match self.service(id) {
+            Ok(s) if s.structure_id == actor.structure_id => Ok(s),
+            _ => Err(DirError::NotFound { what: "service" }),
+        }
+    }
+
+    fn check_service_name_free(
+        &self,
+        structure_id: &str,
+        name: &str,
+        except: Option<&str>,
+    ) -> DirResult<()> {
+        let taken = self
+            .services_of(structure_id)?
+            .iter()
+            .any(|s| Some(s.id.as_str()) != except && s.name.to_lowercase() == name.to_lowercase());
+        if taken {
+            return Err(DirError::conflict(
+                "service-name-taken",
+                format!("a service named {name:?} exists"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Creates a service in the actor's structure.
+    pub async fn create_service(&self, actor: &Actor, name: &str) -> DirResult<Service> {
+        let own = Target {
+            account_id: None,
+            structure_id: &actor.structure_id,
+            service_id: None,
+            role: None,
+        };
+        authorize(actor, Function::ManageServices, &own)?;
+        let name = check_name(name).map_err(|m| DirError::invalid("name", "name", m))?;
+        let service = {
+            let lock = self.store.lock();
+            self.check_service_name_free(&actor.structure_id, &name, None)?;
+            let now = self.now();
+            let service = Service {
+                id: new_id(),
+                structure_id: actor.structure_id.clone(),
+                name,
+                created_at: now,
+                modified_at: now,
+            };
+            let mut batch = Batch::new();
+            batch.service(&actor.account_id, "service.create", None, Some(&service));
+            self.commit(&lock, batch)?;
+            service
+        };
+        self.durable().await?;
+        Ok(service)
+    }
+
+    /// Renames a service.
+    pub async fn rename_service(&self, actor: &Actor, id: &str, name: &str) -> DirResult<Service> {
+        let name = check_name(name).map_err(|m| DirError::invalid("name", "name", m))?;
+        let service = {
+            let lock = self.store.lock();
+            let before = self.visible_service(actor, id)?;
+            authorize(actor, Function::ManageServices, &service_target(&before))?;
+            self.check_service_name_free(&actor.structure_id, &name, Some(id))?;
+            let after = Service {
+                name,
+                modified_at: self.now(),
+                ..before.clone()
+            };
+            let mut batch = Batch::new();
+            batch.service(
+                &actor.account_id,
+                "service.rename",
+                Some(&before),
+                Some(&after),
+            );
+            self.commit(&lock, batch)?;
+            after
+        };
+        self.durable().await?;
+        Ok(service)
+    }
+
+    /// Deletes a service, only when no account belongs to it.
+    pub async fn delete_service(&self, actor: &Actor, id: &str) -> DirResult<()> {
+        {
+            let lock = self.store.lock();
+            let before = self.visible_service(actor, id)?;
+            authorize(actor, Function::ManageServices, &service_target(&before))?;
+            let members = self.store.index_ids(T::AccountsByService, id)?;
+            if !members.is_empty() {
+                return Err(DirError::Conflict {
+                    rule: "service-not-empty",
+                    message: format!(
+                        "the service still has {} account(s): transfer them or merge the service first",
+                        members.len()
+                    ),
+                    blocking: members,
+                });
+            }
+            let mut batch = Batch::new();
+            batch.service(&actor.account_id, "service.delete", Some(&before), None);
+            self.commit(&lock, batch)?;
+        }
+        self.durable().await
+    }
+
+    /// Merges `from` into `into`: everyone moves, then `from` is deleted. DNs and
+    /// habilitations are unchanged.
+    pub async fn merge_services(
+        &self,
+        actor: &Actor,
+        from: &str,
+        into: &str,
+    ) -> DirResult<Service> {
+        let target = {
+            let lock = self.store.lock();
+            let source = self.visible_service(actor, from)?;
+            let target = self.visible_service(actor, into)?;
+            authorize(actor, Function::MergeAndTransfer, &service_target(&source))?;
+            authorize(actor, Function::MergeAndTransfer, &service_target(&target))?;
+            if source.id == target.id {
+                return Err(DirError::invalid(
+                    "merge-same",
+                    "into",
+                    "a service cannot be merged into itself",
+                ));
+            }
+            let now = self.now();
+            let mut batch = Batch::new();
+            for id in self.store.index_ids(T::AccountsByService, &source.id)? {
+                let before = self.account(&id)?;
+                let after = Account {
+                    service_id: Some(target.id.clone()),
+                    modified_at: now,
+                    ..before.clone()
+                };
+                batch.account(
+                    &actor.account_id,
+                    "account.transfer",
+                    Some(&before),
+                    Some(&after),
+                );
+            }
+            batch.service(&actor.account_id, "service.merge", Some(&source), None);
+            self.commit(&lock, batch)?;
+            target
+        };
+        self.durable().await?;
+        Ok(target)
+    }
+
+    /// Moves responsables or collaborateurs to another service, all or none.
+    pub async fn transfer(
+        &self,
+        actor: &Actor,
+        account_ids: &[String],
+        to_service: &str,
+    ) -> DirResult<Vec<Account>> {
+        if account_ids.is_empty() {
+            return Err(DirError::invalid(
+                "transfer-empty",
+                "accounts",
+                "name at least one account",
+            ));
+        }
+        let moved = {
+            let lock = self.store.lock();
+            let target = self.visible_service(actor, to_service)?;
+            authorize(actor, Function::MergeAndTransfer, &service_target(&target))?;
+            let now = self.now();
+            let mut batch = Batch::new();
+            let mut moved = Vec::new();
+            let mut ids: Vec<&String> = account_ids.iter().collect();
+            ids.sort();
+            ids.dedup();
+            for id in ids {
+                let before = self.account(id)?;
+                authorize(actor, Function::MergeAndTransfer, &target_of(&before))?;
+                let after = Account {
+                    service_id: Some(target.id.clone()),
+                    modified_at: now,
+                    ..before.clone()
+                };
+                batch.account(
+                    &actor.account_id,
+                    "account.transfer",
+                    Some(&before),
+                    Some(&after),
+                );
+                moved.push(after);
+            }
+            self.commit(&lock, batch)?;
+            moved
+        };
+        self.durable().await?;
+        Ok(moved)
+    }
+}

@@ -1,0 +1,58 @@
+//! Sign-in by identifier and password: one path for the API, LDAP binds and OIDC.
+
+use std::net::IpAddr;
+
+use super::{DirError, DirResult, Directory};
+use crate::domain::{Account, AccountState};
+
+/// A successful sign-in.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// The account.
+    pub account: Account,
+    /// Its password has expired: only its renewal is allowed.
+    pub password_expired: bool,
+}
+
+impl Directory {
+    /// Checks an identifier and a password. An unknown identifier, a wrong password and
+    /// an account that may not sign in get the same answer, in about the same time.
+    pub async fn authenticate(
+        &self,
+        login: &str,
+        password: &str,
+        addr: Option<IpAddr>,
+    ) -> DirResult<SignedIn> {
+        let login = login.trim().to_lowercase();
+        if let Some(wait) = self.backoff.retry_after(&login, addr, self.now()) {
+            return Err(DirError::TooManyAttempts { retry_after: wait });
+        }
+        let account = self.account_by_login(&login)?;
+        let verified = match account.as_ref().and_then(|a| a.credential.as_ref()) {
+            Some(c) if password.len() <= 4 * self.settings.policy.max_length => {
+                self.hasher.verify(password, &c.phc).await
+            }
+            _ => {
+                self.hasher.verify_dummy(password).await;
+                false
+            }
+        };
+        let account = match account {
+            Some(a) if verified && a.state == AccountState::Active => a,
+            _ => {
+                self.backoff.fail(&login, addr, self.now());
+                return Err(DirError::BadCredentials);
+            }
+        };
+        self.backoff.succeed(&login);
+        let password_expired = account.credential.as_ref().is_some_and(|c| {
+            self.settings
+                .policy
+                .is_expired(account.role, c.changed_at, self.now())
+        });
+        Ok(SignedIn {
+            account,
+            password_expired,
+        })
+    }
+}

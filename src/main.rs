@@ -1,0 +1,239 @@
+//! The `apex-idp` command line.
+#![forbid(unsafe_code)]
+
+use std::io::{BufReader, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use apex_idp::clock::SystemClock;
+use apex_idp::config::Config;
+use apex_idp::server::{self, listening_line};
+use apex_idp::store::{self, Store};
+
+/// Identity server for the partners of the DGFiP: OpenID Connect, LDAP and the web
+/// space of "Mon espace APEX Partenaires".
+#[derive(Parser)]
+#[command(name = "apex-idp", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (HTTP API; listeners from the configuration).
+    Serve {
+        /// Configuration file (default config/apex.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Run the server on a demo directory, created when empty, and print the sign-ins.
+    Demo {
+        /// Where the demo store lives.
+        #[arg(long, default_value = "demo-data")]
+        data_dir: PathBuf,
+        /// Configuration file (default config/apex.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Read a secret on stdin and print its argon2id PHC string.
+    HashSecret {
+        /// Configuration file, for the [argon2] cost (default config/apex.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Check the configuration and the catalogue; list every problem.
+    CheckConfig {
+        /// Configuration file (default config/apex.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Write a consistent backup of the whole store (JSON lines), server stopped.
+    Backup {
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Configuration file (default config/apex.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Restore a backup into an empty store, server stopped.
+    Restore {
+        /// Input file.
+        #[arg(long = "in")]
+        input: PathBuf,
+        /// Configuration file (default config/apex.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Command::Serve { config } => {
+            load(config.as_deref()).and_then(|c| run_async(serve(c, false)))
+        }
+        Command::Demo { data_dir, config } => load(config.as_deref()).and_then(|mut c| {
+            c.server.data_dir = data_dir.clone();
+            c.mail.outbox_dir = data_dir.join("outbox");
+            run_async(serve(c, true))
+        }),
+        Command::HashSecret { config } => load(config.as_deref()).and_then(|c| hash_secret(&c)),
+        Command::CheckConfig { config } => check_config(config),
+        Command::Backup { out, config } => load(config.as_deref()).and_then(|c| backup(&c, &out)),
+        Command::Restore { input, config } => {
+            load(config.as_deref()).and_then(|c| restore(&c, &input))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("apex-idp: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("APEX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn load(path: Option<&std::path::Path>) -> Result<Config, String> {
+    Config::load(path).map_err(|p| p.to_string())
+}
+
+fn run_async<F: std::future::Future<Output = Result<(), String>>>(f: F) -> Result<(), String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?
+        .block_on(f)
+}
+
+async fn serve(config: Config, demo: bool) -> Result<(), String> {
+    server::install_crypto_provider();
+    let directory =
+        server::open_directory(&config, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
+    let demo_signins = if demo {
+        Some(
+            apex_idp::demo::seed(&directory)
+                .await
+                .map_err(|e| format!("demo data: {e}"))?,
+        )
+    } else {
+        None
+    };
+    let server = server::start_with(&config, directory)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("{}", listening_line("http", server.http_addr));
+    if let Some(signins) = demo_signins {
+        apex_idp::demo::print(&config, server.http_addr, &signins);
+    }
+    wait_for_signal().await;
+    eprintln!("apex-idp: stopping");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn hash_secret(config: &Config) -> Result<(), String> {
+    let mut secret = String::new();
+    std::io::stdin()
+        .read_to_string(&mut secret)
+        .map_err(|e| format!("stdin: {e}"))?;
+    let secret = secret.strip_suffix('\n').unwrap_or(&secret);
+    let secret = secret.strip_suffix('\r').unwrap_or(secret);
+    if secret.is_empty() {
+        return Err("stdin: the secret is empty".into());
+    }
+    let hasher = apex_idp::auth::Hasher::new(config.argon2).map_err(|e| e.to_string())?;
+    println!(
+        "{}",
+        hasher.hash_blocking(secret).map_err(|e| e.to_string())?
+    );
+    Ok(())
+}
+
+fn check_config(path: Option<PathBuf>) -> Result<(), String> {
+    match server::check_config(path.as_deref()) {
+        Ok((config, catalogue)) => {
+            println!(
+                "configuration OK: {} categories, {} applications, data in {}",
+                catalogue.categories.len(),
+                catalogue.applications.len(),
+                config.server.data_dir.display()
+            );
+            Ok(())
+        }
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            Err(format!("{} problem(s) found", problems.len()))
+        }
+    }
+}
+
+fn backup(config: &Config, out: &std::path::Path) -> Result<(), String> {
+    let store = Store::open(&config.server.data_dir).map_err(|e| e.to_string())?;
+    let tmp = out.with_extension("partial");
+    let file = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let mut writer = std::io::BufWriter::new(file);
+    let lock = store.lock();
+    let summary = store::backup_to(&store, &lock, &mut writer).map_err(|e| e.to_string())?;
+    drop(writer);
+    std::fs::rename(&tmp, out).map_err(|e| format!("{}: {e}", out.display()))?;
+    println!(
+        "backup: {} records written to {}",
+        summary.records,
+        out.display()
+    );
+    Ok(())
+}
+
+fn restore(config: &Config, input: &std::path::Path) -> Result<(), String> {
+    let file = std::fs::File::open(input).map_err(|e| format!("{}: {e}", input.display()))?;
+    let store = Store::open(&config.server.data_dir).map_err(|e| e.to_string())?;
+    let summary =
+        store::restore_from(&store, &mut BufReader::new(file)).map_err(|e| e.to_string())?;
+    let events =
+        apex_idp::directory::audit::verify(&store).map_err(|e| format!("restored store: {e}"))?;
+    println!(
+        "restore: {} records into {}; audit chain intact ({events} events)",
+        summary.records,
+        config.server.data_dir.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,190 @@
+//! Assembles the server from its configuration and runs its listeners and tasks.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::auth::Hasher;
+use crate::catalogue::Catalogue;
+use crate::clock::Clock;
+use crate::config::{Config, Problems};
+use crate::directory::{self, Directory, Settings, mailqueue};
+use crate::mail::Postman;
+use crate::store::Store;
+use crate::web::{self, AppState};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Configuration or catalogue problems.
+    #[error("{0}")]
+    Config(#[from] Problems),
+    /// The store could not be opened.
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr} ({key}): {source}")]
+    Bind {
+        /// The config key.
+        key: &'static str,
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Anything else, in a sentence.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Installs the ring crypto provider for rustls, once per process.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Builds the core from the configuration: store, catalogue, hasher.
+pub fn open_directory(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<Directory>, StartError> {
+    let catalogue = Catalogue::load(&config.catalogue.file)?;
+    std::fs::create_dir_all(&config.server.data_dir).map_err(|e| {
+        StartError::Other(format!(
+            "server.data_dir = {}: cannot create: {e}",
+            config.server.data_dir.display()
+        ))
+    })?;
+    let store = Store::open(&config.server.data_dir)?;
+    let hasher =
+        Hasher::new(config.argon2).map_err(|e| StartError::Other(format!("argon2: {e}")))?;
+    let settings = Settings {
+        public_url: config.server.public_url.trim_end_matches('/').to_owned(),
+        policy: config.password.policy(),
+        invitation_days: config.password.invitation_days,
+        reset_link_minutes: config.password.reset_link_minutes,
+        retention_days: config.server.retention_days,
+        session_minutes: config.server.session_minutes,
+        expiry_warning_days: config.password.expiry_warning_days,
+    };
+    Ok(Arc::new(Directory::new(
+        Arc::new(store),
+        Arc::new(catalogue),
+        clock,
+        hasher,
+        settings,
+    )))
+}
+
+/// A running server.
+pub struct Server {
+    /// Where HTTP listens.
+    pub http_addr: SocketAddr,
+    /// The core, for in-process tests.
+    pub directory: Arc<Directory>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Stops accepting, lets requests finish, flushes the store.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let mut tasks = self.tasks.into_iter();
+        if let Some(http) = tasks.next() {
+            // In-flight requests get a grace period to finish.
+            if tokio::time::timeout(std::time::Duration::from_secs(10), http)
+                .await
+                .is_err()
+            {
+                tracing::warn!("requests still running after 10 s; stopping anyway");
+            }
+        }
+        for t in tasks {
+            t.abort();
+            let _ = t.await;
+        }
+        if let Err(e) = self.directory.store().flush().await {
+            tracing::error!(error = %e, "final flush");
+        }
+    }
+}
+
+async fn bind(key: &'static str, addr: &str) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            key,
+            addr: addr.to_owned(),
+            source,
+        })
+}
+
+/// Starts every listener and background task.
+pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Server, StartError> {
+    install_crypto_provider();
+    if config.http.tls {
+        return Err(StartError::Other(
+            "http.tls = true: HTTPS termination is not built in yet; serve behind a TLS reverse proxy and set http.tls = false"
+                .into(),
+        ));
+    }
+    let directory = open_directory(config, clock)?;
+    start_with(config, directory).await
+}
+
+/// Starts the listeners over an already opened core.
+pub async fn start_with(config: &Config, directory: Arc<Directory>) -> Result<Server, StartError> {
+    let postman =
+        Postman::from_config(&config.mail).map_err(|e| StartError::Other(format!("mail: {e}")))?;
+    let listener = bind("http.listen", &config.http.listen).await?;
+    let http_addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    let state = Arc::new(AppState {
+        directory: Arc::clone(&directory),
+        operator_tokens: web::operator_tokens::OperatorTokens::new(
+            config.operator.token_hashes.clone(),
+        ),
+        metrics: web::metrics::Metrics::default(),
+    });
+    let app = web::router(state, config.http.max_body_bytes);
+    let (stop, mut stopped) = watch::channel(false);
+    let http = tokio::spawn(async move {
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        let shutdown = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "http server");
+        }
+    });
+    let mail = tokio::spawn(mailqueue::run_sender(Arc::clone(&directory), postman));
+    let housekeeping = tokio::spawn(directory::run_housekeeping(Arc::clone(&directory)));
+    Ok(Server {
+        http_addr,
+        directory,
+        stop,
+        tasks: vec![http, mail, housekeeping],
+    })
+}
+
+/// The line printed for each bound listener.
+pub fn listening_line(proto: &str, addr: SocketAddr) -> String {
+    format!("listening {proto} {addr}")
+}
+
+/// Loads the configuration and the catalogue, listing every problem of both.
+pub fn check_config(path: Option<&Path>) -> Result<(Config, Catalogue), Vec<String>> {
+    let config =
+        Config::load(path).map_err(|p| p.0.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    let catalogue = Catalogue::load(&config.catalogue.file)
+        .map_err(|p| p.0.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    Ok((config, catalogue))
+}

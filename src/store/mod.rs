@@ -1,0 +1,401 @@
+//! The embedded store on sled: one tree per entity, secondary indexes, atomic
+//! write sets, a checked format version. It knows bytes and keys, not rules.
+
+mod backup;
+mod index;
+mod writeset;
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sled::Transactional;
+
+pub use backup::{BackupSummary, backup_to, restore_from};
+pub use index::{account_keys, service_keys, structure_keys};
+pub use writeset::WriteSet;
+
+/// The store format this build writes. Older formats are migrated at open.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Key of the format version in the meta tree.
+const FORMAT_KEY: &[u8] = b"format_version";
+
+/// Numbered migration steps: `MIGRATIONS[n]` upgrades format `n + 1` to `n + 2`.
+const MIGRATIONS: &[fn(&Store) -> Result<(), StoreError>] = &[];
+
+/// Every tree of the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum T {
+    /// Format version, audit head, counters.
+    Meta,
+    /// structure id -> Structure
+    Structures,
+    /// SIRET -> structure id
+    StructureBySiret,
+    /// service id -> Service
+    Services,
+    /// structure id \0 service id -> ()
+    ServicesByStructure,
+    /// account id -> Account
+    Accounts,
+    /// login -> account id
+    AccountByLogin,
+    /// login -> account id, never removed: identifiers are never reused
+    LoginsUsed,
+    /// e-mail (lower-case) \0 account id -> ()
+    AccountsByEmail,
+    /// structure id \0 account id -> ()
+    AccountsByStructure,
+    /// service id \0 account id -> ()
+    AccountsByService,
+    /// APP:PROFILE \0 account id -> () (habilitations)
+    AccountsByProfile,
+    /// APP:PROFILE \0 account id -> () (delegations)
+    DelegationsByProfile,
+    /// state \0 account id -> ()
+    AccountsByState,
+    /// SHA-256 of a one-time token -> OneTimeToken
+    Tokens,
+    /// sequence (u64 BE) -> AuditEvent
+    Audit,
+    /// structure id \0 sequence (u64 BE) -> ()
+    AuditByStructure,
+    /// sequence (u64 BE) -> QueuedMail
+    MailQueue,
+    /// SHA-256 of a session token -> Session
+    Sessions,
+}
+
+impl T {
+    /// Every tree, in the order of the write-set views.
+    pub const ALL: [T; 19] = [
+        T::Meta,
+        T::Structures,
+        T::StructureBySiret,
+        T::Services,
+        T::ServicesByStructure,
+        T::Accounts,
+        T::AccountByLogin,
+        T::LoginsUsed,
+        T::AccountsByEmail,
+        T::AccountsByStructure,
+        T::AccountsByService,
+        T::AccountsByProfile,
+        T::DelegationsByProfile,
+        T::AccountsByState,
+        T::Tokens,
+        T::Audit,
+        T::AuditByStructure,
+        T::MailQueue,
+        T::Sessions,
+    ];
+
+    /// The sled tree name.
+    pub fn name(self) -> &'static str {
+        match self {
+            T::Meta => "meta",
+            T::Structures => "structures",
+            T::StructureBySiret => "structure_by_siret",
+            T::Services => "services",
+            T::ServicesByStructure => "services_by_structure",
+            T::Accounts => "accounts",
+            T::AccountByLogin => "account_by_login",
+            T::LoginsUsed => "logins_used",
+            T::AccountsByEmail => "accounts_by_email",
+            T::AccountsByStructure => "accounts_by_structure",
+            T::AccountsByService => "accounts_by_service",
+            T::AccountsByProfile => "accounts_by_profile",
+            T::DelegationsByProfile => "delegations_by_profile",
+            T::AccountsByState => "accounts_by_state",
+            T::Tokens => "tokens",
+            T::Audit => "audit",
+            T::AuditByStructure => "audit_by_structure",
+            T::MailQueue => "mail_queue",
+            T::Sessions => "sessions",
+        }
+    }
+
+    fn index(self) -> usize {
+        T::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+}
+
+/// What can go wrong below the rules.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled failed (I/O, corruption detected by sled).
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    /// Another process holds the store.
+    #[error("the store at {0} is in use by another process (is the server running?)")]
+    Locked(String),
+    /// A value that does not decode.
+    #[error("store: corrupt value in {tree}: {message}")]
+    Corrupt {
+        /// The tree.
+        tree: &'static str,
+        /// The decoding error.
+        message: String,
+    },
+    /// A format this build does not know.
+    #[error(
+        "store format {found} is not supported by this apex-idp (it reads formats up to {supported}); upgrade apex-idp"
+    )]
+    Format {
+        /// Found in the store.
+        found: u32,
+        /// Highest supported.
+        supported: u32,
+    },
+    /// A non-empty store without a format version.
+    #[error("the directory {0} holds data that is not an apex-idp store")]
+    NotAStore(String),
+    /// Backup or restore input is wrong.
+    #[error("{0}")]
+    Backup(String),
+    /// I/O outside sled (backup files).
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The store: sled trees plus the single-writer lock.
+pub struct Store {
+    db: sled::Db,
+    trees: Vec<sled::Tree>,
+    writer: Mutex<()>,
+}
+
+/// Proof that the caller holds the single-writer lock.
+pub struct WriteLock<'a>(#[allow(dead_code)] MutexGuard<'a, ()>);
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, checks its format and migrates it.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|e| match &e {
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("lock") =>
+                {
+                    StoreError::Locked(dir.display().to_string())
+                }
+                _ => StoreError::Sled(e),
+            })?;
+        Self::from_db(db, dir)
+    }
+
+    /// Opens a throw-away store (tests, benchmarks).
+    pub fn temporary() -> Result<Store, StoreError> {
+        let db = sled::Config::new().temporary(true).open()?;
+        Self::from_db(db, Path::new("(temporary)"))
+    }
+
+    fn from_db(db: sled::Db, dir: &Path) -> Result<Store, StoreError> {
+        let trees = T::ALL
+            .iter()
+            .map(|t| db.open_tree(t.name()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let store = Store {
+            db,
+            trees,
+            writer: Mutex::new(()),
+        };
+        store.check_format(dir)?;
+        Ok(store)
+    }
+
+    fn check_format(&self, dir: &Path) -> Result<(), StoreError> {
+        let found = match self.tree(T::Meta).get(FORMAT_KEY)? {
+            Some(v) => {
+                u32::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                    tree: "meta",
+                    message: "format_version is not 4 bytes".into(),
+                })?)
+            }
+            None => {
+                let empty = self.trees.iter().all(sled::Tree::is_empty);
+                if !empty {
+                    return Err(StoreError::NotAStore(dir.display().to_string()));
+                }
+                self.tree(T::Meta)
+                    .insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
+                self.db.flush()?;
+                FORMAT_VERSION
+            }
+        };
+        if found > FORMAT_VERSION || found == 0 {
+            return Err(StoreError::Format {
+                found,
+                supported: FORMAT_VERSION,
+            });
+        }
+        for version in found..FORMAT_VERSION {
+            let step = MIGRATIONS
+                .get((version - 1) as usize)
+                .ok_or(StoreError::Format {
+                    found,
+                    supported: FORMAT_VERSION,
+                })?;
+            step(self)?;
+            self.tree(T::Meta)
+                .insert(FORMAT_KEY, &(version + 1).to_be_bytes())?;
+            self.db.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The format version recorded in the store.
+    pub fn format_version(&self) -> Result<u32, StoreError> {
+        let v = self.tree(T::Meta).get(FORMAT_KEY)?;
+        Ok(v.and_then(|v| v.as_ref().try_into().ok())
+            .map(u32::from_be_bytes)
+            .unwrap_or(0))
+    }
+
+    /// One tree.
+    pub fn tree(&self, t: T) -> &sled::Tree {
+        // `trees` is built from T::ALL, so every index exists.
+        self.trees.get(t.index()).unwrap_or(&self.db)
+    }
+
+    /// A tree that belongs to a face (OIDC codes, signing keys, ...).
+    pub fn face_tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(format!("face_{name}"))?)
+    }
+
+    /// Takes the single-writer lock: reads made while holding it stay true until commit.
+    pub fn lock(&self) -> WriteLock<'_> {
+        WriteLock(
+            self.writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// Applies a write set atomically (one sled transaction over every tree).
+    pub fn commit(&self, _lock: &WriteLock<'_>, writes: &WriteSet) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.trees
+            .as_slice()
+            .transaction(|views| {
+                for (t, key, value) in writes.iter() {
+                    let Some(view) = views.get(t.index()) else {
+                        continue;
+                    };
+                    match value {
+                        Some(v) => view.insert(key.as_slice(), v.as_slice())?,
+                        None => view.remove(key.as_slice())?,
+                    };
+                }
+                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                sled::transaction::TransactionError::Storage(s) => StoreError::Sled(s),
+                sled::transaction::TransactionError::Abort(()) => {
+                    StoreError::Sled(sled::Error::Unsupported("transaction aborted".into()))
+                }
+            })
+    }
+
+    /// Makes every acknowledged write durable (fsync). Call before answering.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Flushes synchronously (shutdown, CLI).
+    pub fn flush_sync(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Reads and decodes one value.
+    pub fn get<V: DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<V>, StoreError> {
+        match self.tree(t).get(key)? {
+            Some(bytes) => decode(t, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Decodes every value of a tree whose key starts with `prefix`.
+    pub fn scan<V: DeserializeOwned>(
+        &self,
+        t: T,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, V)>, StoreError> {
+        self.tree(t)
+            .scan_prefix(prefix)
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((k.to_vec(), decode(t, &v)?))
+            })
+            .collect()
+    }
+
+    /// The ids stored after `prefix \0` in an index tree.
+    pub fn index_ids(&self, t: T, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut p = prefix.as_bytes().to_vec();
+        p.push(0);
+        self.tree(t)
+            .scan_prefix(&p)
+            .keys()
+            .map(|k| {
+                let k = k?;
+                let id = k.get(p.len()..).unwrap_or_default();
+                Ok(String::from_utf8_lossy(id).into_owned())
+            })
+            .collect()
+    }
+
+    /// Whether an index has any entry under `prefix \0`.
+    pub fn index_has_any(&self, t: T, prefix: &str) -> Result<bool, StoreError> {
+        let mut p = prefix.as_bytes().to_vec();
+        p.push(0);
+        Ok(self.tree(t).scan_prefix(&p).next().transpose()?.is_some())
+    }
+
+    /// Number of entries in a tree.
+    pub fn len(&self, t: T) -> usize {
+        self.tree(t).len()
+    }
+
+    /// Size of the store on disk, in bytes.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    /// A new unique, monotonic id (mail queue, audit sequence).
+    pub fn generate_id(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()?)
+    }
+
+    pub(crate) fn db(&self) -> &sled::Db {
+        &self.db
+    }
+}
+
+/// Encodes a value as stored (JSON).
+pub fn encode<V: Serialize>(value: &V) -> Vec<u8> {
+    // Serializing our own plain data types cannot fail; fall back to null to stay panic-free.
+    serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec())
+}
+
+/// Decodes a stored value.
+pub fn decode<V: DeserializeOwned>(t: T, bytes: &[u8]) -> Result<V, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        tree: t.name(),
+        message: e.to_string(),
+    })
+}
+
+/// An index key: `parts` joined by NUL bytes.
+pub fn key(parts: &[&str]) -> Vec<u8> {
+    parts.join("\0").into_bytes()
+}

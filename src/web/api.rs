@@ -1,0 +1,533 @@
+//! The JSON API (`/api/v1`): each handler parses, asks the core, renders.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::extract::{ApiJson, Caller, Operator};
+use super::problem::Problem;
+use crate::auth::session::{self, Session, Subject};
+use crate::clock::rfc3339;
+use crate::directory::NameCorrection;
+use crate::directory::{AccountSummary, DirError, audit};
+use crate::domain::{AccountState, PersonalData, ProfileId, Role};
+
+type ApiResult = Result<Response, Problem>;
+type S = State<Arc<AppState>>;
+
+fn ok<T: serde::Serialize>(status: StatusCode, body: T) -> ApiResult {
+    Ok((status, Json(body)).into_response())
+}
+
+fn no_content() -> ApiResult {
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn profile_param(raw: &str) -> Result<ProfileId, Problem> {
+    raw.parse::<ProfileId>().map_err(|m| {
+        Problem::from(DirError::Invalid {
+            rule: "unknown-profile",
+            field: "profile",
+            message: m,
+        })
+    })
+}
+
+/// `POST /sessions {login, password}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    login: String,
+    password: String,
+}
+
+pub async fn create_session(
+    State(st): S,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<SignIn>,
+) -> ApiResult {
+    let dir = &st.directory;
+    let signed = match dir
+        .authenticate(&body.login, &body.password, Some(peer.ip()))
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            st.metrics.sign_in_failure();
+            return Err(e.into());
+        }
+    };
+    let now = dir.now();
+    let expires_at = now + i64::from(dir.settings().session_minutes) * 60;
+    let s = Session {
+        subject: Subject::Account {
+            account_id: signed.account.id.clone(),
+        },
+        created_at: now,
+        expires_at,
+        password_expired: signed.password_expired,
+    };
+    let token = session::open(dir.store(), &s).map_err(DirError::from)?;
+    ok(
+        StatusCode::CREATED,
+        json!({ "token": token, "expires_at": rfc3339(expires_at), "password_expired": signed.password_expired }),
+    )
+}
+
+pub async fn delete_session(State(st): S, caller: Caller) -> ApiResult {
+    session::close(st.directory.store(), &caller.token).map_err(DirError::from)?;
+    no_content()
+}
+
+pub async fn get_structure(State(st): S, caller: Caller) -> ApiResult {
+    ok(
+        StatusCode::OK,
+        st.directory.consult_structure(&caller.actor)?,
+    )
+}
+
+pub async fn get_me(State(st): S, caller: Caller) -> ApiResult {
+    let dir = &st.directory;
+    let structure = dir.structure(&caller.account.structure_id)?;
+    let service = caller
+        .account
+        .service_id
+        .as_deref()
+        .map(|s| dir.service(s))
+        .transpose()?;
+    let mut body = serde_json::to_value(AccountSummary::from(&caller.account)).unwrap_or_default();
+    if let Some(map) = body.as_object_mut() {
+        map.insert("structure".into(), json!({"id": structure.id, "name": structure.name, "siret": structure.siret, "category": structure.category}));
+        map.insert(
+            "service".into(),
+            json!(service.map(|s| json!({"id": s.id, "name": s.name}))),
+        );
+        map.insert(
+            "password_expires_at".into(),
+            json!(dir.password_expires_at(&caller.account).map(rfc3339)),
+        );
+    }
+    ok(StatusCode::OK, body)
+}
+
+pub async fn export_me(State(st): S, caller: Caller) -> ApiResult {
+    ok(StatusCode::OK, st.directory.export(&caller.actor)?)
+}
+
+/// `PATCH /me`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MePatch {
+    given_name: Option<String>,
+    family_name: Option<String>,
+    email: Option<String>,
+}
+
+pub async fn patch_me(State(st): S, caller: Caller, ApiJson(body): ApiJson<MePatch>) -> ApiResult {
+    let names = NameCorrection {
+        given_name: body.given_name,
+        family_name: body.family_name,
+    };
+    let email_change = body
+        .email
+        .as_deref()
+        .is_some_and(|e| e.trim().to_lowercase() != caller.account.person.email.to_lowercase());
+    let account = st
+        .directory
+        .update_me(&caller.actor, &names, body.email.as_deref())
+        .await?;
+    let mut out = serde_json::to_value(AccountSummary::from(&account)).unwrap_or_default();
+    if let Some(map) = out.as_object_mut() {
+        map.insert("email_confirmation_sent".into(), json!(email_change));
+    }
+    ok(StatusCode::OK, out)
+}
+
+/// `POST /me/password {current, new}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current: String,
+    new: String,
+}
+
+pub async fn change_password(
+    State(st): S,
+    caller: Caller,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> ApiResult {
+    st.directory
+        .change_password(&caller.account.id, &body.current, &body.new)
+        .await?;
+    session::renewed(st.directory.store(), &caller.token).map_err(DirError::from)?;
+    no_content()
+}
+
+pub async fn my_applications(State(st): S, caller: Caller) -> ApiResult {
+    ok(StatusCode::OK, st.directory.my_applications(&caller.actor)?)
+}
+
+/// `POST /services {name}`, `PATCH /services/{id} {name}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceName {
+    name: String,
+}
+
+pub async fn create_service(
+    State(st): S,
+    caller: Caller,
+    ApiJson(body): ApiJson<ServiceName>,
+) -> ApiResult {
+    ok(
+        StatusCode::CREATED,
+        st.directory
+            .create_service(&caller.actor, &body.name)
+            .await?,
+    )
+}
+
+pub async fn rename_service(
+    State(st): S,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ServiceName>,
+) -> ApiResult {
+    ok(
+        StatusCode::OK,
+        st.directory
+            .rename_service(&caller.actor, &id, &body.name)
+            .await?,
+    )
+}
+
+pub async fn delete_service(State(st): S, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    st.directory.delete_service(&caller.actor, &id).await?;
+    no_content()
+}
+
+/// `POST /services/{id}/merge {into}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Merge {
+    into: String,
+}
+
+pub async fn merge_services(
+    State(st): S,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Merge>,
+) -> ApiResult {
+    ok(
+        StatusCode::OK,
+        st.directory
+            .merge_services(&caller.actor, &id, &body.into)
+            .await?,
+    )
+}
+
+/// `POST /transfers {accounts, to_service}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transfer {
+    accounts: Vec<String>,
+    to_service: String,
+}
+
+pub async fn transfer(State(st): S, caller: Caller, ApiJson(body): ApiJson<Transfer>) -> ApiResult {
+    let moved = st
+        .directory
+        .transfer(&caller.actor, &body.accounts, &body.to_service)
+        .await?;
+    ok(
+        StatusCode::OK,
+        moved.iter().map(AccountSummary::from).collect::<Vec<_>>(),
+    )
+}
+
+/// `POST /accounts {role, service_id, email, given_name, family_name}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreCreation {
+    role: String,
+    service_id: String,
+    email: String,
+    given_name: String,
+    family_name: String,
+}
+
+pub async fn pre_create(
+    State(st): S,
+    caller: Caller,
+    ApiJson(body): ApiJson<PreCreation>,
+) -> ApiResult {
+    let role: Role = body.role.parse().map_err(|m: String| {
+        Problem::from(DirError::Invalid {
+            rule: "role",
+            field: "role",
+            message: m,
+        })
+    })?;
+    let person = PersonalData {
+        given_name: body.given_name,
+        family_name: body.family_name,
+        email: body.email,
+    };
+    let account = st
+        .directory
+        .pre_create(&caller.actor, role, &body.service_id, &person)
+        .await?;
+    ok(StatusCode::CREATED, AccountSummary::from(&account))
+}
+
+/// `GET /accounts?state=`
+#[derive(Deserialize)]
+pub struct StateFilter {
+    state: Option<String>,
+}
+
+pub async fn list_accounts(
+    State(st): S,
+    caller: Caller,
+    Query(q): Query<StateFilter>,
+) -> ApiResult {
+    let state = match q.state.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(AccountState::parse(s).ok_or_else(|| {
+            Problem::from(DirError::Invalid {
+                rule: "state",
+                field: "state",
+                message: format!("unknown state {s:?}: invited, awaiting_validation, active or deletion_requested"),
+            })
+        })?),
+    };
+    ok(
+        StatusCode::OK,
+        st.directory.list_accounts(&caller.actor, state)?,
+    )
+}
+
+pub async fn get_account(State(st): S, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    ok(
+        StatusCode::OK,
+        st.directory.consult_account(&caller.actor, &id)?,
+    )
+}
+
+pub async fn validate(State(st): S, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let account = st.directory.validate(&caller.actor, &id).await?;
+    ok(StatusCode::OK, AccountSummary::from(&account))
+}
+
+pub async fn reject(State(st): S, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    st.directory.reject(&caller.actor, &id).await?;
+    no_content()
+}
+
+pub async fn resend_identifier(State(st): S, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    st.directory.resend_identifier(&caller.actor, &id).await?;
+    ok(StatusCode::ACCEPTED, json!({ "sent": true }))
+}
+
+pub async fn deletion_request(State(st): S, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    let account = st.directory.request_deletion(&caller.actor, &id).await?;
+    ok(StatusCode::OK, AccountSummary::from(&account))
+}
+
+pub async fn unlock(State(st): S, caller: Caller, Path(id): Path<String>) -> ApiResult {
+    st.directory.lift_backoff(&caller.actor, &id)?;
+    no_content()
+}
+
+pub async fn put_habilitation(
+    State(st): S,
+    caller: Caller,
+    Path((id, p)): Path<(String, String)>,
+) -> ApiResult {
+    let profile = profile_param(&p)?;
+    let (account, created) = st.directory.grant(&caller.actor, &id, &profile).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    ok(status, AccountSummary::from(&account))
+}
+
+pub async fn delete_habilitation(
+    State(st): S,
+    caller: Caller,
+    Path((id, p)): Path<(String, String)>,
+) -> ApiResult {
+    let profile = profile_param(&p)?;
+    st.directory.revoke(&caller.actor, &id, &profile).await?;
+    no_content()
+}
+
+pub async fn put_delegation(
+    State(st): S,
+    caller: Caller,
+    Path((id, p)): Path<(String, String)>,
+) -> ApiResult {
+    let profile = profile_param(&p)?;
+    let (account, created) = st.directory.delegate(&caller.actor, &id, &profile).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    ok(status, AccountSummary::from(&account))
+}
+
+pub async fn delete_delegation(
+    State(st): S,
+    caller: Caller,
+    Path((id, p)): Path<(String, String)>,
+) -> ApiResult {
+    let profile = profile_param(&p)?;
+    st.directory
+        .undelegate(&caller.actor, &id, &profile)
+        .await?;
+    no_content()
+}
+
+pub async fn get_audit(State(st): S, caller: Caller) -> ApiResult {
+    ok(StatusCode::OK, st.directory.audit_of(&caller.actor)?)
+}
+
+pub async fn get_invitation(State(st): S, Path(token): Path<String>) -> ApiResult {
+    ok(StatusCode::OK, st.directory.invitation(&token)?)
+}
+
+/// `POST /invitations/{token} {password}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvitationForm {
+    password: String,
+    given_name: Option<String>,
+    family_name: Option<String>,
+}
+
+pub async fn complete_invitation(
+    State(st): S,
+    Path(token): Path<String>,
+    ApiJson(body): ApiJson<InvitationForm>,
+) -> ApiResult {
+    let names = NameCorrection {
+        given_name: body.given_name,
+        family_name: body.family_name,
+    };
+    let account = st
+        .directory
+        .complete_invitation(&token, &body.password, &names)
+        .await?;
+    ok(
+        StatusCode::OK,
+        json!({ "state": account.state, "login": account.login }),
+    )
+}
+
+/// `POST /password-resets {login}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    login: String,
+}
+
+pub async fn request_reset(State(st): S, ApiJson(body): ApiJson<ResetRequest>) -> ApiResult {
+    st.directory.request_password_reset(&body.login).await?;
+    ok(
+        StatusCode::ACCEPTED,
+        json!({ "detail": "if this identifier exists, a reset link was mailed to its holder" }),
+    )
+}
+
+/// `POST /password-resets/{token} {password}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPassword {
+    password: String,
+}
+
+pub async fn reset_password(
+    State(st): S,
+    Path(token): Path<String>,
+    ApiJson(body): ApiJson<NewPassword>,
+) -> ApiResult {
+    st.directory.reset_password(&token, &body.password).await?;
+    no_content()
+}
+
+pub async fn confirm_email(State(st): S, Path(token): Path<String>) -> ApiResult {
+    let account = st.directory.confirm_email(&token).await?;
+    ok(StatusCode::OK, AccountSummary::from(&account))
+}
+
+pub async fn operator_structures(State(st): S, _op: Operator) -> ApiResult {
+    ok(StatusCode::OK, st.directory.structures()?)
+}
+
+/// `POST /operator/structures {siret, category, name}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewStructure {
+    siret: String,
+    category: String,
+    name: String,
+}
+
+pub async fn operator_create_structure(
+    State(st): S,
+    _op: Operator,
+    ApiJson(body): ApiJson<NewStructure>,
+) -> ApiResult {
+    ok(
+        StatusCode::CREATED,
+        st.directory
+            .create_structure(&body.siret, &body.category, &body.name)
+            .await?,
+    )
+}
+
+/// `POST /operator/structures/{id}/administrateurs {email, given_name, family_name}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAdministrateur {
+    email: String,
+    given_name: String,
+    family_name: String,
+}
+
+pub async fn operator_invite_administrateur(
+    State(st): S,
+    _op: Operator,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NewAdministrateur>,
+) -> ApiResult {
+    let person = PersonalData {
+        given_name: body.given_name,
+        family_name: body.family_name,
+        email: body.email,
+    };
+    let account = st.directory.invite_administrateur(&id, &person).await?;
+    ok(StatusCode::CREATED, AccountSummary::from(&account))
+}
+
+pub async fn operator_audit(State(st): S, _op: Operator) -> ApiResult {
+    let store = st.directory.store();
+    let verified = audit::verify(store);
+    let events = audit::all(store).map_err(DirError::from)?;
+    let chain = match verified {
+        Ok(n) => json!({ "intact": true, "events": n }),
+        Err(e) => json!({ "intact": false, "broken_at": e.seq, "reason": e.reason }),
+    };
+    ok(StatusCode::OK, json!({ "chain": chain, "events": events }))
+}

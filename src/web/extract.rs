@@ -1,0 +1,113 @@
+//! Request extractors: the caller behind a bearer token, and JSON bodies whose errors
+//! are problem documents.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::problem::Problem;
+use crate::auth::session::{self, Subject};
+use crate::directory::DirError;
+use crate::domain::{Account, Actor};
+
+/// The path where a session with an expired password may still go.
+const RENEWAL_PATH: &str = "/api/v1/me/password";
+
+/// A JSON body; malformed JSON is a 400 problem, wrong fields a 422 problem.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(json_problem(rejection)),
+        }
+    }
+}
+
+fn json_problem(rejection: JsonRejection) -> Problem {
+    let (status, rule) = match &rejection {
+        JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "malformed-json"),
+        JsonRejection::JsonDataError(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-body"),
+        JsonRejection::MissingJsonContentType(_) => {
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "content-type")
+        }
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            (StatusCode::PAYLOAD_TOO_LARGE, "body-too-large")
+        }
+        other => (other.status(), "bad-body"),
+    };
+    Problem::new(status, rule, rejection.body_text())
+}
+
+/// The bearer token of a request.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// A signed-in partner: his session resolved to an active account.
+pub struct Caller {
+    /// The matrix's view of him.
+    pub actor: Actor,
+    /// His account as it is now.
+    pub account: Account,
+    /// The bearer token of the session.
+    pub token: String,
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts).ok_or(DirError::Unauthenticated)?.to_owned();
+        let now = state.directory.now();
+        let s = session::find(state.directory.store(), &token, now)
+            .map_err(DirError::from)?
+            .ok_or(DirError::Unauthenticated)?;
+        let Subject::Account { account_id } = &s.subject;
+        let (actor, account) = state.directory.actor(account_id)?;
+        if s.password_expired && parts.uri.path() != RENEWAL_PATH {
+            return Err(DirError::PasswordExpired.into());
+        }
+        Ok(Caller {
+            actor,
+            account,
+            token,
+        })
+    }
+}
+
+/// The DGFiP operator, proven by an operator token.
+pub struct Operator;
+
+impl FromRequestParts<Arc<AppState>> for Operator {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts).ok_or(DirError::Unauthenticated)?;
+        if state
+            .operator_tokens
+            .verify(token, state.directory.hasher())
+            .await
+        {
+            Ok(Operator)
+        } else {
+            Err(DirError::Unauthenticated.into())
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! The HTTP face: JSON API, health, metrics (and, later, pages and OIDC).
+
+pub mod api;
+pub mod extract;
+pub mod metrics;
+pub mod operator_tokens;
+pub mod problem;
+pub mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::directory::{Directory, mailqueue};
+use metrics::Metrics;
+use operator_tokens::OperatorTokens;
+use problem::Problem;
+
+/// What every handler shares.
+pub struct AppState {
+    /// The core.
+    pub directory: Arc<Directory>,
+    /// Operator token hashes.
+    pub operator_tokens: OperatorTokens,
+    /// Counters.
+    pub metrics: Metrics,
+}
+
+/// The whole HTTP application.
+pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
+    let mut api = Router::new();
+    for e in routes::ENDPOINTS {
+        api = api.route(e.path, (e.route)());
+    }
+    let api = api
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/api/openapi.json", get(openapi))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(render_metrics))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            metrics::measure,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .with_state(state)
+}
+
+async fn not_found() -> Response {
+    Problem::new(StatusCode::NOT_FOUND, "not-found", "no such resource").into_response()
+}
+
+async fn openapi() -> Response {
+    axum::Json(routes::openapi()).into_response()
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(st): State<Arc<AppState>>) -> Response {
+    match st.directory.store().format_version() {
+        Ok(_) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store unavailable: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+async fn render_metrics(State(st): State<Arc<AppState>>) -> Response {
+    let depth = mailqueue::depth(st.directory.store());
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        st.metrics.render(depth),
+    )
+        .into_response()
+}
