@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
@@ -78,7 +78,11 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .ok_or(DirError::Unauthenticated)?;
         let Subject::Account { account_id } = &s.subject;
         let (actor, account) = state.directory.actor(account_id)?;
-        if s.password_expired && parts.uri.path() != RENEWAL_PATH {
+        let path = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or(parts.uri.path(), |o| o.0.path());
+        if s.password_expired && path != RENEWAL_PATH {
             return Err(DirError::PasswordExpired.into());
         }
         Ok(Caller {

@@ -1,0 +1,10 @@
+//! The core directory through the JSON API, with a real server and real HTTP.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod fixture;
+mod lifecycle;
