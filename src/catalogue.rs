@@ -198,14 +198,14 @@ impl Catalogue {
                         "duplicate client_id",
                     );
                 }
-                if let Some(h) = &oidc.client_secret_hash {
-                    if !crate::auth::password::is_argon2id_phc(h) {
-                        bad(
-                            format!("{k}.oidc.client_secret_hash"),
-                            h,
-                            "must be an argon2id PHC string",
-                        );
-                    }
+                if let Some(h) = &oidc.client_secret_hash
+                    && !crate::auth::password::is_argon2id_phc(h)
+                {
+                    bad(
+                        format!("{k}.oidc.client_secret_hash"),
+                        h,
+                        "must be an argon2id PHC string",
+                    );
                 }
                 if oidc.redirect_uris.is_empty() {
                     bad(
@@ -224,10 +224,10 @@ impl Catalogue {
                         bad(format!("{k}.oidc.post_logout_redirect_uris"), uri, m);
                     }
                 }
-                if let Some(uri) = &oidc.backchannel_logout_uri {
-                    if let Err(m) = check_redirect_uri(uri) {
-                        bad(format!("{k}.oidc.backchannel_logout_uri"), uri, m);
-                    }
+                if let Some(uri) = &oidc.backchannel_logout_uri
+                    && let Err(m) = check_redirect_uri(uri)
+                {
+                    bad(format!("{k}.oidc.backchannel_logout_uri"), uri, m);
                 }
                 if !ID_TOKEN_ALGS.contains(&oidc.id_token_signed_response_alg.as_str()) {
                     bad(
@@ -237,14 +237,14 @@ impl Catalogue {
                     );
                 }
             }
-            if let Some(ldap) = &app.ldap {
-                if !crate::auth::password::is_argon2id_phc(&ldap.bind_secret_hash) {
-                    bad(
-                        format!("{k}.ldap.bind_secret_hash"),
-                        &ldap.bind_secret_hash,
-                        "must be an argon2id PHC string",
-                    );
-                }
+            if let Some(ldap) = &app.ldap
+                && !crate::auth::password::is_argon2id_phc(&ldap.bind_secret_hash)
+            {
+                bad(
+                    format!("{k}.ldap.bind_secret_hash"),
+                    &ldap.bind_secret_hash,
+                    "must be an argon2id PHC string",
+                );
             }
         }
         let mut category_codes = HashSet::new();

@@ -82,15 +82,14 @@ impl Directory {
 
     /// A structure by id or by SIRET.
     pub fn structure_by_ref(&self, reference: &str) -> DirResult<Structure> {
-        if let Ok(siret) = Siret::parse(reference) {
-            if let Some(id) = self
+        if let Ok(siret) = Siret::parse(reference)
+            && let Some(id) = self
                 .store
                 .tree(T::StructureBySiret)
                 .get(siret.as_str())
                 .map_err(crate::store::StoreError::from)?
-            {
-                return self.structure(&String::from_utf8_lossy(&id));
-            }
+        {
+            return self.structure(&String::from_utf8_lossy(&id));
         }
         self.structure(reference)
     }

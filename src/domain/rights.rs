@@ -313,13 +313,14 @@ pub fn authorize(
             }
         }
     }
-    if let Some(target_role) = target.role {
-        if !allowance.targets.is_empty() && !allowance.targets.contains(&target_role) {
-            return Err(Refusal::TargetRole {
-                role: actor.role,
-                target: target_role,
-            });
-        }
+    if let Some(target_role) = target.role
+        && !allowance.targets.is_empty()
+        && !allowance.targets.contains(&target_role)
+    {
+        return Err(Refusal::TargetRole {
+            role: actor.role,
+            target: target_role,
+        });
     }
     Ok(Permit {
         function,

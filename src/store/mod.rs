@@ -22,8 +22,11 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Key of the format version in the meta tree.
 const FORMAT_KEY: &[u8] = b"format_version";
 
+/// One migration step, applied at open.
+type Migration = fn(&Store) -> Result<(), StoreError>;
+
 /// Numbered migration steps: `MIGRATIONS[n]` upgrades format `n + 1` to `n + 2`.
-const MIGRATIONS: &[fn(&Store) -> Result<(), StoreError>] = &[];
+const MIGRATIONS: &[Migration] = &[];
 
 /// Every tree of the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,5 +1,8 @@
 //! The JSON API (`/api/v1`): each handler parses, asks the core, renders.
 
+// A problem is rendered at once and never travels far: its size does not matter.
+#![allow(clippy::result_large_err)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 

@@ -371,13 +371,13 @@ pub fn openapi() -> Value {
             "security": security,
             "responses": responses,
         });
-        if matches!(e.method, "POST" | "PATCH" | "PUT") {
-            if let Some(o) = op.as_object_mut() {
-                o.insert(
+        if matches!(e.method, "POST" | "PATCH" | "PUT")
+            && let Some(o) = op.as_object_mut()
+        {
+            o.insert(
                     "requestBody".into(),
                     json!({"required": false, "content": {"application/json": {"schema": {"type": "object"}}}}),
                 );
-            }
         }
         let entry = paths.entry(path).or_insert_with(|| json!({}));
         if let Some(map) = entry.as_object_mut() {

@@ -1,5 +1,6 @@
 //! The shared fixture: a real server on port 0 with a temporary store, a file outbox,
 //! a manual clock and cheap argon2 parameters; real HTTP through reqwest.
+#![allow(dead_code)] // shared by every test module; not each uses every helper
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -362,7 +363,7 @@ pub fn decode_qp(raw: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'='
-            && i + 2 < bytes.len() + 0
+            && i + 2 < bytes.len()
             && bytes[i + 1].is_ascii_hexdigit()
             && bytes[i + 2].is_ascii_hexdigit()
         {
