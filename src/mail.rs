@@ -98,6 +98,17 @@ pub enum Message<'a> {
         /// Absolute URL of the page where the password is changed.
         link: &'a str,
     },
+    /// A new e-mail address to confirm, sent to that new address.
+    EmailConfirmation {
+        /// Display name of the account holder.
+        to_name: &'a str,
+        /// The new address, to be confirmed.
+        to_email: &'a str,
+        /// Single-use confirmation link.
+        link: &'a str,
+        /// Lifetime of the link, in minutes.
+        minutes: u32,
+    },
     /// The account was blocked and will be deleted.
     DeletionNotice {
         /// Display name of the account holder.
@@ -158,6 +169,9 @@ impl Message<'_> {
             | Message::ExpiryWarning {
                 to_name, to_email, ..
             }
+            | Message::EmailConfirmation {
+                to_name, to_email, ..
+            }
             | Message::DeletionNotice {
                 to_name, to_email, ..
             } => (to_name, to_email),
@@ -194,6 +208,7 @@ impl Message<'_> {
                 link,
                 ..
             } => expiry_warning(login, expires_at, link),
+            Message::EmailConfirmation { link, minutes, .. } => email_confirmation(link, minutes),
             Message::DeletionNotice { structure_name, .. } => deletion_notice(structure_name),
         }
     }
@@ -307,6 +322,30 @@ fn password_reset(link: &str, minutes: u32) -> Draft {
             Block::Para(
                 "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message : \
                  votre mot de passe actuel reste valable et rien ne change."
+                    .to_owned(),
+            ),
+        ],
+    }
+}
+
+fn email_confirmation(link: &str, minutes: u32) -> Draft {
+    let lifetime = french_minutes(minutes);
+    Draft {
+        subject: "Confirmez votre nouvelle adresse électronique".to_owned(),
+        blocks: vec![
+            Block::Para(format!(
+                "Cette adresse a été indiquée comme nouvelle adresse électronique de votre \
+                 compte {SERVICE_NAME}."
+            )),
+            Block::Para(format!(
+                "Pour la confirmer, ouvrez le lien ci-dessous. Il ne peut servir qu'une seule \
+                 fois et n'est valable que {lifetime}. Tant qu'elle n'est pas confirmée, \
+                 l'ancienne adresse reste en vigueur."
+            )),
+            Block::Link(link.to_owned()),
+            Block::Para(
+                "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message : \
+                 rien ne change."
                     .to_owned(),
             ),
         ],

@@ -366,19 +366,13 @@ impl Directory {
         };
         batch.writes.put(T::Tokens, key, &record);
         let link = self.link(&format!("/email-confirmations/{secret}"));
-        let mut mail = Message::PasswordReset {
+        let mail = Message::EmailConfirmation {
             to_name: &account.display_name(),
             to_email: email,
             link: &link,
             minutes,
         }
         .render();
-        mail.subject = "[APEX Partenaires] Confirmez votre nouvelle adresse électronique".into();
-        mail.text = format!(
-            "Bonjour {},\n\nPour confirmer votre nouvelle adresse électronique, ouvrez ce lien (valable {minutes} minutes, à usage unique) :\n{link}\n\nSi vous n'avez rien demandé, ignorez ce message.\n\nL'équipe Mon espace APEX Partenaires – DGFiP\n",
-            account.display_name()
-        );
-        mail.html = String::new();
         self.queue_mail(batch, mail)
     }
 
