@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-/// Failures allowed for one login before delays start.
+/// Failures for one login after which delays start.
 const FREE_PER_LOGIN: u32 = 3;
-/// Failures allowed for one address before delays start (offices share addresses).
+/// Failures for one address after which delays start (offices share addresses).
 const FREE_PER_ADDRESS: u32 = 20;
 /// Longest delay, in seconds.
 const MAX_DELAY: i64 = 15 * 60;
@@ -74,8 +74,8 @@ impl Backoff {
             });
             f.count += 1;
             f.last = now;
-            if f.count > free {
-                let exp = (f.count - free - 1).min(20);
+            if f.count >= free {
+                let exp = (f.count - free).min(20);
                 f.blocked_until = now + (1i64 << exp).min(MAX_DELAY);
             }
         };
@@ -107,7 +107,7 @@ mod tests {
     #[test]
     fn delays_grow_after_free_attempts_and_can_be_lifted() {
         let b = Backoff::new();
-        for _ in 0..3 {
+        for _ in 0..2 {
             b.fail("jdupont", None, 1000);
         }
         assert_eq!(b.retry_after("jdupont", None, 1000), None);

@@ -83,22 +83,13 @@ impl Directory {
             role: None,
         };
         authorize(actor, Function::Consult, &own)?;
-        let ids = match state {
-            Some(st) => {
-                let mut ids = self.store.index_ids(T::AccountsByState, st.as_str())?;
-                ids.retain(|id| {
-                    self.account(id)
-                        .is_ok_and(|a| a.structure_id == actor.structure_id)
-                });
-                ids
-            }
-            None => self
-                .store
-                .index_ids(T::AccountsByStructure, &actor.structure_id)?,
-        };
-        ids.iter()
-            .map(|id| self.account(id).map(|a| AccountSummary::from(&a)))
-            .collect()
+        // The structure's own index bounds the work by its size, whatever the state asked.
+        let accounts = self.accounts_of(&actor.structure_id)?;
+        Ok(accounts
+            .iter()
+            .filter(|a| state.is_none_or(|st| a.state == st))
+            .map(AccountSummary::from)
+            .collect())
     }
 
     /// One account of the actor's structure.

@@ -14,8 +14,34 @@ enum Change {
 }
 
 impl Directory {
-    /// Checks that the permit lets the actor hand out this profile.
-    fn check_profile(&self, actor: &Actor, permit: &Permit, profile: &ProfileId) -> DirResult<()> {
+    /// Checks that the permit lets the actor hand out this profile. When `taking_back` a
+    /// profile the target holds, the catalogue is not consulted: the operator may have
+    /// dropped the profile since, and it must stay removable, or the account could never
+    /// be deleted.
+    fn check_profile(
+        &self,
+        actor: &Actor,
+        permit: &Permit,
+        profile: &ProfileId,
+        taking_back: bool,
+    ) -> DirResult<()> {
+        if !taking_back {
+            self.check_catalogue(actor, profile)?;
+        }
+        if permit.allowance.profiles == ProfileSource::Delegated {
+            let me = self.account(&actor.account_id)?;
+            if !me.has_delegation(profile) {
+                return Err(DirError::Forbidden {
+                    rule: "not-delegated",
+                    message: format!("the profile {profile} was not delegated to you"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that the profile exists and that the actor's structure is entitled to it.
+    fn check_catalogue(&self, actor: &Actor, profile: &ProfileId) -> DirResult<()> {
         if !self.catalogue.has_profile(profile) {
             return Err(DirError::invalid(
                 "unknown-profile",
@@ -33,15 +59,6 @@ impl Directory {
                 ),
             });
         }
-        if permit.allowance.profiles == ProfileSource::Delegated {
-            let me = self.account(&actor.account_id)?;
-            if !me.has_delegation(profile) {
-                return Err(DirError::Forbidden {
-                    rule: "not-delegated",
-                    message: format!("the profile {profile} was not delegated to you"),
-                });
-            }
-        }
         Ok(())
     }
 
@@ -56,15 +73,6 @@ impl Directory {
         let lock = self.store.lock();
         let before = self.visible_account(actor, account_id)?;
         let permit = authorize(actor, function, &target_of(&before))?;
-        self.check_profile(actor, &permit, profile)?;
-        if change == Change::Add && before.state == AccountState::DeletionRequested {
-            return Err(DirError::conflict(
-                "account-state",
-                "the account's deletion was requested",
-            ));
-        }
-        let now = self.now();
-        let mut after = before.clone();
         let (held, action) = match function {
             Function::Delegate => (
                 before.has_delegation(profile),
@@ -75,6 +83,15 @@ impl Directory {
                 ["habilitation.grant", "habilitation.remove"],
             ),
         };
+        self.check_profile(actor, &permit, profile, change == Change::Remove && held)?;
+        if change == Change::Add && before.state == AccountState::DeletionRequested {
+            return Err(DirError::conflict(
+                "account-state",
+                "the account's deletion was requested",
+            ));
+        }
+        let now = self.now();
+        let mut after = before.clone();
         match (change, held) {
             (Change::Add, true) => return Ok((before, false)),
             (Change::Remove, false) => {

@@ -5,6 +5,7 @@
 mod accounts;
 pub mod audit;
 mod error;
+pub mod generate;
 mod grants;
 mod housekeeping;
 pub mod mailqueue;

@@ -5,12 +5,22 @@ use unicode_normalization::UnicodeNormalization;
 /// Longest identifier base, before a collision suffix.
 const MAX_BASE: usize = 20;
 
-/// Folds a name to lower-case ASCII letters and digits ("Éloïse" -> "eloise").
+/// Folds a name to lower-case ASCII letters and digits ("Éloïse" -> "eloise",
+/// "Œuvray" -> "oeuvray").
 pub fn fold(name: &str) -> String {
-    name.nfkd()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
+    let mut out = String::with_capacity(name.len());
+    for c in name.nfkd() {
+        // Ligatures and letters that Unicode does not decompose would vanish otherwise.
+        match c {
+            'Œ' | 'œ' => out.push_str("oe"),
+            'Æ' | 'æ' => out.push_str("ae"),
+            'ß' | 'ẞ' => out.push_str("ss"),
+            'Ø' | 'ø' => out.push('o'),
+            c if c.is_ascii_alphanumeric() => out.push(c.to_ascii_lowercase()),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The identifier base: first letter of the given name, then the family name.

@@ -6,6 +6,7 @@ mod index;
 mod writeset;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use serde::Serialize;
@@ -168,6 +169,13 @@ pub struct Store {
     db: sled::Db,
     trees: Vec<sled::Tree>,
     writer: Mutex<()>,
+    /// Commits so far; a flush covers every commit counted before it started.
+    committed: AtomicU64,
+    /// Commits known to be on disk.
+    flushed: AtomicU64,
+    /// One flush at a time: sled 0.34's concurrent `flush_async` calls can deadlock,
+    /// and a waiting writer is covered by the next flush anyway (group commit).
+    flusher: tokio::sync::Mutex<()>,
 }
 
 /// Proof that the caller holds the single-writer lock.
@@ -207,6 +215,9 @@ impl Store {
             db,
             trees,
             writer: Mutex::new(()),
+            committed: AtomicU64::new(0),
+            flushed: AtomicU64::new(0),
+            flusher: tokio::sync::Mutex::new(()),
         };
         store.check_format(dir)?;
         Ok(store)
@@ -304,12 +315,25 @@ impl Store {
                 sled::transaction::TransactionError::Abort(()) => {
                     StoreError::Sled(sled::Error::Unsupported("transaction aborted".into()))
                 }
-            })
+            })?;
+        self.committed.fetch_add(1, Ordering::SeqCst);
+        Ok(())
     }
 
-    /// Makes every acknowledged write durable (fsync). Call before answering.
+    /// Makes every write committed so far durable (fsync). Call before answering.
+    /// Concurrent callers share flushes: one fsync covers every commit before it.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        let mine = self.committed.load(Ordering::SeqCst);
+        let _turn = self.flusher.lock().await;
+        if self.flushed.load(Ordering::SeqCst) >= mine {
+            return Ok(());
+        }
+        let target = self.committed.load(Ordering::SeqCst);
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))??;
+        self.flushed.fetch_max(target, Ordering::SeqCst);
         Ok(())
     }
 

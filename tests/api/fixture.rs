@@ -434,3 +434,188 @@ impl World {
         }
     }
 }
+
+/// Asserts that an answer is the problem document of `rule` with `status`.
+#[track_caller]
+pub fn assert_problem(answer: &(u16, Value), status: u16, rule: &str) {
+    assert_eq!(
+        answer.0, status,
+        "expected {status} {rule}, got {}",
+        answer.1
+    );
+    assert_eq!(
+        answer.1["type"],
+        format!("urn:apex-idp:problem:{rule}"),
+        "expected rule {rule}"
+    );
+}
+
+/// The `id` of every object of a JSON array.
+pub fn ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The strings of a JSON array (profiles of an account).
+pub fn strings(list: &Value) -> Vec<String> {
+    list.as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What a refused call must leave as it was: both structures as their administrateurs
+/// see them, and the number of audit events.
+#[derive(Debug, PartialEq)]
+pub struct Snapshot {
+    pub a: Value,
+    pub b: Value,
+    pub audit_events: u64,
+}
+
+impl World {
+    /// Both structures (services and accounts) and the audit log's length, now.
+    pub async fn snapshot(&self) -> Snapshot {
+        let (sa, a) = self
+            .f
+            .call(Some(&self.a.admin.token), "GET", "/structure", None)
+            .await;
+        let (sb, b) = self
+            .f
+            .call(Some(&self.b.admin.token), "GET", "/structure", None)
+            .await;
+        assert_eq!((sa, sb), (200, 200));
+        let (audit_events, intact) = self.f.audit_chain().await;
+        assert!(intact, "the audit chain is intact");
+        Snapshot { a, b, audit_events }
+    }
+}
+
+impl Fixture {
+    /// The habilitations of an account, as `viewer` sees them.
+    pub async fn habilitations(&self, viewer: &Person, id: &str) -> Vec<String> {
+        strings(&self.account(viewer, id).await["habilitations"])
+    }
+
+    /// The delegations of an account, as `viewer` sees them.
+    pub async fn delegations(&self, viewer: &Person, id: &str) -> Vec<String> {
+        strings(&self.account(viewer, id).await["delegations"])
+    }
+
+    /// Grants (`PUT`) or removes (`DELETE`) a habilitation.
+    pub async fn habilitate(
+        &self,
+        actor: &Person,
+        method: &str,
+        id: &str,
+        profile: &str,
+    ) -> (u16, Value) {
+        let path = format!("/accounts/{id}/habilitations/{profile}");
+        self.call(Some(&actor.token), method, &path, None).await
+    }
+
+    /// Delegates (`PUT`) or removes (`DELETE`) a delegation.
+    pub async fn delegate(
+        &self,
+        actor: &Person,
+        method: &str,
+        id: &str,
+        profile: &str,
+    ) -> (u16, Value) {
+        let path = format!("/accounts/{id}/delegations/{profile}");
+        self.call(Some(&actor.token), method, &path, None).await
+    }
+
+    /// Requests the deletion of an account.
+    pub async fn request_deletion(&self, actor: &Person, id: &str) -> (u16, Value) {
+        let path = format!("/accounts/{id}/deletion-request");
+        self.call(Some(&actor.token), "POST", &path, None).await
+    }
+}
+
+/// A raw HTTP answer: status, headers and body (JSON when it parses, else a string).
+#[derive(Debug)]
+pub struct RawReply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl RawReply {
+    /// A header's value, empty when absent.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl Fixture {
+    /// One request with full control: `path` is absolute from the server root (not under
+    /// `/api/v1`), the body is sent as is with the given content type.
+    pub async fn send_raw(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> RawReply {
+        let url = format!("{}{}", self.base, path);
+        let mut req = self.http.request(method.parse().unwrap(), &url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some((content_type, bytes)) = body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(bytes);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        RawReply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Number of `.eml` files in the outbox once the mail queue is empty.
+    pub async fn outbox_settled(&self) -> usize {
+        for _ in 0..500 {
+            if apex_idp::directory::mailqueue::depth(self.directory().store()) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            apex_idp::directory::mailqueue::depth(self.directory().store()),
+            0,
+            "the mail queue drains"
+        );
+        std::fs::read_dir(&self.outbox)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+}

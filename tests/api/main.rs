@@ -7,4 +7,6 @@
 )]
 
 mod fixture;
+mod invariants;
 mod lifecycle;
+mod matrix;

@@ -1,0 +1,209 @@
+//! A generator of large directories, for benchmarks: structures with services,
+//! administrateurs, responsables and collaborateurs, habilitations and delegations,
+//! written in large atomic batches (one audit event per structure).
+
+use std::collections::HashMap;
+
+use super::{
+    Batch, DirError, DirResult, Directory, new_id, save_account, save_service, save_structure,
+    to_value,
+};
+use crate::domain::{
+    Account, AccountState, Credential, Delegation, Habilitation, PersonalData, ProfileId, Role,
+    Service, Siret, Structure, login,
+};
+
+/// What to generate.
+#[derive(Debug, Clone, Copy)]
+pub struct GenerateSpec {
+    /// Number of structures.
+    pub structures: usize,
+    /// Services per structure.
+    pub services: usize,
+    /// Accounts per structure (one administrateur, one responsable per service, the
+    /// rest collaborateurs).
+    pub accounts: usize,
+}
+
+/// What was generated.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GenerateSummary {
+    /// Structures written.
+    pub structures: usize,
+    /// Accounts written.
+    pub accounts: usize,
+    /// Habilitations written.
+    pub habilitations: usize,
+}
+
+const GIVEN: &[&str] = &[
+    "Alice", "Bruno", "Chloé", "David", "Emma", "Félix", "Gaëlle", "Hugo", "Inès", "Jules",
+    "Katia", "Louis", "Manon", "Nathan", "Océane", "Paul", "Quentin", "Rose", "Sacha", "Théo",
+    "Ursule", "Victor", "Wendy", "Yanis", "Zoé",
+];
+const FAMILY: &[&str] = &[
+    "Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Dubois", "Moreau",
+    "Laurent", "Simon", "Michel", "Lefèvre", "Leroy", "Roux", "David", "Bertrand", "Morel",
+    "Fournier", "Girard", "Bonnet", "Dupont", "Lambert", "Fontaine", "Rousseau", "Vincent",
+    "Muller", "Lefebvre", "Faure", "André", "Mercier", "Blanc",
+];
+
+/// The n-th valid SIRET of a deterministic sequence (SIREN from n, Luhn check digit).
+pub fn nth_siret(n: usize) -> String {
+    let prefix = format!("{:09}{:04}", 100_000_000 + n, 1);
+    (0..10)
+        .map(|c| format!("{prefix}{c}"))
+        .find(|s| Siret::parse(s).is_ok())
+        .unwrap_or(prefix)
+}
+
+impl Directory {
+    /// Writes a generated directory; every account is active with the password hash `phc`.
+    pub fn generate(
+        &self,
+        spec: GenerateSpec,
+        phc: &str,
+        mut progress: impl FnMut(usize),
+    ) -> DirResult<GenerateSummary> {
+        let category = self
+            .catalogue
+            .categories
+            .first()
+            .ok_or(DirError::NotFound { what: "category" })?
+            .clone();
+        let profiles: Vec<ProfileId> = self
+            .catalogue
+            .applications
+            .iter()
+            .filter(|a| category.applications.contains(&a.code))
+            .flat_map(|a| {
+                a.profiles
+                    .iter()
+                    .filter_map(|p| ProfileId::new(&a.code, &p.code).ok())
+            })
+            .collect();
+        let mut next_login: HashMap<String, u32> = HashMap::new();
+        let mut summary = GenerateSummary::default();
+        let now = self.now();
+        let lock = self.store.lock();
+        let mut batch = Batch::new();
+        for n in 0..spec.structures {
+            let siret = Siret::parse(&nth_siret(n))
+                .map_err(|e| DirError::invalid("siret", "siret", e.to_string()))?;
+            let structure = Structure {
+                id: new_id(),
+                siret,
+                category: category.code.clone(),
+                name: format!("Structure {n}"),
+                created_at: now,
+                modified_at: now,
+            };
+            save_structure(&mut batch.writes, None, &structure);
+            let services: Vec<Service> = (0..spec.services.max(1))
+                .map(|i| Service {
+                    id: new_id(),
+                    structure_id: structure.id.clone(),
+                    name: format!("Service {i}"),
+                    created_at: now,
+                    modified_at: now,
+                })
+                .collect();
+            for s in &services {
+                save_service(&mut batch.writes, None, Some(s));
+            }
+            let mut admin_id = String::new();
+            for i in 0..spec.accounts {
+                let (role, service) = match i {
+                    0 => (Role::Administrateur, None),
+                    i if i <= services.len() => (Role::Responsable, services.get(i - 1)),
+                    i => (Role::Collaborateur, services.get(i % services.len())),
+                };
+                let given = GIVEN.get((n + i) % GIVEN.len()).copied().unwrap_or("Jean");
+                let family = FAMILY
+                    .get((n * 7 + i * 3) % FAMILY.len())
+                    .copied()
+                    .unwrap_or("Dupont");
+                let base = login::base(given, family);
+                let k = next_login.entry(base.clone()).or_insert(1);
+                let login = if *k == 1 {
+                    base.clone()
+                } else {
+                    format!("{base}{k}")
+                };
+                *k += 1;
+                let id = new_id();
+                if i == 0 {
+                    admin_id = id.clone();
+                }
+                let profile = profiles.get((n + i) % profiles.len().max(1)).cloned();
+                let habilitations: Vec<Habilitation> = match (&profile, role) {
+                    (Some(p), Role::Collaborateur | Role::Administrateur) => {
+                        vec![Habilitation {
+                            profile: p.clone(),
+                            granted_by: admin_id.clone(),
+                            granted_at: now,
+                        }]
+                    }
+                    _ => Vec::new(),
+                };
+                let delegations: Vec<Delegation> = match role {
+                    Role::Responsable => profiles
+                        .iter()
+                        .map(|p| Delegation {
+                            profile: p.clone(),
+                            delegated_by: admin_id.clone(),
+                            delegated_at: now,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                summary.habilitations += habilitations.len();
+                let account = Account {
+                    id,
+                    structure_id: structure.id.clone(),
+                    service_id: service.map(|s| s.id.clone()),
+                    role,
+                    state: AccountState::Active,
+                    login: Some(login.clone()),
+                    person: PersonalData {
+                        given_name: given.into(),
+                        family_name: family.into(),
+                        email: format!("{login}@s{n}.example.fr"),
+                    },
+                    habilitations,
+                    delegations,
+                    credential: Some(Credential {
+                        phc: phc.to_owned(),
+                        changed_at: now,
+                        history: Vec::new(),
+                    }),
+                    invited_by: super::operator::OPERATOR.into(),
+                    created_at: now,
+                    modified_at: now,
+                    state_changed_at: now,
+                    expiry_warned_for: None,
+                };
+                save_account(&mut batch.writes, None, Some(&account));
+                summary.accounts += 1;
+            }
+            let sid = structure.id.clone();
+            batch.record(
+                "system",
+                &sid,
+                "directory.generate",
+                sid.clone(),
+                None,
+                Some(to_value(&structure)),
+            );
+            summary.structures += 1;
+            if summary.structures % 100 == 0 {
+                self.commit(&lock, std::mem::take(&mut batch))?;
+                progress(summary.structures);
+            }
+        }
+        self.commit(&lock, batch)?;
+        self.store.flush_sync()?;
+        progress(summary.structures);
+        Ok(summary)
+    }
+}
