@@ -13,7 +13,7 @@ impl Directory {
     pub(super) fn visible_account(&self, actor: &Actor, id: &str) -> DirResult<Account> {
         match self.account(id) {
             Ok(a) if a.structure_id == actor.structure_id => Ok(a),
-            _ => Err(DirError::NotFound { what: "account" }),
+            _ => Err(DirError::NotFound { what: "compte" }),
         }
     }
 
@@ -65,7 +65,7 @@ impl Directory {
             _ => Err(DirError::invalid(
                 "unknown-service",
                 "service_id",
-                "no such service in your structure",
+                "ce service n'existe pas dans votre structure",
             )),
         }
     }
@@ -131,7 +131,7 @@ impl Directory {
             let Outcome::State(state) = self.lifecycle(&before, LifecycleEvent::Validate)? else {
                 return Err(DirError::conflict(
                     "account-state",
-                    "validation ends nothing",
+                    "la validation ne termine aucun compte",
                 ));
             };
             let now = self.now();
@@ -181,7 +181,7 @@ impl Directory {
             if account.state != AccountState::Active || account.login.is_none() {
                 return Err(DirError::conflict(
                     "account-state",
-                    "only an active account has an identifier to resend",
+                    "seul un compte actif a un identifiant à renvoyer",
                 ));
             }
             let mut batch = Batch::new();
@@ -210,8 +210,9 @@ impl Directory {
             if !before.habilitations.is_empty() {
                 return Err(DirError::Conflict {
                     rule: "habilitations-remain",
-                    message: "remove the account's habilitations before requesting its deletion"
-                        .into(),
+                    message:
+                        "retirez d'abord les habilitations du compte, puis demandez sa suppression"
+                            .into(),
                     blocking: before
                         .habilitations
                         .iter()
@@ -224,14 +225,14 @@ impl Directory {
             {
                 return Err(DirError::conflict(
                     "last-administrateur",
-                    "a structure keeps at least one administrateur",
+                    "une structure garde toujours au moins un administrateur",
                 ));
             }
             let Outcome::State(state) = self.lifecycle(&before, LifecycleEvent::RequestDeletion)?
             else {
                 return Err(DirError::conflict(
                     "account-state",
-                    "deletion request ends nothing",
+                    "la demande de suppression ne termine aucun compte",
                 ));
             };
             let now = self.now();
@@ -286,7 +287,7 @@ impl Directory {
         }
         Err(DirError::conflict(
             "login-exhausted",
-            "no identifier available",
+            "aucun identifiant disponible",
         ))
     }
 

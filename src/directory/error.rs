@@ -7,10 +7,10 @@ use crate::store::StoreError;
 #[derive(Debug, thiserror::Error)]
 pub enum DirError {
     /// No valid credentials or session.
-    #[error("authentication required")]
+    #[error("connexion requise")]
     Unauthenticated,
     /// Sign-in refused: unknown login, wrong password or blocked account alike.
-    #[error("unknown identifier or wrong password")]
+    #[error("identifiant inconnu ou mot de passe erroné")]
     BadCredentials,
     /// The rights matrix says no.
     #[error("{0}")]
@@ -24,7 +24,7 @@ pub enum DirError {
         message: String,
     },
     /// Nothing of that kind here (or not visible to the actor).
-    #[error("{what} not found")]
+    #[error("{what} introuvable")]
     NotFound {
         /// What was looked for.
         what: &'static str,
@@ -50,16 +50,16 @@ pub enum DirError {
         message: String,
     },
     /// Too many failed attempts: wait.
-    #[error("too many attempts; retry in {retry_after} s")]
+    #[error("trop de tentatives ; réessayez dans {retry_after} s")]
     TooManyAttempts {
         /// Seconds to wait.
         retry_after: i64,
     },
     /// The one-time link is unknown, used or expired.
-    #[error("this link is invalid, already used or expired")]
+    #[error("ce lien est invalide, déjà utilisé ou expiré")]
     LinkInvalid,
     /// The password expired: only its renewal is allowed.
-    #[error("your password has expired; renew it first")]
+    #[error("votre mot de passe a expiré ; renouvelez-le d'abord")]
     PasswordExpired,
     /// The store failed.
     #[error(transparent)]
@@ -117,7 +117,7 @@ impl DirError {
 impl From<Refusal> for DirError {
     fn from(r: Refusal) -> Self {
         match r {
-            Refusal::OtherStructure => DirError::NotFound { what: "target" },
+            Refusal::OtherStructure => DirError::NotFound { what: "cible" },
             other => DirError::Refused(other),
         }
     }

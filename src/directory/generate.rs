@@ -69,7 +69,7 @@ impl Directory {
             .catalogue
             .categories
             .first()
-            .ok_or(DirError::NotFound { what: "category" })?
+            .ok_or(DirError::NotFound { what: "catégorie" })?
             .clone();
         let profiles: Vec<ProfileId> = self
             .catalogue

@@ -33,7 +33,7 @@ impl Directory {
             if !me.has_delegation(profile) {
                 return Err(DirError::Forbidden {
                     rule: "not-delegated",
-                    message: format!("the profile {profile} was not delegated to you"),
+                    message: format!("le profil {profile} ne vous a pas été délégué"),
                 });
             }
         }
@@ -46,7 +46,7 @@ impl Directory {
             return Err(DirError::invalid(
                 "unknown-profile",
                 "profile",
-                format!("unknown profile {profile}"),
+                format!("profil inconnu : {profile}"),
             ));
         }
         let structure = self.structure(&actor.structure_id)?;
@@ -54,7 +54,7 @@ impl Directory {
             return Err(DirError::Forbidden {
                 rule: "category-not-entitled",
                 message: format!(
-                    "structures of category {} may not receive {profile}",
+                    "les structures de la catégorie {} ne peuvent pas recevoir le profil {profile}",
                     structure.category
                 ),
             });
@@ -87,7 +87,7 @@ impl Directory {
         if change == Change::Add && before.state == AccountState::DeletionRequested {
             return Err(DirError::conflict(
                 "account-state",
-                "the account's deletion was requested",
+                "la suppression de ce compte a été demandée",
             ));
         }
         let now = self.now();

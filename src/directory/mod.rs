@@ -133,7 +133,7 @@ impl Directory {
     pub fn account(&self, id: &str) -> DirResult<Account> {
         self.store
             .get(T::Accounts, id.as_bytes())?
-            .ok_or(DirError::NotFound { what: "account" })
+            .ok_or(DirError::NotFound { what: "compte" })
     }
 
     /// An account by identifier.

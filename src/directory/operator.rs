@@ -26,7 +26,7 @@ impl Directory {
             return Err(DirError::invalid(
                 "category",
                 "category",
-                format!("unknown category {category:?}"),
+                format!("catégorie inconnue : {category:?}"),
             ));
         }
         let structure = {
@@ -40,7 +40,7 @@ impl Directory {
             {
                 return Err(DirError::conflict(
                     "siret-taken",
-                    format!("a structure with SIRET {siret} exists"),
+                    format!("une structure de SIRET {siret} existe déjà"),
                 ));
             }
             let now = self.now();
@@ -201,7 +201,7 @@ impl Directory {
             {
                 return Err(DirError::conflict(
                     "email-in-use",
-                    format!("an account of this structure already uses {email}"),
+                    format!("un compte de cette structure utilise déjà l'adresse {email}"),
                 ));
             }
         }

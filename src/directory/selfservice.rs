@@ -273,7 +273,7 @@ impl Directory {
             return Err(DirError::invalid(
                 "wrong-current-password",
                 "current",
-                "the current password is wrong",
+                "le mot de passe actuel est erroné",
             ));
         }
         let credential = self.new_credential(&account, new).await?;
@@ -283,7 +283,7 @@ impl Directory {
             if before.credential != account.credential {
                 return Err(DirError::conflict(
                     "password-changed",
-                    "the password changed meanwhile; try again",
+                    "le mot de passe a changé entre-temps ; recommencez",
                 ));
             }
             let after = Account {
@@ -473,7 +473,8 @@ impl Directory {
         if actor.role != Role::Administrateur {
             return Err(DirError::Forbidden {
                 rule: "audit-administrateur-only",
-                message: "the audit log is reserved to the administrateurs of the structure".into(),
+                message: "le journal d'audit est réservé aux administrateurs de la structure"
+                    .into(),
             });
         }
         Ok(audit::of_structure(&self.store, &actor.structure_id)?)
@@ -485,7 +486,7 @@ impl Directory {
         if actor.role != Role::Administrateur {
             return Err(DirError::Forbidden {
                 rule: "unlock-administrateur-only",
-                message: "only an administrateur may lift a sign-in delay".into(),
+                message: "seul un administrateur peut lever un délai de connexion".into(),
             });
         }
         if let Some(login) = &account.login {

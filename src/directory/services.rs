@@ -46,7 +46,7 @@ impl Directory {
         if taken {
             return Err(DirError::conflict(
                 "service-name-taken",
-                format!("a service named {name:?} exists"),
+                format!("un service nommé {name:?} existe déjà"),
             ));
         }
         Ok(())
@@ -120,7 +120,7 @@ impl Directory {
                 return Err(DirError::Conflict {
                     rule: "service-not-empty",
                     message: format!(
-                        "the service still has {} account(s): transfer them or merge the service first",
+                        "le service compte encore {} compte(s) : transférez-les ou fusionnez le service d'abord",
                         members.len()
                     ),
                     blocking: members,
@@ -151,7 +151,7 @@ impl Directory {
                 return Err(DirError::invalid(
                     "merge-same",
                     "into",
-                    "a service cannot be merged into itself",
+                    "un service ne peut pas être fusionné avec lui-même",
                 ));
             }
             let now = self.now();
@@ -189,7 +189,7 @@ impl Directory {
             return Err(DirError::invalid(
                 "transfer-empty",
                 "accounts",
-                "name at least one account",
+                "indiquez au moins un compte",
             ));
         }
         let moved = {

@@ -74,7 +74,7 @@ pub enum Outcome {
 
 /// An event that the current state does not allow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("an account in state {from} cannot {event}")]
+#[error("un compte à l'état {from} ne peut pas {event}")]
 pub struct LifecycleError {
     /// The state the account is in.
     pub from: &'static str,
@@ -85,12 +85,12 @@ pub struct LifecycleError {
 impl LifecycleEvent {
     fn name(self) -> &'static str {
         match self {
-            LifecycleEvent::CompleteForm { .. } => "complete the pre-creation form",
-            LifecycleEvent::Validate => "be validated",
-            LifecycleEvent::Reject => "be rejected",
-            LifecycleEvent::Expire => "expire as an invitation",
-            LifecycleEvent::RequestDeletion => "be deleted",
-            LifecycleEvent::Purge => "be purged",
+            LifecycleEvent::CompleteForm { .. } => "compléter le formulaire de pré-création",
+            LifecycleEvent::Validate => "être validé",
+            LifecycleEvent::Reject => "être refusé",
+            LifecycleEvent::Expire => "expirer comme invitation",
+            LifecycleEvent::RequestDeletion => "être supprimé",
+            LifecycleEvent::Purge => "être purgé",
         }
     }
 }
@@ -222,7 +222,7 @@ pub fn check_person(person: &PersonalData) -> Result<PersonalData, (&'static str
     let name = |field: &'static str, v: &str| -> Result<String, (&'static str, String)> {
         let v = v.trim();
         if v.is_empty() || v.chars().count() > 100 || v.chars().any(char::is_control) {
-            return Err((field, "must have 1 to 100 characters".into()));
+            return Err((field, "doit compter de 1 à 100 caractères".into()));
         }
         Ok(v.to_owned())
     };
@@ -238,7 +238,7 @@ pub fn check_email(email: &str) -> Result<String, String> {
     let email = email.trim();
     let (local, domain) = email
         .rsplit_once('@')
-        .ok_or("the e-mail address has no @")?;
+        .ok_or("l'adresse électronique n'a pas de @")?;
     let ok_local = !local.is_empty()
         && local.len() <= 64
         && local
@@ -254,7 +254,9 @@ pub fn check_email(email: &str) -> Result<String, String> {
     if ok_local && ok_domain {
         Ok(format!("{local}@{}", domain.to_ascii_lowercase()))
     } else {
-        Err(format!("{email:?} is not a valid e-mail address"))
+        Err(format!(
+            "{email:?} n'est pas une adresse électronique valide"
+        ))
     }
 }
 

@@ -32,22 +32,22 @@ impl Default for PasswordPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WeakPassword {
     /// Shorter than the minimum.
-    #[error("the password must have at least {0} characters")]
+    #[error("le mot de passe doit compter au moins {0} caractères")]
     TooShort(usize),
     /// Longer than the maximum.
-    #[error("the password must have at most {0} characters")]
+    #[error("le mot de passe doit compter au plus {0} caractères")]
     TooLong(usize),
     /// Made of too few distinct characters.
-    #[error("the password repeats too few different characters")]
+    #[error("le mot de passe répète trop peu de caractères différents")]
     Repetitive,
     /// A well-known or breached password.
-    #[error("this password is among the most common ones; choose another")]
+    #[error("ce mot de passe fait partie des plus courants ; choisissez-en un autre")]
     Common,
     /// Contains the person's name or identifier.
-    #[error("the password must not contain your name or identifier")]
+    #[error("le mot de passe ne doit contenir ni votre nom ni votre identifiant")]
     Personal,
     /// One of the last passwords.
-    #[error("this password was used recently; choose a new one")]
+    #[error("ce mot de passe a déjà servi récemment ; choisissez-en un nouveau")]
     Reused,
 }
 

@@ -31,6 +31,22 @@ pub enum Function {
 }
 
 impl Function {
+    /// What the function does, in French, as a verb phrase ("gérer les services").
+    pub fn label(self) -> &'static str {
+        match self {
+            Function::ManageServices => "créer, modifier ou supprimer un service",
+            Function::MergeAndTransfer => "fusionner des services ou transférer des comptes",
+            Function::PreCreate => "pré-créer ce compte",
+            Function::ValidateCreations => "valider ou refuser une création de compte",
+            Function::ResendIdentifier => "renvoyer l'identifiant de ce compte",
+            Function::RequestDeletion => "demander la suppression de ce compte",
+            Function::Consult => "consulter la structure",
+            Function::Habilitate => "habiliter ce compte ou retirer son habilitation",
+            Function::Delegate => "déléguer un profil ou retirer une délégation",
+            Function::OwnData => "gérer ces données personnelles",
+        }
+    }
+
     /// Every row of the matrix.
     pub const ALL: [Function; 10] = [
         Function::ManageServices,
@@ -250,7 +266,7 @@ pub struct Target<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     /// The role has no right to this function at all.
-    #[error("the role {role} may not {function:?}")]
+    #[error("un {role} ne peut pas {}", function.label())]
     Role {
         /// The actor's role.
         role: Role,
@@ -258,13 +274,13 @@ pub enum Refusal {
         function: Function,
     },
     /// The target belongs to another structure: it is not even visible.
-    #[error("not found in your structure")]
+    #[error("introuvable dans votre structure")]
     OtherStructure,
     /// The target is outside the actor's own service.
-    #[error("a responsable acts on his own service only")]
+    #[error("un responsable n'agit que sur les comptes de son propre service")]
     OtherService,
     /// The target's role is out of reach.
-    #[error("a {role} may not do this to a {target}")]
+    #[error("un {role} ne peut pas agir ainsi sur le compte d'un {target}")]
     TargetRole {
         /// The actor's role.
         role: Role,
@@ -272,7 +288,7 @@ pub enum Refusal {
         target: Role,
     },
     /// The function applies to the actor himself only.
-    #[error("this applies to your own account only")]
+    #[error("cette action ne porte que sur votre propre compte")]
     NotOwn,
 }
 

@@ -12,13 +12,13 @@ const LA_POSTE_SIREN: &str = "356000000";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SiretError {
     /// Not exactly 14 ASCII digits.
-    #[error("a SIRET has exactly 14 digits")]
+    #[error("un SIRET compte exactement 14 chiffres")]
     Format,
     /// The checksum (Luhn, or La Poste's digit sum) does not hold.
-    #[error("the SIRET checksum is wrong")]
+    #[error("la clé de contrôle du SIRET est fausse")]
     Checksum,
     /// All zeros: passes Luhn but designates nobody.
-    #[error("00000000000000 is not a SIRET")]
+    #[error("00000000000000 n'est pas un SIRET")]
     Zero,
 }
 

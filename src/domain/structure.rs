@@ -40,13 +40,13 @@ pub struct Service {
 pub fn check_name(name: &str) -> Result<String, String> {
     let trimmed = name.trim();
     if trimmed.is_empty() {
-        return Err("the name is empty".into());
+        return Err("le nom est vide".into());
     }
     if trimmed.chars().count() > 200 {
-        return Err("the name is longer than 200 characters".into());
+        return Err("le nom dépasse 200 caractères".into());
     }
     if trimmed.chars().any(char::is_control) {
-        return Err("the name contains a control character".into());
+        return Err("le nom contient un caractère de contrôle".into());
     }
     Ok(trimmed.to_owned())
 }
