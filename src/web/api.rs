@@ -7,14 +7,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::extract::{ApiJson, Caller, Operator};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, Operator};
 use super::problem::Problem;
 use crate::auth::session::{self, Session, Subject};
 use crate::clock::rfc3339;
@@ -200,7 +200,7 @@ pub async fn create_service(
 pub async fn rename_service(
     State(st): S,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ServiceName>,
 ) -> ApiResult {
     ok(
@@ -211,7 +211,11 @@ pub async fn rename_service(
     )
 }
 
-pub async fn delete_service(State(st): S, caller: Caller, Path(id): Path<String>) -> ApiResult {
+pub async fn delete_service(
+    State(st): S,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult {
     st.directory.delete_service(&caller.actor, &id).await?;
     no_content()
 }
@@ -226,7 +230,7 @@ pub struct Merge {
 pub async fn merge_services(
     State(st): S,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<Merge>,
 ) -> ApiResult {
     ok(
@@ -300,7 +304,7 @@ pub struct StateFilter {
 pub async fn list_accounts(
     State(st): S,
     caller: Caller,
-    Query(q): Query<StateFilter>,
+    ApiQuery(q): ApiQuery<StateFilter>,
 ) -> ApiResult {
     let state = match q.state.as_deref() {
         None | Some("") => None,
@@ -318,34 +322,42 @@ pub async fn list_accounts(
     )
 }
 
-pub async fn get_account(State(st): S, caller: Caller, Path(id): Path<String>) -> ApiResult {
+pub async fn get_account(State(st): S, caller: Caller, ApiPath(id): ApiPath<String>) -> ApiResult {
     ok(
         StatusCode::OK,
         st.directory.consult_account(&caller.actor, &id)?,
     )
 }
 
-pub async fn validate(State(st): S, caller: Caller, Path(id): Path<String>) -> ApiResult {
+pub async fn validate(State(st): S, caller: Caller, ApiPath(id): ApiPath<String>) -> ApiResult {
     let account = st.directory.validate(&caller.actor, &id).await?;
     ok(StatusCode::OK, AccountSummary::from(&account))
 }
 
-pub async fn reject(State(st): S, caller: Caller, Path(id): Path<String>) -> ApiResult {
+pub async fn reject(State(st): S, caller: Caller, ApiPath(id): ApiPath<String>) -> ApiResult {
     st.directory.reject(&caller.actor, &id).await?;
     no_content()
 }
 
-pub async fn resend_identifier(State(st): S, caller: Caller, Path(id): Path<String>) -> ApiResult {
+pub async fn resend_identifier(
+    State(st): S,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult {
     st.directory.resend_identifier(&caller.actor, &id).await?;
     ok(StatusCode::ACCEPTED, json!({ "sent": true }))
 }
 
-pub async fn deletion_request(State(st): S, caller: Caller, Path(id): Path<String>) -> ApiResult {
+pub async fn deletion_request(
+    State(st): S,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult {
     let account = st.directory.request_deletion(&caller.actor, &id).await?;
     ok(StatusCode::OK, AccountSummary::from(&account))
 }
 
-pub async fn unlock(State(st): S, caller: Caller, Path(id): Path<String>) -> ApiResult {
+pub async fn unlock(State(st): S, caller: Caller, ApiPath(id): ApiPath<String>) -> ApiResult {
     st.directory.lift_backoff(&caller.actor, &id)?;
     no_content()
 }
@@ -353,7 +365,7 @@ pub async fn unlock(State(st): S, caller: Caller, Path(id): Path<String>) -> Api
 pub async fn put_habilitation(
     State(st): S,
     caller: Caller,
-    Path((id, p)): Path<(String, String)>,
+    ApiPath((id, p)): ApiPath<(String, String)>,
 ) -> ApiResult {
     let profile = profile_param(&p)?;
     let (account, created) = st.directory.grant(&caller.actor, &id, &profile).await?;
@@ -368,7 +380,7 @@ pub async fn put_habilitation(
 pub async fn delete_habilitation(
     State(st): S,
     caller: Caller,
-    Path((id, p)): Path<(String, String)>,
+    ApiPath((id, p)): ApiPath<(String, String)>,
 ) -> ApiResult {
     let profile = profile_param(&p)?;
     st.directory.revoke(&caller.actor, &id, &profile).await?;
@@ -378,7 +390,7 @@ pub async fn delete_habilitation(
 pub async fn put_delegation(
     State(st): S,
     caller: Caller,
-    Path((id, p)): Path<(String, String)>,
+    ApiPath((id, p)): ApiPath<(String, String)>,
 ) -> ApiResult {
     let profile = profile_param(&p)?;
     let (account, created) = st.directory.delegate(&caller.actor, &id, &profile).await?;
@@ -393,7 +405,7 @@ pub async fn put_delegation(
 pub async fn delete_delegation(
     State(st): S,
     caller: Caller,
-    Path((id, p)): Path<(String, String)>,
+    ApiPath((id, p)): ApiPath<(String, String)>,
 ) -> ApiResult {
     let profile = profile_param(&p)?;
     st.directory
@@ -406,7 +418,7 @@ pub async fn get_audit(State(st): S, caller: Caller) -> ApiResult {
     ok(StatusCode::OK, st.directory.audit_of(&caller.actor)?)
 }
 
-pub async fn get_invitation(State(st): S, Path(token): Path<String>) -> ApiResult {
+pub async fn get_invitation(State(st): S, ApiPath(token): ApiPath<String>) -> ApiResult {
     ok(StatusCode::OK, st.directory.invitation(&token)?)
 }
 
@@ -421,7 +433,7 @@ pub struct InvitationForm {
 
 pub async fn complete_invitation(
     State(st): S,
-    Path(token): Path<String>,
+    ApiPath(token): ApiPath<String>,
     ApiJson(body): ApiJson<InvitationForm>,
 ) -> ApiResult {
     let names = NameCorrection {
@@ -462,14 +474,14 @@ pub struct NewPassword {
 
 pub async fn reset_password(
     State(st): S,
-    Path(token): Path<String>,
+    ApiPath(token): ApiPath<String>,
     ApiJson(body): ApiJson<NewPassword>,
 ) -> ApiResult {
     st.directory.reset_password(&token, &body.password).await?;
     no_content()
 }
 
-pub async fn confirm_email(State(st): S, Path(token): Path<String>) -> ApiResult {
+pub async fn confirm_email(State(st): S, ApiPath(token): ApiPath<String>) -> ApiResult {
     let account = st.directory.confirm_email(&token).await?;
     ok(StatusCode::OK, AccountSummary::from(&account))
 }
@@ -512,7 +524,7 @@ pub struct NewAdministrateur {
 pub async fn operator_invite_administrateur(
     State(st): S,
     _op: Operator,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<NewAdministrateur>,
 ) -> ApiResult {
     let person = PersonalData {

@@ -18,14 +18,27 @@ use crate::domain::{Account, Actor};
 /// The path where a session with an expired password may still go.
 const RENEWAL_PATH: &str = "/api/v1/me/password";
 
-/// A JSON body; malformed JSON is a 400 problem, wrong fields a 422 problem.
+/// A JSON object body; malformed JSON is a 400 problem, wrong fields a 422 problem.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, state)
+            .await
+            .map_err(json_problem)?;
+        // serde reads a struct from an array too (`["x"]` for `{name}`): every body of the
+        // API is an object, so anything else is a wrong type, not a lucky guess.
+        if !value.is_object() {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-body",
+                "the body must be a JSON object",
+            ));
+        }
+        let bytes = serde_json::to_vec(&value).unwrap_or_default();
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(rejection) => Err(json_problem(rejection)),
         }
@@ -45,6 +58,42 @@ fn json_problem(rejection: JsonRejection) -> Problem {
         other => (other.status(), "bad-body"),
     };
     Problem::new(status, rule, rejection.body_text())
+}
+
+/// A path parameter; one that does not decode (e.g. `%FF`) is a 400 problem.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(rejection) => Err(Problem::new(
+                rejection.status(),
+                "bad-path",
+                rejection.body_text(),
+            )),
+        }
+    }
+}
+
+/// A query string; one that does not parse (e.g. a repeated key) is a 400 problem.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(rejection) => Err(Problem::new(
+                rejection.status(),
+                "bad-query",
+                rejection.body_text(),
+            )),
+        }
+    }
 }
 
 /// The bearer token of a request.

@@ -38,6 +38,7 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         api = api.route(e.path, (e.route)());
     }
     let api = api
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(SetResponseHeaderLayer::overriding(
@@ -50,6 +51,7 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -68,6 +70,16 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
 
 async fn not_found() -> Response {
     Problem::new(StatusCode::NOT_FOUND, "not-found", "no such resource").into_response()
+}
+
+/// A known path with another method: a problem too (axum keeps the `Allow` header).
+async fn method_not_allowed() -> Response {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "this resource does not answer this method",
+    )
+    .into_response()
 }
 
 async fn openapi() -> Response {

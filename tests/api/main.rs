@@ -6,7 +6,13 @@
     clippy::indexing_slicing
 )]
 
+mod bad_input;
+mod concurrency;
+mod durability;
 mod fixture;
 mod invariants;
 mod lifecycle;
+mod mail_queue;
 mod matrix;
+mod openapi;
+mod tokens;
