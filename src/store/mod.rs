@@ -133,7 +133,7 @@ pub enum StoreError {
     #[error("store: {0}")]
     Sled(#[from] sled::Error),
     /// Another process holds the store.
-    #[error("the store at {0} is in use by another process (is the server running?)")]
+    #[error("the store at {0} is in use by another process (is the server running?); while it runs, take a consistent backup with GET /api/v1/operator/backup")]
     Locked(String),
     /// A value that does not decode.
     #[error("store: corrupt value in {tree}: {message}")]

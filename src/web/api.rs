@@ -546,3 +546,42 @@ pub async fn operator_audit(State(st): S, _op: Operator) -> ApiResult {
     };
     ok(StatusCode::OK, json!({ "chain": chain, "events": events }))
 }
+
+/// A consistent snapshot of the whole store while the server runs: writes wait while
+/// it is taken (the single-writer lock), then it is streamed as JSON lines.
+pub async fn operator_backup(State(st): S, _op: Operator) -> ApiResult {
+    let dir = Arc::clone(&st.directory);
+    let file = tokio::task::spawn_blocking(move || -> Result<std::fs::File, String> {
+        let path = std::env::temp_dir().join(format!("apex-idp-backup-{}.jsonl", uuid::Uuid::new_v4()));
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| e.to_string())?;
+        // Unlinked at once: the open handle keeps it readable, nothing is left behind.
+        let _ = std::fs::remove_file(&path);
+        let store = dir.store();
+        let lock = store.lock();
+        let mut writer = std::io::BufWriter::new(&mut file);
+        crate::store::backup_to(store, &lock, &mut writer).map_err(|e| e.to_string())?;
+        drop(writer);
+        drop(lock);
+        use std::io::Seek;
+        file.rewind().map_err(|e| e.to_string())?;
+        Ok(file)
+    })
+    .await
+    .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+    .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "backup", e))?;
+    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+    let body = axum::body::Body::from_stream(stream);
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/x-ndjson"),
+            (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"apex-idp-backup.jsonl\""),
+        ],
+        body,
+    )
+        .into_response())
+}

@@ -331,6 +331,14 @@ pub const ENDPOINTS: &[Endpoint] = &[
         200,
         get(api::operator_audit)
     ),
+    ep!(
+        "GET",
+        "/operator/backup",
+        "A consistent backup of the whole store (JSON lines), taken while the server runs",
+        Operator,
+        200,
+        get(api::operator_backup)
+    ),
 ];
 
 /// The OpenAPI 3.1 document of [`ENDPOINTS`].

@@ -6,6 +6,7 @@
     clippy::indexing_slicing
 )]
 
+mod backup_online;
 mod bad_input;
 mod concurrency;
 mod durability;
