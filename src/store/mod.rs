@@ -133,7 +133,9 @@ pub enum StoreError {
     #[error("store: {0}")]
     Sled(#[from] sled::Error),
     /// Another process holds the store.
-    #[error("the store at {0} is in use by another process (is the server running?); while it runs, take a consistent backup with GET /api/v1/operator/backup")]
+    #[error(
+        "the store at {0} is in use by another process (is the server running?); while it runs, take a consistent backup with GET /api/v1/operator/backup"
+    )]
     Locked(String),
     /// A value that does not decode.
     #[error("store: corrupt value in {tree}: {message}")]
@@ -425,4 +427,38 @@ pub fn decode<V: DeserializeOwned>(t: T, bytes: &[u8]) -> Result<V, StoreError> 
 /// An index key: `parts` joined by NUL bytes.
 pub fn key(parts: &[&str]) -> Vec<u8> {
     parts.join("\0").into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_newer_store_format_is_refused_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(store.format_version().unwrap(), FORMAT_VERSION);
+            store
+                .tree(T::Meta)
+                .insert(FORMAT_KEY, &99u32.to_be_bytes())
+                .unwrap();
+            store.flush_sync().unwrap();
+        }
+        let err = Store::open(dir.path()).err().unwrap();
+        assert!(matches!(err, StoreError::Format { found: 99, .. }), "{err}");
+        assert!(err.to_string().contains("upgrade apex-idp"), "{err}");
+    }
+
+    #[test]
+    fn data_without_a_format_version_is_not_taken_for_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = sled::open(dir.path()).unwrap();
+            db.open_tree("accounts").unwrap().insert("x", "y").unwrap();
+            db.flush().unwrap();
+        }
+        let err = Store::open(dir.path()).err().unwrap();
+        assert!(matches!(err, StoreError::NotAStore(_)), "{err}");
+    }
 }

@@ -552,7 +552,8 @@ pub async fn operator_audit(State(st): S, _op: Operator) -> ApiResult {
 pub async fn operator_backup(State(st): S, _op: Operator) -> ApiResult {
     let dir = Arc::clone(&st.directory);
     let file = tokio::task::spawn_blocking(move || -> Result<std::fs::File, String> {
-        let path = std::env::temp_dir().join(format!("apex-idp-backup-{}.jsonl", uuid::Uuid::new_v4()));
+        let path =
+            std::env::temp_dir().join(format!("apex-idp-backup-{}.jsonl", uuid::Uuid::new_v4()));
         let mut file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -579,7 +580,10 @@ pub async fn operator_backup(State(st): S, _op: Operator) -> ApiResult {
     Ok((
         [
             (axum::http::header::CONTENT_TYPE, "application/x-ndjson"),
-            (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"apex-idp-backup.jsonl\""),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"apex-idp-backup.jsonl\"",
+            ),
         ],
         body,
     )

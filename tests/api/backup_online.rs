@@ -53,12 +53,22 @@ async fn a_backup_taken_while_serving_restores_identically() {
         .iter()
         .filter(|e| e.action == "service.create")
         .count() as u64;
-    assert_eq!(services, audited_services, "every service in the snapshot has its audit event, and no more");
+    assert_eq!(
+        services, audited_services,
+        "every service in the snapshot has its audit event, and no more"
+    );
     assert!(events >= 3);
-    let restored: Vec<Structure> = store.scan(T::Structures, b"").unwrap().into_iter().map(|(_, s)| s).collect();
+    let restored: Vec<Structure> = store
+        .scan(T::Structures, b"")
+        .unwrap()
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
     assert_eq!(restored.len(), 1);
     assert_eq!(restored[0].name, "Sauvegarde à chaud");
 
-    let (s, _) = f.call(Some(&admin.token), "GET", "/operator/backup", None).await;
+    let (s, _) = f
+        .call(Some(&admin.token), "GET", "/operator/backup", None)
+        .await;
     assert_eq!(s, 401, "operators only");
 }

@@ -13,7 +13,9 @@ use crate::fixture::{Fixture, OPERATOR_TOKEN, test_config};
 /// A minimal SMTP sink: answers every command and hands each message's DATA over.
 async fn smtp_sink(listener: TcpListener, out: mpsc::UnboundedSender<String>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { return };
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
         let out = out.clone();
         tokio::spawn(async move {
             let (read, mut write) = stream.into_split();
@@ -48,7 +50,15 @@ async fn smtp_sink(listener: TcpListener, out: mpsc::UnboundedSender<String>) {
 }
 
 async fn queue_depth(f: &Fixture) -> u64 {
-    let text = f.http.get(format!("{}/metrics", f.base)).send().await.unwrap().text().await.unwrap();
+    let text = f
+        .http
+        .get(format!("{}/metrics", f.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix("apex_mail_queue_depth "))
         .and_then(|v| v.trim().parse().ok())
@@ -68,7 +78,11 @@ async fn a_relay_that_is_down_loses_no_mail_and_slows_no_request() {
     let f = Fixture::start_with(dir, config).await;
 
     let (s, v) = f
-        .op("POST", "/operator/structures", Some(json!({"siret": "73282932000074", "category": "CSP", "name": "Relais"})))
+        .op(
+            "POST",
+            "/operator/structures",
+            Some(json!({"siret": "73282932000074", "category": "CSP", "name": "Relais"})),
+        )
         .await;
     assert_eq!(s, 201, "{v}");
     let sid = v["id"].as_str().unwrap().to_owned();
@@ -82,17 +96,19 @@ async fn a_relay_that_is_down_loses_no_mail_and_slows_no_request() {
         )
         .await;
     assert_eq!(s, 201);
-    assert!(started.elapsed() < Duration::from_secs(2), "the request does not wait for the relay");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the request does not wait for the relay"
+    );
 
     // The delivery fails (connection refused) and the mail stays queued.
     for _ in 0..100 {
-        if f.directory().store().scan::<apex_idp::directory::mailqueue::QueuedMail>(
-            apex_idp::store::T::MailQueue,
-            b"",
-        )
-        .unwrap()
-        .iter()
-        .any(|(_, q)| q.attempts >= 1)
+        if f.directory()
+            .store()
+            .scan::<apex_idp::directory::mailqueue::QueuedMail>(apex_idp::store::T::MailQueue, b"")
+            .unwrap()
+            .iter()
+            .any(|(_, q)| q.attempts >= 1)
         {
             break;
         }
@@ -106,9 +122,15 @@ async fn a_relay_that_is_down_loses_no_mail_and_slows_no_request() {
     tokio::spawn(smtp_sink(listener, tx));
     f.clock.advance(3600);
     f.directory().mail_wakeup().notify_one();
-    let data = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
+    let data = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(data.contains("alice@example.fr"), "{data}");
-    assert!(data.contains("/invitations/"), "the invitation link is in the mail");
+    assert!(
+        data.contains("/invitations/"),
+        "the invitation link is in the mail"
+    );
     for _ in 0..100 {
         if queue_depth(&f).await == 0 {
             break;
