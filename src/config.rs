@@ -36,6 +36,8 @@ pub struct Config {
     pub operator: OperatorConfig,
     /// `[catalogue]`
     pub catalogue: CatalogueConfig,
+    /// `[oidc]`
+    pub oidc: OidcConfig,
 }
 
 /// `[server]`: where the data lives and under which URL the server is reached.
@@ -89,20 +91,43 @@ impl Default for HttpConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LdapConfig {
-    /// Plain LDAP (with StartTLS); empty disables it.
+    /// Plain LDAP (with StartTLS); empty disables it (the built-in default; the shipped
+    /// `config/apex.toml` enables it).
     pub listen: String,
     /// LDAPS; empty disables it.
     pub ldaps_listen: String,
     /// Base DN of the tree.
     pub base_dn: String,
+    /// Accept simple binds on an unencrypted connection from a loopback address.
+    pub allow_plain_bind_on_loopback: bool,
+    /// Largest LDAP message accepted, in bytes; a larger one closes the connection.
+    pub max_message_bytes: usize,
+    /// Largest number of elements in a search filter.
+    pub max_filter_elements: usize,
+    /// Seconds a connection may stay silent before it is closed.
+    pub idle_timeout_seconds: u64,
+    /// Most entries one search returns (a client's smaller limit wins); also the
+    /// largest page of a paged search.
+    pub size_limit: usize,
+    /// Longest time one search may take, in seconds (a client's smaller limit wins).
+    pub time_limit_seconds: u64,
+    /// Most simultaneous connections; more are closed at once.
+    pub max_connections: usize,
 }
 
 impl Default for LdapConfig {
     fn default() -> Self {
         LdapConfig {
-            listen: "127.0.0.1:3389".into(),
+            listen: String::new(),
             ldaps_listen: String::new(),
             base_dn: "dc=apex,dc=dgfip,dc=gouv,dc=fr".into(),
+            allow_plain_bind_on_loopback: true,
+            max_message_bytes: 64 * 1024,
+            max_filter_elements: 256,
+            idle_timeout_seconds: 300,
+            size_limit: 1000,
+            time_limit_seconds: 30,
+            max_connections: 10_000,
         }
     }
 }
@@ -285,6 +310,31 @@ impl Default for CatalogueConfig {
     }
 }
 
+/// `[oidc]`: lifetimes of the OpenID Connect issuer's sessions and tokens.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Minutes without activity after which an SSO session ends.
+    pub session_idle_minutes: u32,
+    /// Hours after sign-in after which an SSO session ends, active or not.
+    pub session_max_hours: u32,
+    /// Lifetime of access tokens and ID tokens, in seconds.
+    pub access_token_seconds: u32,
+    /// Lifetime of a refresh-token family from its sign-in, in days.
+    pub refresh_token_days: u32,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        OidcConfig {
+            session_idle_minutes: 30,
+            session_max_hours: 12,
+            access_token_seconds: 300,
+            refresh_token_days: 30,
+        }
+    }
+}
+
 /// One thing wrong in a configuration or catalogue file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -405,6 +455,43 @@ impl Config {
                 "must be a DN such as dc=example,dc=fr",
             );
         }
+        for (key, value, low, high) in [
+            (
+                "ldap.max_message_bytes",
+                self.ldap.max_message_bytes,
+                1024,
+                16 * 1024 * 1024,
+            ),
+            (
+                "ldap.max_filter_elements",
+                self.ldap.max_filter_elements,
+                1,
+                100_000,
+            ),
+            ("ldap.size_limit", self.ldap.size_limit, 1, 10_000_000),
+            (
+                "ldap.max_connections",
+                self.ldap.max_connections,
+                1,
+                1_000_000,
+            ),
+        ] {
+            if !(low..=high).contains(&value) {
+                bad(
+                    key,
+                    &value.to_string(),
+                    &format!("must be between {low} and {high}"),
+                );
+            }
+        }
+        for (key, value) in [
+            ("ldap.idle_timeout_seconds", self.ldap.idle_timeout_seconds),
+            ("ldap.time_limit_seconds", self.ldap.time_limit_seconds),
+        ] {
+            if value == 0 {
+                bad(key, "0", "must be at least 1");
+            }
+        }
         if self.mail.transport == MailTransport::Smtp {
             match url::Url::parse(&self.mail.smtp_url) {
                 Ok(u) if matches!(u.scheme(), "smtp" | "smtps") && u.host_str().is_some() => {}
@@ -469,6 +556,31 @@ impl Config {
         }
         if self.server.session_minutes == 0 {
             bad("server.session_minutes", "0", "must be at least 1");
+        }
+        let o = self.oidc;
+        for (key, value, low, high) in [
+            (
+                "oidc.session_idle_minutes",
+                o.session_idle_minutes,
+                1,
+                24 * 60,
+            ),
+            ("oidc.session_max_hours", o.session_max_hours, 1, 24 * 30),
+            (
+                "oidc.access_token_seconds",
+                o.access_token_seconds,
+                30,
+                3600,
+            ),
+            ("oidc.refresh_token_days", o.refresh_token_days, 1, 365),
+        ] {
+            if !(low..=high).contains(&value) {
+                bad(
+                    key,
+                    &value.to_string(),
+                    &format!("must be between {low} and {high}"),
+                );
+            }
         }
         out
     }

@@ -137,6 +137,12 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     println!("{}", listening_line("http", server.http_addr));
+    if let Some(addr) = server.ldap_addr {
+        println!("{}", listening_line("ldap", addr));
+    }
+    if let Some(addr) = server.ldaps_addr {
+        println!("{}", listening_line("ldaps", addr));
+    }
     if let Some(signins) = demo_signins {
         apex_idp::demo::print(&config, server.http_addr, &signins);
     }

@@ -83,6 +83,10 @@ pub fn open_directory(
 pub struct Server {
     /// Where HTTP listens.
     pub http_addr: SocketAddr,
+    /// Where plain LDAP (with StartTLS) listens, when enabled.
+    pub ldap_addr: Option<SocketAddr>,
+    /// Where LDAPS listens, when enabled.
+    pub ldaps_addr: Option<SocketAddr>,
     /// The core, for in-process tests.
     pub directory: Arc<Directory>,
     stop: watch::Sender<bool>,
@@ -144,7 +148,13 @@ pub async fn start_with(config: &Config, directory: Arc<Directory>) -> Result<Se
     let http_addr = listener
         .local_addr()
         .map_err(|e| StartError::Other(e.to_string()))?;
+    let oidc = Arc::new(
+        crate::oidc::Oidc::open(&directory, config.oidc)
+            .await
+            .map_err(|e| StartError::Other(e.to_string()))?,
+    );
     let state = Arc::new(AppState {
+        oidc: Arc::clone(&oidc),
         directory: Arc::clone(&directory),
         operator_tokens: web::operator_tokens::OperatorTokens::new(
             config.operator.token_hashes.clone(),
@@ -165,14 +175,83 @@ pub async fn start_with(config: &Config, directory: Arc<Directory>) -> Result<Se
             tracing::error!(error = %e, "http server");
         }
     });
+    let ldap = start_ldap(config, &directory, &stop).await?;
     let mail = tokio::spawn(mailqueue::run_sender(Arc::clone(&directory), postman));
     let housekeeping = tokio::spawn(directory::run_housekeeping(Arc::clone(&directory)));
+    let mut tasks = vec![http, mail, housekeeping];
+    tasks.extend(ldap.tasks);
+    tasks.push(tokio::spawn(crate::oidc::run_housekeeping(
+        oidc,
+        Arc::clone(&directory),
+    )));
     Ok(Server {
         http_addr,
+        ldap_addr: ldap.ldap_addr,
+        ldaps_addr: ldap.ldaps_addr,
         directory,
         stop,
-        tasks: vec![http, mail, housekeeping],
+        tasks,
     })
+}
+
+/// The LDAP listeners that were started.
+struct LdapListeners {
+    ldap_addr: Option<SocketAddr>,
+    ldaps_addr: Option<SocketAddr>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Binds `ldap.listen` (plain + StartTLS) and `ldaps_listen`; an empty address
+/// disables a listener. TLS uses the `[tls]` certificate (generated for development
+/// when allowed and missing).
+async fn start_ldap(
+    config: &Config,
+    directory: &Arc<Directory>,
+    stop: &watch::Sender<bool>,
+) -> Result<LdapListeners, StartError> {
+    let mut out = LdapListeners {
+        ldap_addr: None,
+        ldaps_addr: None,
+        tasks: Vec::new(),
+    };
+    let (plain, ldaps) = (&config.ldap.listen, &config.ldap.ldaps_listen);
+    if plain.is_empty() && ldaps.is_empty() {
+        return Ok(out);
+    }
+    install_crypto_provider();
+    let (tls, _) =
+        crate::tls::server_config(&config.tls).map_err(|e| StartError::Other(e.to_string()))?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let face = Arc::new(
+        crate::ldap::Face::new(Arc::clone(directory), &config.ldap).map_err(|e| {
+            StartError::Other(format!("ldap.base_dn = {}: {e}", config.ldap.base_dn))
+        })?,
+    );
+    for (key, addr, implicit_tls) in [
+        ("ldap.listen", plain, false),
+        ("ldap.ldaps_listen", ldaps, true),
+    ] {
+        if addr.is_empty() {
+            continue;
+        }
+        let listener = bind(key, addr).await?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| StartError::Other(e.to_string()))?;
+        if implicit_tls {
+            out.ldaps_addr = Some(bound);
+        } else {
+            out.ldap_addr = Some(bound);
+        }
+        out.tasks.push(crate::ldap::spawn(
+            listener,
+            Arc::clone(&face),
+            Some(acceptor.clone()),
+            implicit_tls,
+            stop.subscribe(),
+        ));
+    }
+    Ok(out)
 }
 
 /// The line printed for each bound listener.

@@ -433,6 +433,23 @@ pub fn key(parts: &[&str]) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    /// Reopens a store whose previous handle was just dropped: sled's background
+    /// threads may hold the directory lock a moment longer.
+    fn reopen(dir: &Path) -> Result<Store, StoreError> {
+        for _ in 0..100 {
+            match Store::open(dir) {
+                Err(StoreError::Locked(_)) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                Err(StoreError::Sled(sled::Error::Io(_))) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                other => return other,
+            }
+        }
+        Store::open(dir)
+    }
+
     #[test]
     fn a_newer_store_format_is_refused_with_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
@@ -445,7 +462,7 @@ mod tests {
                 .unwrap();
             store.flush_sync().unwrap();
         }
-        let err = Store::open(dir.path()).err().unwrap();
+        let err = reopen(dir.path()).err().unwrap();
         assert!(matches!(err, StoreError::Format { found: 99, .. }), "{err}");
         assert!(err.to_string().contains("upgrade apex-idp"), "{err}");
     }
@@ -458,7 +475,7 @@ mod tests {
             db.open_tree("accounts").unwrap().insert("x", "y").unwrap();
             db.flush().unwrap();
         }
-        let err = Store::open(dir.path()).err().unwrap();
+        let err = reopen(dir.path()).err().unwrap();
         assert!(matches!(err, StoreError::NotAStore(_)), "{err}");
     }
 }

@@ -29,6 +29,8 @@ pub struct AppState {
     pub operator_tokens: OperatorTokens,
     /// Counters.
     pub metrics: Metrics,
+    /// The OpenID Connect issuer.
+    pub oidc: Arc<crate::oidc::Oidc>,
 }
 
 /// The whole HTTP application.
@@ -51,6 +53,7 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
+        .merge(crate::oidc::router())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(

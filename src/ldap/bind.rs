@@ -1,0 +1,286 @@
+//! Credentials over LDAP: simple binds of people and of application service accounts,
+//! and the Password Modify extended operation (RFC 3062) for one's own password.
+//! Passwords are checked by the core (argon2id off the runtime, shared backoff).
+
+use ldap3_proto::proto::{
+    LdapBindCred, LdapBindRequest, LdapExtendedRequest, LdapPasswordModifyRequest, LdapResult,
+    LdapResultCode,
+};
+
+use crate::directory::{DirError, SignedIn};
+
+use super::acl::Identity;
+use super::dit::{self, Container};
+use super::dn;
+use super::ops::{internal, result};
+use super::{Face, Session};
+
+/// Who a bind DN names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum BindTarget {
+    /// A person, by login.
+    Person(String),
+    /// An application, by code.
+    Application(String),
+}
+
+/// Backoff key of an application's service account.
+fn application_backoff_key(code: &str) -> String {
+    format!("ldap-application:{}", code.to_ascii_uppercase())
+}
+
+impl Face {
+    /// Who a bind DN names: `uid=<login>,ou=people,<base>`, a bare login, or
+    /// `cn=<APP>,ou=applications,<base>`.
+    fn bind_target(&self, name: &str) -> Option<BindTarget> {
+        let name = name.trim();
+        if !name.contains('=') {
+            return Some(BindTarget::Person(name.to_lowercase()));
+        }
+        let rdns = dn::parse(name).ok()?;
+        let (leaf, parent) = match rdns.as_slice() {
+            [leaf, parent, ..] => (leaf.as_slice(), parent.as_slice()),
+            _ => return None,
+        };
+        let [leaf] = leaf else { return None };
+        let [parent] = parent else { return None };
+        let base = rdns.get(2..)?;
+        if dn::normal_form(base) != dn::normalize(self.tree.base_dn()).ok()? || parent.attr != "ou"
+        {
+            return None;
+        }
+        let ou = dn::fold_value(&parent.value);
+        match leaf.attr.as_str() {
+            "uid" if ou == Container::People.ou() => {
+                Some(BindTarget::Person(leaf.value.trim().to_lowercase()))
+            }
+            "cn" if ou == Container::Applications.ou() => {
+                Some(BindTarget::Application(leaf.value.trim().to_owned()))
+            }
+            _ => None,
+        }
+    }
+
+    /// A bind: the session becomes anonymous first, then whoever the credentials prove.
+    pub(super) async fn bind(&self, session: &mut Session, req: &LdapBindRequest) -> LdapResult {
+        session.identity = Identity::Anonymous;
+        session.pagings.clear();
+        if req.version != 3 {
+            return result(LdapResultCode::ProtocolError, "only LDAPv3 is supported");
+        }
+        let password = match &req.cred {
+            LdapBindCred::Simple(p) => p,
+            _ => {
+                return result(
+                    LdapResultCode::AuthMethodNotSupported,
+                    "only simple binds are supported",
+                );
+            }
+        };
+        match (req.dn.is_empty(), password.is_empty()) {
+            (true, true) => return result(LdapResultCode::Success, ""),
+            (false, true) => {
+                return result(
+                    LdapResultCode::UnwillingToPerform,
+                    "unauthenticated binds (a name without a password) are refused",
+                );
+            }
+            (true, false) => {
+                return result(
+                    LdapResultCode::InvalidCredentials,
+                    "a bind with a password needs a name",
+                );
+            }
+            (false, false) => {}
+        }
+        if !session.confidential(&self.limits) {
+            return result(
+                LdapResultCode::ConfidentialityRequired,
+                "simple binds need a confidential connection: use StartTLS or LDAPS",
+            );
+        }
+        match self.bind_target(&req.dn) {
+            Some(BindTarget::Person(login)) => self.bind_person(session, &login, password).await,
+            Some(BindTarget::Application(code)) => {
+                self.bind_application(session, &code, password).await
+            }
+            None => {
+                // Same answer as a wrong password: the name alone tells nothing.
+                self.dir.hasher().verify_dummy(password).await;
+                result(LdapResultCode::InvalidCredentials, "invalid credentials")
+            }
+        }
+    }
+
+    async fn bind_person(&self, session: &mut Session, login: &str, password: &str) -> LdapResult {
+        match self
+            .dir
+            .authenticate(login, password, Some(session.peer))
+            .await
+        {
+            Ok(SignedIn {
+                account,
+                password_expired: false,
+            }) => {
+                let dn = self
+                    .tree
+                    .person_dn(account.login.as_deref().unwrap_or(login));
+                session.identity = Identity::Person {
+                    account_id: account.id,
+                    dn,
+                };
+                result(LdapResultCode::Success, "")
+            }
+            Ok(SignedIn { .. }) => result(
+                LdapResultCode::InvalidCredentials,
+                "password expired: renew it in the APEX web space",
+            ),
+            Err(e) => bind_error(&e),
+        }
+    }
+
+    async fn bind_application(
+        &self,
+        session: &mut Session,
+        code: &str,
+        secret: &str,
+    ) -> LdapResult {
+        let key = application_backoff_key(code);
+        let backoff = self.dir.backoff();
+        let now = self.dir.now();
+        if let Some(wait) = backoff.retry_after(&key, Some(session.peer), now) {
+            return bind_error(&DirError::TooManyAttempts { retry_after: wait });
+        }
+        let app = dit::ldap_application(&self.dir, code);
+        let hash = app
+            .and_then(|a| a.ldap.as_ref())
+            .map(|l| l.bind_secret_hash.as_str());
+        let verified = match hash {
+            Some(h) => self.dir.hasher().verify(secret, h).await,
+            None => {
+                self.dir.hasher().verify_dummy(secret).await;
+                false
+            }
+        };
+        match app {
+            Some(app) if verified => {
+                backoff.succeed(&key);
+                session.identity = Identity::Application {
+                    code: app.code.clone(),
+                    dn: self.tree.application_dn(&app.code),
+                };
+                result(LdapResultCode::Success, "")
+            }
+            _ => {
+                backoff.fail(&key, Some(session.peer), self.dir.now());
+                result(LdapResultCode::InvalidCredentials, "invalid credentials")
+            }
+        }
+    }
+
+    /// Password Modify: one's own password, knowing the current one.
+    pub(super) async fn password_modify(
+        &self,
+        session: &Session,
+        req: &LdapExtendedRequest,
+    ) -> LdapResult {
+        if req.value.is_none() {
+            return result(
+                LdapResultCode::UnwillingToPerform,
+                "send the current and the new password (apex-idp generates none)",
+            );
+        }
+        let Ok(pm) = LdapPasswordModifyRequest::try_from(req) else {
+            return result(
+                LdapResultCode::ProtocolError,
+                "malformed Password Modify request",
+            );
+        };
+        if !session.confidential(&self.limits) {
+            return result(
+                LdapResultCode::ConfidentialityRequired,
+                "passwords travel on a confidential connection only: use StartTLS or LDAPS",
+            );
+        }
+        let (account_id, own_dn) = match &session.identity {
+            Identity::Person { account_id, dn } => (account_id, dn),
+            _ => {
+                return result(
+                    LdapResultCode::InsufficentAccessRights,
+                    "bind as the person whose password changes",
+                );
+            }
+        };
+        if let Some(user) = &pm.user_identity
+            && !self.names_self(user, own_dn)
+        {
+            return result(
+                LdapResultCode::InsufficentAccessRights,
+                "only one's own password can be changed",
+            );
+        }
+        let Some(old) = &pm.old_password else {
+            return result(
+                LdapResultCode::UnwillingToPerform,
+                "the current password is required",
+            );
+        };
+        let Some(new) = &pm.new_password else {
+            return result(
+                LdapResultCode::UnwillingToPerform,
+                "send the new password (apex-idp generates none)",
+            );
+        };
+        match self.dir.change_password(account_id, old, new).await {
+            Ok(()) => result(LdapResultCode::Success, ""),
+            Err(DirError::Invalid {
+                rule: "wrong-current-password",
+                ..
+            }) => result(
+                LdapResultCode::InvalidCredentials,
+                "the current password is wrong",
+            ),
+            Err(DirError::Invalid { message, .. }) => {
+                result(LdapResultCode::ConstraintViolation, message)
+            }
+            Err(e @ DirError::TooManyAttempts { .. }) => {
+                result(LdapResultCode::Busy, e.to_string())
+            }
+            Err(e @ DirError::Conflict { .. }) => result(LdapResultCode::Busy, e.to_string()),
+            Err(DirError::NotFound { .. } | DirError::Unauthenticated) => result(
+                LdapResultCode::InsufficentAccessRights,
+                "bind as the person whose password changes",
+            ),
+            Err(e) => internal(&e),
+        }
+    }
+
+    /// Whether a Password Modify userIdentity names the bound person: his DN, `dn:` +
+    /// his DN, his login or `u:` + his login.
+    fn names_self(&self, user: &str, own_dn: &str) -> bool {
+        let user = user.trim();
+        let named = match user.strip_prefix("dn:") {
+            Some(dn) => dn.to_owned(),
+            None if user.contains('=') => user.to_owned(),
+            None => {
+                let login = user.strip_prefix("u:").unwrap_or(user);
+                self.tree.person_dn(&login.to_lowercase())
+            }
+        };
+        matches!((dn::normalize(&named), dn::normalize(own_dn)), (Ok(a), Ok(b)) if a == b)
+    }
+}
+
+/// A refused bind as an LDAP result.
+fn bind_error(e: &DirError) -> LdapResult {
+    match e {
+        DirError::TooManyAttempts { retry_after } => result(
+            LdapResultCode::Busy,
+            format!("too many failed attempts: retry in {retry_after} s"),
+        ),
+        DirError::BadCredentials | DirError::Unauthenticated | DirError::NotFound { .. } => {
+            result(LdapResultCode::InvalidCredentials, "invalid credentials")
+        }
+        other => internal(other),
+    }
+}

@@ -1,0 +1,659 @@
+//! The directory information tree of CONTRACT.md: which DN names which object of the
+//! core, where each object sits, and the entry built for it.
+
+use std::fmt::Write as _;
+
+use crate::catalogue::Application;
+use crate::directory::{DirResult, Directory};
+use crate::domain::{Account, ProfileId, Service, Structure};
+use crate::store::T;
+
+use super::dn::{self, Ava};
+use super::schema::{self, AttrType};
+
+/// The DN of the subschema entry.
+pub const SUBSCHEMA_DN: &str = "cn=Subschema";
+
+/// The four containers under the base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Container {
+    /// `ou=structures`
+    Structures,
+    /// `ou=people`
+    People,
+    /// `ou=profiles`
+    Profiles,
+    /// `ou=applications`
+    Applications,
+}
+
+impl Container {
+    /// Every container, in tree order.
+    pub const ALL: [Container; 4] = [
+        Container::Structures,
+        Container::People,
+        Container::Profiles,
+        Container::Applications,
+    ];
+
+    /// Its `ou` value.
+    pub fn ou(self) -> &'static str {
+        match self {
+            Container::Structures => "structures",
+            Container::People => "people",
+            Container::Profiles => "profiles",
+            Container::Applications => "applications",
+        }
+    }
+}
+
+/// What an entry is, by stable ids: kept across the pages of a paged search.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Key {
+    /// The root DSE (`""`).
+    RootDse,
+    /// The subschema entry.
+    Subschema,
+    /// The base entry.
+    Base,
+    /// A container.
+    Container(Container),
+    /// A structure, by id.
+    Structure(String),
+    /// A service, by id, with its structure's id.
+    Service {
+        /// Service id.
+        id: String,
+        /// Structure id.
+        structure_id: String,
+    },
+    /// An account, by id.
+    Account(String),
+    /// A profile group.
+    Profile(ProfileId),
+    /// An application's bind identity, by code.
+    Application(String),
+}
+
+impl Key {
+    /// The entry above this one (none for the base, the root DSE and the subschema).
+    pub fn parent(&self) -> Option<Key> {
+        match self {
+            Key::RootDse | Key::Subschema | Key::Base => None,
+            Key::Container(_) => Some(Key::Base),
+            Key::Structure(_) => Some(Key::Container(Container::Structures)),
+            Key::Service { structure_id, .. } => Some(Key::Structure(structure_id.clone())),
+            Key::Account(_) => Some(Key::Container(Container::People)),
+            Key::Profile(_) => Some(Key::Container(Container::Profiles)),
+            Key::Application(_) => Some(Key::Container(Container::Applications)),
+        }
+    }
+
+    /// Whether `self` is `base` or below it.
+    pub fn is_under(&self, base: &Key) -> bool {
+        let mut at = Some(self.clone());
+        while let Some(k) = at {
+            if &k == base {
+                return true;
+            }
+            at = k.parent();
+        }
+        false
+    }
+}
+
+/// One attribute of an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attr {
+    /// Its type.
+    pub ty: &'static AttrType,
+    /// Its values (UTF-8 strings).
+    pub values: Vec<String>,
+}
+
+/// An entry as served: DN and every attribute (user and operational).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The DN.
+    pub dn: String,
+    /// The attributes.
+    pub attrs: Vec<Attr>,
+    /// The attribute types the reader may read, when not all: a filter on any other
+    /// is Undefined, so hidden values cannot be probed.
+    pub readable: Option<Vec<&'static AttrType>>,
+}
+
+impl Entry {
+    /// An entry without attributes.
+    pub fn new(dn: String) -> Entry {
+        Entry {
+            dn,
+            attrs: Vec::new(),
+            readable: None,
+        }
+    }
+
+    /// Whether the reader may read (and so filter on) attributes of type `t`.
+    pub fn can_read(&self, t: &'static AttrType) -> bool {
+        self.readable
+            .as_ref()
+            .is_none_or(|r| r.iter().any(|x| t.covers(x)))
+    }
+
+    fn put(&mut self, ty: &'static AttrType, values: Vec<String>) {
+        if !values.is_empty() {
+            self.attrs.push(Attr { ty, values });
+        }
+    }
+
+    fn put1(&mut self, ty: &'static AttrType, value: impl Into<String>) {
+        self.put(ty, vec![value.into()]);
+    }
+
+    /// The attribute of this exact type.
+    pub fn get(&self, ty: &'static AttrType) -> Option<&Attr> {
+        self.attrs.iter().find(|a| std::ptr::eq(a.ty, ty))
+    }
+
+    /// The attribute of this exact type, mutable.
+    pub fn get_mut(&mut self, ty: &'static AttrType) -> Option<&mut Attr> {
+        self.attrs.iter_mut().find(|a| std::ptr::eq(a.ty, ty))
+    }
+}
+
+/// Where a DN points when it names nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unresolved {
+    /// The DN does not parse.
+    Invalid(String),
+    /// Nothing there; the DN of the closest existing ancestor.
+    NoSuchObject {
+        /// `matchedDN` of the result.
+        matched: Key,
+    },
+}
+
+/// The tree under one base DN.
+#[derive(Debug, Clone)]
+pub struct Tree {
+    base_dn: String,
+    base_rdns: Vec<Vec<Ava>>,
+    base_norm: String,
+}
+
+impl Tree {
+    /// The tree under `base_dn` (already checked by the configuration).
+    pub fn new(base_dn: &str) -> Result<Tree, dn::DnError> {
+        let base_rdns = dn::parse(base_dn)?;
+        if base_rdns.is_empty() {
+            return Err(dn::DnError("the base DN is empty"));
+        }
+        Ok(Tree {
+            base_dn: base_dn.trim().to_owned(),
+            base_norm: dn::normal_form(&base_rdns),
+            base_rdns,
+        })
+    }
+
+    /// The base DN as configured.
+    pub fn base_dn(&self) -> &str {
+        &self.base_dn
+    }
+
+    /// DN of a container.
+    pub fn container_dn(&self, c: Container) -> String {
+        format!("ou={},{}", c.ou(), self.base_dn)
+    }
+
+    /// DN of a structure.
+    pub fn structure_dn(&self, siret: &str) -> String {
+        format!(
+            "apexSiret={},ou=structures,{}",
+            dn::escape(siret),
+            self.base_dn
+        )
+    }
+
+    /// DN of a service.
+    pub fn service_dn(&self, service_id: &str, siret: &str) -> String {
+        format!(
+            "apexServiceId={},{}",
+            dn::escape(service_id),
+            self.structure_dn(siret)
+        )
+    }
+
+    /// DN of a person.
+    pub fn person_dn(&self, login: &str) -> String {
+        format!("uid={},ou=people,{}", dn::escape(login), self.base_dn)
+    }
+
+    /// DN of a profile group.
+    pub fn profile_dn(&self, profile: &ProfileId) -> String {
+        format!(
+            "cn={},ou=profiles,{}",
+            dn::escape(&profile.to_string()),
+            self.base_dn
+        )
+    }
+
+    /// DN of an application's bind identity.
+    pub fn application_dn(&self, code: &str) -> String {
+        format!("cn={},ou=applications,{}", dn::escape(code), self.base_dn)
+    }
+
+    /// The RDNs of `dn` below the base, leftmost first; None when it is not under it.
+    fn below_base(&self, rdns: &[Vec<Ava>]) -> Option<Vec<Ava>> {
+        let cut = rdns.len().checked_sub(self.base_rdns.len())?;
+        let (own, tail) = rdns.split_at(cut);
+        if dn::normal_form(tail) != self.base_norm {
+            return None;
+        }
+        // Multi-valued RDNs never name an entry of this tree.
+        own.iter()
+            .map(|rdn| match rdn.as_slice() {
+                [ava] => Some(ava.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Resolves a DN to what it names, reading through the core.
+    pub fn resolve(&self, dir: &Directory, dn_text: &str) -> Result<Key, Unresolved> {
+        let rdns = dn::parse(dn_text).map_err(|e| Unresolved::Invalid(e.to_string()))?;
+        if rdns.is_empty() {
+            return Ok(Key::RootDse);
+        }
+        if dn::normal_form(&rdns) == "cn=subschema" {
+            return Ok(Key::Subschema);
+        }
+        let Some(own) = self.below_base(&rdns) else {
+            return Err(Unresolved::NoSuchObject {
+                matched: Key::RootDse,
+            });
+        };
+        let missing = |matched: Key| Unresolved::NoSuchObject { matched };
+        let is = |ava: &Ava, attr: &str| ava.attr.eq_ignore_ascii_case(attr);
+        let container = |ava: &Ava| {
+            Container::ALL
+                .into_iter()
+                .find(|c| is(ava, "ou") && dn::fold_value(&ava.value) == c.ou())
+        };
+        match own.as_slice() {
+            [] => Ok(Key::Base),
+            [c] => container(c)
+                .map(Key::Container)
+                .ok_or_else(|| missing(Key::Base)),
+            [leaf, c] => {
+                let c = container(c).ok_or_else(|| missing(Key::Base))?;
+                let here = Key::Container(c);
+                let found = match c {
+                    Container::Structures if is(leaf, "apexSiret") => self
+                        .structure_by_siret(dir, &leaf.value)
+                        .map(|s| Key::Structure(s.id)),
+                    Container::People if is(leaf, "uid") => dir
+                        .account_by_login(&leaf.value.trim().to_lowercase())
+                        .ok()
+                        .flatten()
+                        .map(|a| Key::Account(a.id)),
+                    Container::Profiles if is(leaf, "cn") => leaf
+                        .value
+                        .trim()
+                        .parse::<ProfileId>()
+                        .ok()
+                        .and_then(|p| profile_of_catalogue(dir, &p))
+                        .map(Key::Profile),
+                    Container::Applications if is(leaf, "cn") => {
+                        ldap_application(dir, leaf.value.trim())
+                            .map(|a| Key::Application(a.code.clone()))
+                    }
+                    _ => None,
+                };
+                found.ok_or_else(|| missing(here))
+            }
+            [leaf, s, c] if container(c) == Some(Container::Structures) => {
+                let here = Key::Container(Container::Structures);
+                let structure = match is(s, "apexSiret") {
+                    true => self.structure_by_siret(dir, &s.value),
+                    false => None,
+                }
+                .ok_or_else(|| missing(here))?;
+                let service = is(leaf, "apexServiceId")
+                    .then(|| dir.service(leaf.value.trim()).ok())
+                    .flatten()
+                    .filter(|sv| sv.structure_id == structure.id);
+                match service {
+                    Some(sv) => Ok(Key::Service {
+                        id: sv.id,
+                        structure_id: structure.id,
+                    }),
+                    None => Err(missing(Key::Structure(structure.id))),
+                }
+            }
+            _ => Err(missing(Key::Base)),
+        }
+    }
+
+    fn structure_by_siret(&self, dir: &Directory, siret: &str) -> Option<Structure> {
+        let siret: String = siret.chars().filter(|c| *c != ' ').collect();
+        let id = dir
+            .store()
+            .tree(T::StructureBySiret)
+            .get(siret.as_bytes())
+            .ok()
+            .flatten()?;
+        dir.structure(&String::from_utf8_lossy(&id)).ok()
+    }
+
+    /// The DN of what a key names, reading through the core; None when it vanished.
+    pub fn dn_of(&self, dir: &Directory, key: &Key) -> Option<String> {
+        Some(match key {
+            Key::RootDse => String::new(),
+            Key::Subschema => SUBSCHEMA_DN.to_owned(),
+            Key::Base => self.base_dn.clone(),
+            Key::Container(c) => self.container_dn(*c),
+            Key::Structure(id) => self.structure_dn(dir.structure(id).ok()?.siret.as_str()),
+            Key::Service { id, structure_id } => {
+                let s = dir.structure(structure_id).ok()?;
+                self.service_dn(id, s.siret.as_str())
+            }
+            Key::Account(id) => self.person_dn(dir.account(id).ok()?.login.as_deref()?),
+            Key::Profile(p) => self.profile_dn(p),
+            Key::Application(code) => self.application_dn(code),
+        })
+    }
+
+    /// Builds the full entry of a key; None when the object vanished meanwhile.
+    pub fn entry(&self, dir: &Directory, key: &Key) -> DirResult<Option<Entry>> {
+        Ok(match key {
+            Key::RootDse => None,
+            Key::Subschema => None,
+            Key::Base => Some(self.base_entry()),
+            Key::Container(c) => Some(self.container_entry(*c)),
+            Key::Structure(id) => match dir.structure(id) {
+                Ok(s) => Some(self.structure_entry(dir, &s)?),
+                Err(_) => None,
+            },
+            Key::Service { id, .. } => match dir.service(id) {
+                Ok(sv) => match dir.structure(&sv.structure_id) {
+                    Ok(s) => Some(self.service_entry(&sv, &s)),
+                    Err(_) => None,
+                },
+                Err(_) => None,
+            },
+            Key::Account(id) => match dir.account(id) {
+                Ok(a) => self.account_entry(dir, &a)?,
+                Err(_) => None,
+            },
+            Key::Profile(p) => Some(self.profile_entry(dir, p)?),
+            Key::Application(code) => {
+                ldap_application(dir, code).map(|a| self.application_entry(a))
+            }
+        })
+    }
+
+    fn common(&self, e: &mut Entry, structural: &str, subordinates: bool) {
+        e.put1(&schema::STRUCTURAL_OBJECT_CLASS, structural);
+        e.put1(&schema::ENTRY_DN, e.dn.clone());
+        e.put1(
+            &schema::HAS_SUBORDINATES,
+            if subordinates { "TRUE" } else { "FALSE" },
+        );
+        e.put1(&schema::SUBSCHEMA_SUBENTRY, SUBSCHEMA_DN);
+    }
+
+    fn base_entry(&self) -> Entry {
+        let mut e = Entry::new(self.base_dn.clone());
+        let first = self.base_rdns.first().and_then(|r| r.first());
+        let dc = first.filter(|a| a.attr == "dc").map(|a| a.value.clone());
+        let mut classes = vec!["top".to_owned(), "organization".to_owned()];
+        if dc.is_some() {
+            classes.push("dcObject".into());
+        }
+        e.put(&schema::OBJECT_CLASS, classes);
+        if let Some(dc) = dc {
+            e.put1(&schema::DC, dc);
+        }
+        let o = first
+            .filter(|a| a.attr == "o")
+            .map(|a| a.value.clone())
+            .unwrap_or_else(|| "APEX Partenaires".to_owned());
+        e.put1(&schema::O, o);
+        self.common(&mut e, "organization", true);
+        e
+    }
+
+    fn container_entry(&self, c: Container) -> Entry {
+        let mut e = Entry::new(self.container_dn(c));
+        e.put(
+            &schema::OBJECT_CLASS,
+            strings(&["top", "organizationalUnit"]),
+        );
+        e.put1(&schema::OU, c.ou());
+        self.common(&mut e, "organizationalUnit", true);
+        e
+    }
+
+    fn structure_entry(&self, dir: &Directory, s: &Structure) -> DirResult<Entry> {
+        let mut e = Entry::new(self.structure_dn(s.siret.as_str()));
+        e.put(
+            &schema::OBJECT_CLASS,
+            strings(&["top", "organization", "apexStructure"]),
+        );
+        e.put1(&schema::O, s.name.clone());
+        e.put1(&schema::APEX_SIRET, s.siret.as_str());
+        e.put1(&schema::BUSINESS_CATEGORY, s.category.clone());
+        e.put1(&schema::ENTRY_UUID, s.id.clone());
+        e.put1(&schema::CREATE_TIMESTAMP, generalized_time(s.created_at));
+        e.put1(&schema::MODIFY_TIMESTAMP, generalized_time(s.modified_at));
+        let services = dir
+            .store()
+            .index_has_any(T::ServicesByStructure, &s.id)
+            .map_err(crate::directory::DirError::from)?;
+        self.common(&mut e, "organization", services);
+        Ok(e)
+    }
+
+    fn service_entry(&self, sv: &Service, s: &Structure) -> Entry {
+        let mut e = Entry::new(self.service_dn(&sv.id, s.siret.as_str()));
+        e.put(
+            &schema::OBJECT_CLASS,
+            strings(&["top", "organizationalUnit", "apexService"]),
+        );
+        e.put1(&schema::OU, sv.name.clone());
+        e.put1(&schema::APEX_SERVICE_ID, sv.id.clone());
+        e.put1(&schema::APEX_SIRET, s.siret.as_str());
+        e.put1(&schema::ENTRY_UUID, sv.id.clone());
+        e.put1(&schema::CREATE_TIMESTAMP, generalized_time(sv.created_at));
+        e.put1(&schema::MODIFY_TIMESTAMP, generalized_time(sv.modified_at));
+        self.common(&mut e, "organizationalUnit", false);
+        e
+    }
+
+    /// The entry of an account; None for an account without identifier (not in the tree).
+    pub fn account_entry(&self, dir: &Directory, a: &Account) -> DirResult<Option<Entry>> {
+        let Some(login) = &a.login else {
+            return Ok(None);
+        };
+        let Ok(s) = dir.structure(&a.structure_id) else {
+            return Ok(None);
+        };
+        let mut e = Entry::new(self.person_dn(login));
+        e.put(
+            &schema::OBJECT_CLASS,
+            strings(&[
+                "top",
+                "person",
+                "organizationalPerson",
+                "inetOrgPerson",
+                "apexAccount",
+            ]),
+        );
+        e.put1(&schema::UID, login.clone());
+        e.put1(&schema::CN, a.display_name());
+        e.put1(&schema::SN, a.person.family_name.clone());
+        e.put1(&schema::GIVEN_NAME, a.person.given_name.clone());
+        e.put1(&schema::MAIL, a.person.email.clone());
+        e.put1(&schema::EMPLOYEE_TYPE, a.role.as_str());
+        e.put1(&schema::APEX_SIRET, s.siret.as_str());
+        if let Some(sv) = &a.service_id {
+            e.put1(&schema::APEX_SERVICE_ID, sv.clone());
+        }
+        let profiles: Vec<&ProfileId> = a.habilitations.iter().map(|h| &h.profile).collect();
+        e.put(
+            &schema::APEX_PROFILE,
+            profiles.iter().map(|p| p.to_string()).collect(),
+        );
+        e.put1(&schema::APEX_ACCOUNT_STATE, a.state.as_str());
+        e.put(
+            &schema::MEMBER_OF,
+            profiles.iter().map(|p| self.profile_dn(p)).collect(),
+        );
+        e.put1(&schema::ENTRY_UUID, a.id.clone());
+        e.put1(&schema::CREATE_TIMESTAMP, generalized_time(a.created_at));
+        e.put1(&schema::MODIFY_TIMESTAMP, generalized_time(a.modified_at));
+        if let Some(c) = &a.credential {
+            e.put1(&schema::PWD_CHANGED_TIME, generalized_time(c.changed_at));
+        }
+        self.common(&mut e, "inetOrgPerson", false);
+        Ok(Some(e))
+    }
+
+    fn profile_entry(&self, dir: &Directory, p: &ProfileId) -> DirResult<Entry> {
+        let mut e = Entry::new(self.profile_dn(p));
+        e.put(&schema::OBJECT_CLASS, strings(&["top", "groupOfNames"]));
+        e.put1(&schema::CN, p.to_string());
+        if let Some(label) = dir.catalogue().profile_label(p) {
+            e.put1(&schema::DESCRIPTION, label.to_owned());
+        }
+        let ids = dir
+            .store()
+            .index_ids(T::AccountsByProfile, &p.to_string())
+            .map_err(crate::directory::DirError::from)?;
+        let members = ids
+            .iter()
+            .filter_map(|id| dir.account(id).ok())
+            .filter_map(|a| a.login.map(|l| self.person_dn(&l)))
+            .collect();
+        e.put(&schema::MEMBER, members);
+        self.common(&mut e, "groupOfNames", false);
+        Ok(e)
+    }
+
+    fn application_entry(&self, a: &Application) -> Entry {
+        let mut e = Entry::new(self.application_dn(&a.code));
+        e.put(
+            &schema::OBJECT_CLASS,
+            strings(&["top", "applicationProcess", "apexApplication"]),
+        );
+        e.put1(&schema::CN, a.code.clone());
+        e.put1(&schema::DESCRIPTION, a.name.clone());
+        e.put1(&schema::LABELED_URI, a.url.clone());
+        self.common(&mut e, "applicationProcess", false);
+        e
+    }
+
+    /// The root DSE.
+    pub fn root_dse(&self) -> Entry {
+        let mut e = Entry::new(String::new());
+        e.put(&schema::OBJECT_CLASS, strings(&["top"]));
+        e.put1(&schema::NAMING_CONTEXTS, self.base_dn.clone());
+        e.put1(&schema::SUBSCHEMA_SUBENTRY, SUBSCHEMA_DN);
+        e.put1(&schema::SUPPORTED_LDAP_VERSION, "3");
+        e.put(
+            &schema::SUPPORTED_EXTENSION,
+            strings(&[OID_WHOAMI, OID_PASSWORD_MODIFY, OID_STARTTLS]),
+        );
+        e.put(
+            &schema::SUPPORTED_CONTROL,
+            strings(&[OID_PAGED_RESULTS, OID_MANAGE_DSA_IT]),
+        );
+        e.put(
+            &schema::SUPPORTED_FEATURES,
+            strings(&[FEATURE_ALL_OPERATIONAL, FEATURE_TRUE_FALSE_FILTERS]),
+        );
+        e.put1(&schema::VENDOR_NAME, "apex-idp");
+        e.put1(&schema::VENDOR_VERSION, env!("CARGO_PKG_VERSION"));
+        e
+    }
+
+    /// The subschema entry, from the schema files.
+    pub fn subschema(&self, defs: &schema::Definitions) -> Entry {
+        let mut e = Entry::new(SUBSCHEMA_DN.to_owned());
+        e.put(
+            &schema::OBJECT_CLASS,
+            strings(&["top", "subentry", "subschema"]),
+        );
+        e.put1(&schema::CN, "Subschema");
+        e.put(&schema::ATTRIBUTE_TYPES, defs.attribute_types.clone());
+        e.put(&schema::OBJECT_CLASSES, defs.object_classes.clone());
+        e.put1(&schema::STRUCTURAL_OBJECT_CLASS, "subentry");
+        e.put1(&schema::ENTRY_DN, SUBSCHEMA_DN);
+        e
+    }
+}
+
+/// Who Am I? (RFC 4532).
+pub const OID_WHOAMI: &str = "1.3.6.1.4.1.4203.1.11.3";
+/// Password Modify (RFC 3062).
+pub const OID_PASSWORD_MODIFY: &str = "1.3.6.1.4.1.4203.1.11.1";
+/// StartTLS (RFC 4511 §4.14).
+pub const OID_STARTTLS: &str = "1.3.6.1.4.1.1466.20037";
+/// Notice of Disconnection (RFC 4511 §4.4.1).
+pub const OID_NOTICE_OF_DISCONNECTION: &str = "1.3.6.1.4.1.1466.20036";
+/// Simple Paged Results (RFC 2696).
+pub const OID_PAGED_RESULTS: &str = "1.2.840.113556.1.4.319";
+/// ManageDsaIT (RFC 3296): honoured trivially, the tree holds no referral.
+pub const OID_MANAGE_DSA_IT: &str = "2.16.840.1.113730.3.4.2";
+/// All operational attributes with `+` (RFC 3673).
+const FEATURE_ALL_OPERATIONAL: &str = "1.3.6.1.4.1.4203.1.5.1";
+/// Absolute true and false filters `(&)` `(|)` (RFC 4526).
+const FEATURE_TRUE_FALSE_FILTERS: &str = "1.3.6.1.4.1.4203.1.5.3";
+
+/// The application with this code, when it has an LDAP service account.
+pub fn ldap_application<'a>(dir: &'a Directory, code: &str) -> Option<&'a Application> {
+    dir.catalogue()
+        .applications
+        .iter()
+        .find(|a| a.ldap.is_some() && a.code.eq_ignore_ascii_case(code))
+}
+
+/// The catalogue's spelling of a profile named case-insensitively.
+fn profile_of_catalogue(dir: &Directory, p: &ProfileId) -> Option<ProfileId> {
+    let app = dir
+        .catalogue()
+        .applications
+        .iter()
+        .find(|a| a.code.eq_ignore_ascii_case(p.app()))?;
+    let profile = app
+        .profiles
+        .iter()
+        .find(|x| x.code.eq_ignore_ascii_case(p.profile()))?;
+    ProfileId::new(&app.code, &profile.code).ok()
+}
+
+/// Every profile group of the catalogue, in catalogue order.
+pub fn catalogue_profiles(dir: &Directory) -> Vec<ProfileId> {
+    dir.catalogue()
+        .applications
+        .iter()
+        .flat_map(|a| {
+            a.profiles
+                .iter()
+                .filter_map(|p| ProfileId::new(&a.code, &p.code).ok())
+        })
+        .collect()
+}
+
+fn strings(values: &[&str]) -> Vec<String> {
+    values.iter().map(|v| (*v).to_owned()).collect()
+}
+
+/// Unix seconds as a GeneralizedTime (`YYYYMMDDHHMMSSZ`).
+pub fn generalized_time(t: i64) -> String {
+    let mut out = String::new();
+    if let Some(d) = chrono::DateTime::from_timestamp(t, 0) {
+        let _ = write!(out, "{}", d.format("%Y%m%d%H%M%SZ"));
+    }
+    out
+}

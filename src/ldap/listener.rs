@@ -1,0 +1,171 @@
+//! The socket side: accept, TLS (LDAPS from the first byte, or after StartTLS), frame
+//! messages with the ldap3_proto codec, and pass each to the handler. Thin on purpose.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use ldap3_proto::LdapCodec;
+use ldap3_proto::proto::{LdapMsg, LdapResultCode};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::codec::Framed;
+
+use super::ops::{After, notice_of_disconnection};
+use super::{Face, MAX_BER_DEPTH, Session};
+
+/// Longest TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs an LDAP listener until `stop` turns true. With `implicit_tls`, every
+/// connection starts with a TLS handshake (LDAPS); otherwise `tls` serves StartTLS.
+pub fn spawn(
+    listener: TcpListener,
+    face: Arc<Face>,
+    tls: Option<TlsAcceptor>,
+    implicit_tls: bool,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                _ = stop.wait_for(|s| *s) => return,
+                a = listener.accept() => a,
+            };
+            let (tcp, peer) = match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "ldap: accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = Arc::clone(&face.connections).try_acquire_owned() else {
+                tracing::warn!(%peer, "ldap: too many connections; closing this one");
+                continue;
+            };
+            let face = Arc::clone(&face);
+            let tls = tls.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                connection(tcp, peer, &face, tls, implicit_tls, stop).await;
+                drop(permit);
+            });
+        }
+    })
+}
+
+async fn connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    face: &Face,
+    tls: Option<TlsAcceptor>,
+    implicit_tls: bool,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _ = tcp.set_nodelay(true);
+    let mut session = Session::new(peer.ip(), implicit_tls, tls.is_some());
+    let plain = if implicit_tls {
+        Some(tcp)
+    } else {
+        match run(tcp, face, &mut session, &mut stop).await {
+            Some(tcp) => Some(tcp),
+            None => return,
+        }
+    };
+    // Here for LDAPS, or after a StartTLS response: TLS from now on.
+    let (Some(tcp), Some(acceptor)) = (plain, tls) else {
+        return;
+    };
+    let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "ldap: TLS handshake failed");
+            return;
+        }
+        Err(_) => return,
+    };
+    session.tls = true;
+    // A second StartTLS is refused by the handler, so `run` returns None here.
+    let _ = run(stream, face, &mut session, &mut stop).await;
+}
+
+/// Serves one stream until it ends; returns it when the client asked for StartTLS.
+async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    io: S,
+    face: &Face,
+    session: &mut Session,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<S> {
+    let limits = face.limits();
+    let codec = LdapCodec::new(Some(limits.max_message_bytes), Some(MAX_BER_DEPTH));
+    let mut framed = Framed::new(io, codec);
+    loop {
+        let next = tokio::select! {
+            stopping = stop.wait_for(|s| *s) => {
+                drop(stopping);
+                None
+            }
+            n = tokio::time::timeout(limits.idle_timeout, framed.next()) => Some(n),
+        };
+        let Some(next) = next else {
+            let bye =
+                notice_of_disconnection(LdapResultCode::Unavailable, "the server is stopping");
+            let _ = send(&mut framed, vec![bye], limits.idle_timeout).await;
+            return None;
+        };
+        let msg = match next {
+            Err(_idle) => return None,
+            Ok(None) => return None,
+            Ok(Some(Err(e))) => {
+                tracing::debug!(peer = %session.peer, error = %e, "ldap: undecodable message");
+                let bye = notice_of_disconnection(
+                    LdapResultCode::ProtocolError,
+                    "malformed or oversized LDAP message",
+                );
+                let _ = send(&mut framed, vec![bye], limits.idle_timeout).await;
+                return None;
+            }
+            Ok(Some(Ok(msg))) => msg,
+        };
+        let answer = face.handle(session, msg).await;
+        if send(&mut framed, answer.messages, limits.idle_timeout)
+            .await
+            .is_err()
+        {
+            return None;
+        }
+        match answer.after {
+            After::Continue => {}
+            After::Close => return None,
+            After::StartTls => {
+                let parts = framed.into_parts();
+                // Anything the client sent before the handshake would be read in clear.
+                return parts.read_buf.is_empty().then_some(parts.io);
+            }
+        }
+    }
+}
+
+/// Writes messages; a client that does not read in time is dropped.
+async fn send<S: AsyncRead + AsyncWrite + Unpin>(
+    framed: &mut Framed<S, LdapCodec>,
+    messages: Vec<LdapMsg>,
+    timeout: Duration,
+) -> Result<(), ()> {
+    let write = async {
+        for m in messages {
+            framed.feed(m).await?;
+        }
+        framed.flush().await
+    };
+    match tokio::time::timeout(timeout, write).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
+}

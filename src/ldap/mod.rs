@@ -1,0 +1,133 @@
+//! The LDAP face (LDAPv3, read-mostly) on ldap3_proto and tokio: the tree of
+//! CONTRACT.md read through the core. The socket loop (`listener`) only reads a
+//! message, asks the pure handler (`ops`) what to answer, and writes the answer.
+
+pub mod acl;
+mod bind;
+pub mod dit;
+pub mod dn;
+pub mod filter;
+mod listener;
+pub mod ops;
+pub mod schema;
+pub mod search;
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use crate::config::LdapConfig;
+use crate::directory::Directory;
+
+pub use acl::Identity;
+pub use dit::Key;
+pub use listener::spawn;
+pub use ops::{After, Answer};
+
+/// Largest BER nesting accepted by the decoder (bounds the depth of filters).
+pub const MAX_BER_DEPTH: usize = 48;
+/// Paged searches kept open per connection; the oldest is dropped beyond.
+const MAX_OPEN_PAGINGS: usize = 8;
+
+/// The limits of the face, from `[ldap]`.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Simple binds over plain LDAP from loopback are accepted.
+    pub allow_plain_bind_on_loopback: bool,
+    /// Largest message, in bytes.
+    pub max_message_bytes: usize,
+    /// Largest number of filter elements.
+    pub max_filter_elements: usize,
+    /// Most entries per search, and per page.
+    pub size_limit: usize,
+    /// Longest search.
+    pub time_limit: Duration,
+    /// Longest silence of a client.
+    pub idle_timeout: Duration,
+}
+
+impl Limits {
+    /// The limits of a configuration.
+    pub fn from_config(c: &LdapConfig) -> Limits {
+        Limits {
+            allow_plain_bind_on_loopback: c.allow_plain_bind_on_loopback,
+            max_message_bytes: c.max_message_bytes,
+            max_filter_elements: c.max_filter_elements,
+            size_limit: c.size_limit,
+            time_limit: Duration::from_secs(c.time_limit_seconds),
+            idle_timeout: Duration::from_secs(c.idle_timeout_seconds),
+        }
+    }
+}
+
+/// The LDAP face: the core it reads through, the tree, the schema and the limits.
+pub struct Face {
+    dir: Arc<Directory>,
+    tree: dit::Tree,
+    definitions: schema::Definitions,
+    limits: Limits,
+    connections: Arc<Semaphore>,
+}
+
+impl Face {
+    /// The face over a core, configured by `[ldap]`.
+    pub fn new(dir: Arc<Directory>, config: &LdapConfig) -> Result<Face, dn::DnError> {
+        Ok(Face {
+            dir,
+            tree: dit::Tree::new(&config.base_dn)?,
+            definitions: schema::definitions(),
+            limits: Limits::from_config(config),
+            connections: Arc::new(Semaphore::new(config.max_connections)),
+        })
+    }
+
+    /// The tree.
+    pub fn tree(&self) -> &dit::Tree {
+        &self.tree
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+}
+
+/// The state of one connection: who is bound, over what, and its open paged searches.
+#[derive(Debug)]
+pub struct Session {
+    /// The client's address.
+    pub peer: IpAddr,
+    /// Whether TLS protects the connection (LDAPS, or after StartTLS).
+    pub tls: bool,
+    /// Whether StartTLS can be offered.
+    pub tls_available: bool,
+    identity: Identity,
+    pagings: VecDeque<ops::Paging>,
+}
+
+impl Session {
+    /// A fresh, anonymous session.
+    pub fn new(peer: IpAddr, tls: bool, tls_available: bool) -> Session {
+        Session {
+            peer,
+            tls,
+            tls_available,
+            identity: Identity::Anonymous,
+            pagings: VecDeque::new(),
+        }
+    }
+
+    /// Who the session is bound as.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// Whether the connection is confidential enough for a password: TLS, or loopback
+    /// when the configuration allows it.
+    fn confidential(&self, limits: &Limits) -> bool {
+        self.tls || (limits.allow_plain_bind_on_loopback && self.peer.to_canonical().is_loopback())
+    }
+}

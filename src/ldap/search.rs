@@ -1,0 +1,641 @@
+//! Which entries a search considers: the scope over the real hierarchy, narrowed by
+//! the indexes a filter's equalities allow and by what the reader may see; and which
+//! attributes of an entry a search returns.
+
+use std::collections::BTreeSet;
+
+use ldap3_proto::proto::{
+    LdapFilter, LdapPartialAttribute, LdapSearchResultEntry, LdapSearchScope,
+};
+
+use crate::directory::{DirError, DirResult, Directory};
+use crate::domain::ProfileId;
+use crate::store::{StoreError, T};
+
+use super::acl::Viewer;
+use super::dit::{self, Container, Entry, Key, Tree};
+use super::dn;
+use super::schema::{self, AttrType, Usage};
+
+/// The kinds of entries under the base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Base,
+    Container,
+    Structure,
+    Service,
+    Account,
+    Profile,
+    Application,
+}
+
+impl Kind {
+    const ALL: [Kind; 7] = [
+        Kind::Base,
+        Kind::Container,
+        Kind::Structure,
+        Kind::Service,
+        Kind::Account,
+        Kind::Profile,
+        Kind::Application,
+    ];
+
+    fn of(key: &Key) -> Option<Kind> {
+        Some(match key {
+            Key::RootDse | Key::Subschema => return None,
+            Key::Base => Kind::Base,
+            Key::Container(_) => Kind::Container,
+            Key::Structure(_) => Kind::Structure,
+            Key::Service { .. } => Kind::Service,
+            Key::Account(_) => Kind::Account,
+            Key::Profile(_) => Kind::Profile,
+            Key::Application(_) => Kind::Application,
+        })
+    }
+
+    fn object_classes(self) -> &'static [&'static str] {
+        match self {
+            Kind::Base => &["top", "organization", "dcObject"],
+            Kind::Container => &["top", "organizationalUnit"],
+            Kind::Structure => &["top", "organization", "apexStructure"],
+            Kind::Service => &["top", "organizationalUnit", "apexService"],
+            Kind::Account => &[
+                "top",
+                "person",
+                "organizationalPerson",
+                "inetOrgPerson",
+                "apexAccount",
+            ],
+            Kind::Profile => &["top", "groupOfNames"],
+            Kind::Application => &["top", "applicationProcess", "apexApplication"],
+        }
+    }
+
+    /// Whether entries of this kind may hold an attribute covered by `t`.
+    fn may_hold(self, t: &'static AttrType) -> bool {
+        use schema::*;
+        let common: [&AttrType; 5] = [
+            &OBJECT_CLASS,
+            &ENTRY_DN,
+            &HAS_SUBORDINATES,
+            &SUBSCHEMA_SUBENTRY,
+            &STRUCTURAL_OBJECT_CLASS,
+        ];
+        let own: &[&AttrType] = match self {
+            Kind::Base => &[&DC, &O],
+            Kind::Container => &[&OU],
+            Kind::Structure => &[
+                &O,
+                &APEX_SIRET,
+                &BUSINESS_CATEGORY,
+                &ENTRY_UUID,
+                &CREATE_TIMESTAMP,
+                &MODIFY_TIMESTAMP,
+            ],
+            Kind::Service => &[
+                &OU,
+                &APEX_SERVICE_ID,
+                &APEX_SIRET,
+                &ENTRY_UUID,
+                &CREATE_TIMESTAMP,
+                &MODIFY_TIMESTAMP,
+            ],
+            Kind::Account => &[
+                &UID,
+                &CN,
+                &SN,
+                &GIVEN_NAME,
+                &MAIL,
+                &EMPLOYEE_TYPE,
+                &APEX_SIRET,
+                &APEX_SERVICE_ID,
+                &APEX_PROFILE,
+                &APEX_ACCOUNT_STATE,
+                &MEMBER_OF,
+                &ENTRY_UUID,
+                &CREATE_TIMESTAMP,
+                &MODIFY_TIMESTAMP,
+                &PWD_CHANGED_TIME,
+            ],
+            Kind::Profile => &[&CN, &DESCRIPTION, &MEMBER],
+            Kind::Application => &[&CN, &DESCRIPTION, &LABELED_URI],
+        };
+        common.iter().chain(own.iter()).any(|a| t.covers(a))
+    }
+}
+
+/// A set of kinds.
+type Kinds = BTreeSet<Kind>;
+
+fn all_kinds() -> Kinds {
+    Kind::ALL.into_iter().collect()
+}
+
+/// The kinds a filter can be TRUE on (an over-approximation).
+fn possible(filter: &LdapFilter) -> Kinds {
+    let having = |attr: &str| -> Kinds {
+        match schema::lookup(attr) {
+            Some(t) => Kind::ALL.into_iter().filter(|k| k.may_hold(t)).collect(),
+            None => Kinds::new(),
+        }
+    };
+    match filter {
+        LdapFilter::And(children) => {
+            let mut out = all_kinds();
+            for c in children {
+                out = out.intersection(&possible(c)).copied().collect();
+            }
+            out
+        }
+        LdapFilter::Or(children) => children.iter().flat_map(possible).collect(),
+        LdapFilter::Not(_) | LdapFilter::Extensible(_) => all_kinds(),
+        LdapFilter::Equality(attr, value) | LdapFilter::Approx(attr, value)
+            if schema::lookup(attr).is_some_and(|t| std::ptr::eq(t, &schema::OBJECT_CLASS)) =>
+        {
+            let v = dn::fold_value(value);
+            Kind::ALL
+                .into_iter()
+                .filter(|k| {
+                    k.object_classes()
+                        .iter()
+                        .any(|c| c.eq_ignore_ascii_case(&v))
+                })
+                .collect()
+        }
+        LdapFilter::Equality(attr, _)
+        | LdapFilter::Approx(attr, _)
+        | LdapFilter::GreaterOrEqual(attr, _)
+        | LdapFilter::LessOrEqual(attr, _)
+        | LdapFilter::Substring(attr, _)
+        | LdapFilter::Present(attr) => having(attr),
+    }
+}
+
+/// The kinds reachable from `base` with `scope`.
+fn reachable(base: &Key, scope: &LdapSearchScope) -> Kinds {
+    let own = Kind::of(base);
+    let below: &[Kind] = match base {
+        Key::Base => &[
+            Kind::Container,
+            Kind::Structure,
+            Kind::Service,
+            Kind::Account,
+            Kind::Profile,
+            Kind::Application,
+        ],
+        Key::Container(Container::Structures) => &[Kind::Structure, Kind::Service],
+        Key::Container(Container::People) => &[Kind::Account],
+        Key::Container(Container::Profiles) => &[Kind::Profile],
+        Key::Container(Container::Applications) => &[Kind::Application],
+        Key::Structure(_) => &[Kind::Service],
+        _ => &[],
+    };
+    let children: &[Kind] = match base {
+        Key::Base => &[Kind::Container],
+        Key::Structure(_) => &[Kind::Service],
+        _ => below.get(..1).unwrap_or_default(),
+    };
+    match scope {
+        LdapSearchScope::Base => own.into_iter().collect(),
+        LdapSearchScope::OneLevel => children.iter().copied().collect(),
+        _ => own.into_iter().chain(below.iter().copied()).collect(),
+    }
+}
+
+/// Whether `key` lies within `scope` of `base`.
+pub fn in_scope(key: &Key, base: &Key, scope: &LdapSearchScope) -> bool {
+    match scope {
+        LdapSearchScope::Base => key == base,
+        LdapSearchScope::OneLevel => key.parent().as_ref() == Some(base),
+        _ => key.is_under(base),
+    }
+}
+
+/// The entries a search considers, in a stable order, each visible to the reader and
+/// within scope; the filter still has to be evaluated on each.
+pub fn candidates(
+    dir: &Directory,
+    viewer: &Viewer<'_>,
+    base: &Key,
+    scope: &LdapSearchScope,
+    filter: &LdapFilter,
+) -> DirResult<Vec<Key>> {
+    if matches!(viewer, Viewer::Anonymous) {
+        return Ok(Vec::new());
+    }
+    let kinds: Kinds = reachable(base, scope)
+        .intersection(&possible(filter))
+        .copied()
+        .collect();
+    if kinds.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys = match hint(dir, filter)? {
+        Some(keys) => keys,
+        None => match local(dir, base)? {
+            Some(keys) => keys,
+            None => enumerate(dir, viewer, &kinds)?,
+        },
+    };
+    let mut out = Vec::with_capacity(keys.len());
+    let mut seen = std::collections::HashSet::new();
+    for key in keys {
+        let kind_ok = Kind::of(&key).is_some_and(|k| kinds.contains(&k));
+        if kind_ok
+            && in_scope(&key, base, scope)
+            && seen.insert(key.clone())
+            && viewer.sees(dir, &key)?
+        {
+            out.push(key);
+        }
+    }
+    Ok(out)
+}
+
+fn store(e: StoreError) -> DirError {
+    DirError::from(e)
+}
+
+fn accounts(ids: Vec<String>) -> Vec<Key> {
+    ids.into_iter().map(Key::Account).collect()
+}
+
+/// Keys from an index when the filter requires an indexed equality; None: no index applies.
+fn hint(dir: &Directory, filter: &LdapFilter) -> DirResult<Option<Vec<Key>>> {
+    match filter {
+        LdapFilter::Equality(attr, value) | LdapFilter::Approx(attr, value) => {
+            equality_hint(dir, attr, value)
+        }
+        LdapFilter::And(children) => {
+            // The most selective indexed equality first.
+            let rank = |f: &LdapFilter| match f {
+                LdapFilter::Equality(a, _) | LdapFilter::Approx(a, _) => {
+                    match schema::lookup(a).map(|t| t.name) {
+                        Some("uid") => 0,
+                        Some("entryUUID") => 1,
+                        Some("mail") => 2,
+                        Some("apexServiceId") => 3,
+                        Some("apexSiret") => 4,
+                        Some("member") => 5,
+                        Some("memberOf" | "apexProfile") => 6,
+                        _ => 9,
+                    }
+                }
+                LdapFilter::Or(_) => 8,
+                _ => 10,
+            };
+            let mut ordered: Vec<&LdapFilter> = children.iter().filter(|c| rank(c) < 10).collect();
+            ordered.sort_by_key(|c| rank(c));
+            for c in ordered {
+                if let Some(keys) = hint(dir, c)? {
+                    return Ok(Some(keys));
+                }
+            }
+            Ok(None)
+        }
+        LdapFilter::Or(children) if !children.is_empty() => {
+            let mut all = Vec::new();
+            for c in children {
+                match hint(dir, c)? {
+                    Some(keys) => all.extend(keys),
+                    None => return Ok(None),
+                }
+            }
+            Ok(Some(all))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn equality_hint(dir: &Directory, attr: &str, value: &str) -> DirResult<Option<Vec<Key>>> {
+    let Some(t) = schema::lookup(attr) else {
+        return Ok(None);
+    };
+    let folded = dn::fold_value(value);
+    let keys = match t.name {
+        "uid" => dir
+            .account_by_login(&folded)?
+            .map(|a| Key::Account(a.id))
+            .into_iter()
+            .collect(),
+        "mail" => accounts(
+            dir.store()
+                .index_ids(T::AccountsByEmail, &folded)
+                .map_err(store)?,
+        ),
+        "apexSiret" => {
+            let siret: String = value.chars().filter(|c| *c != ' ').collect();
+            let id = dir
+                .store()
+                .tree(T::StructureBySiret)
+                .get(siret.as_bytes())
+                .map_err(|e| store(e.into()))?;
+            match id {
+                Some(id) => {
+                    let id = String::from_utf8_lossy(&id).into_owned();
+                    let mut keys = vec![Key::Structure(id.clone())];
+                    for sid in dir
+                        .store()
+                        .index_ids(T::ServicesByStructure, &id)
+                        .map_err(store)?
+                    {
+                        keys.push(Key::Service {
+                            id: sid,
+                            structure_id: id.clone(),
+                        });
+                    }
+                    keys.extend(accounts(
+                        dir.store()
+                            .index_ids(T::AccountsByStructure, &id)
+                            .map_err(store)?,
+                    ));
+                    keys
+                }
+                None => Vec::new(),
+            }
+        }
+        "apexServiceId" => match dir.service(value.trim()) {
+            Ok(sv) => {
+                let mut keys = vec![Key::Service {
+                    id: sv.id.clone(),
+                    structure_id: sv.structure_id.clone(),
+                }];
+                keys.extend(accounts(
+                    dir.store()
+                        .index_ids(T::AccountsByService, &sv.id)
+                        .map_err(store)?,
+                ));
+                keys
+            }
+            Err(_) => Vec::new(),
+        },
+        "entryUUID" => {
+            let id = folded.as_str();
+            if let Ok(s) = dir.structure(id) {
+                vec![Key::Structure(s.id)]
+            } else if let Ok(sv) = dir.service(id) {
+                vec![Key::Service {
+                    id: sv.id,
+                    structure_id: sv.structure_id,
+                }]
+            } else if let Ok(a) = dir.account(id) {
+                vec![Key::Account(a.id)]
+            } else {
+                Vec::new()
+            }
+        }
+        "apexProfile" => match catalogue_profile(dir, value) {
+            Some(p) => accounts(
+                dir.store()
+                    .index_ids(T::AccountsByProfile, &p.to_string())
+                    .map_err(store)?,
+            ),
+            None => Vec::new(),
+        },
+        "memberOf" => {
+            let tree = profile_of_dn(dir, value);
+            match tree {
+                Some(p) => accounts(
+                    dir.store()
+                        .index_ids(T::AccountsByProfile, &p.to_string())
+                        .map_err(store)?,
+                ),
+                None => Vec::new(),
+            }
+        }
+        "member" => {
+            match login_of_dn(value).and_then(|l| dir.account_by_login(&l).ok().flatten()) {
+                Some(a) => a
+                    .habilitations
+                    .iter()
+                    .map(|h| Key::Profile(h.profile.clone()))
+                    .collect(),
+                None => Vec::new(),
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(keys))
+}
+
+/// A profile named case-insensitively, as the catalogue spells it.
+fn catalogue_profile(dir: &Directory, value: &str) -> Option<ProfileId> {
+    let wanted: ProfileId = value.trim().parse().ok()?;
+    dit::catalogue_profiles(dir).into_iter().find(|p| {
+        p.app().eq_ignore_ascii_case(wanted.app())
+            && p.profile().eq_ignore_ascii_case(wanted.profile())
+    })
+}
+
+/// The profile a group DN names (`cn=APP:PROFILE,ou=profiles,...`), base not checked:
+/// the filter evaluated afterwards compares the whole DN.
+fn profile_of_dn(dir: &Directory, value: &str) -> Option<ProfileId> {
+    let rdns = dn::parse(value).ok()?;
+    let first = rdns.first()?.first()?;
+    (first.attr == "cn")
+        .then(|| catalogue_profile(dir, &first.value))
+        .flatten()
+}
+
+/// The login a person DN names (`uid=login,ou=people,...`).
+fn login_of_dn(value: &str) -> Option<String> {
+    let rdns = dn::parse(value).ok()?;
+    let first = rdns.first()?.first()?;
+    (first.attr == "uid").then(|| first.value.trim().to_lowercase())
+}
+
+/// The ids of the accounts habilitated for any profile of an application, sorted.
+fn application_accounts(dir: &Directory, app_code: &str) -> DirResult<Vec<String>> {
+    let mut ids = BTreeSet::new();
+    for p in dit::catalogue_profiles(dir)
+        .iter()
+        .filter(|p| p.app() == app_code)
+    {
+        ids.extend(
+            dir.store()
+                .index_ids(T::AccountsByProfile, &p.to_string())
+                .map_err(store)?,
+        );
+    }
+    Ok(ids.into_iter().collect())
+}
+
+/// The whole subtree of a structure or a service, which is small: cheaper to walk
+/// than what the reader may see in the whole tree.
+fn local(dir: &Directory, base: &Key) -> DirResult<Option<Vec<Key>>> {
+    Ok(match base {
+        Key::Structure(id) => {
+            let mut keys = vec![base.clone()];
+            for sid in dir
+                .store()
+                .index_ids(T::ServicesByStructure, id)
+                .map_err(store)?
+            {
+                keys.push(Key::Service {
+                    id: sid,
+                    structure_id: id.clone(),
+                });
+            }
+            Some(keys)
+        }
+        Key::Service { .. } | Key::Account(_) | Key::Profile(_) | Key::Application(_) => {
+            Some(vec![base.clone()])
+        }
+        _ => None,
+    })
+}
+
+/// Every entry of the wanted kinds the reader may see (before scope checks).
+fn enumerate(dir: &Directory, viewer: &Viewer<'_>, kinds: &Kinds) -> DirResult<Vec<Key>> {
+    let mut out = Vec::new();
+    if kinds.contains(&Kind::Base) {
+        out.push(Key::Base);
+    }
+    if kinds.contains(&Kind::Container) {
+        out.extend(Container::ALL.into_iter().map(Key::Container));
+    }
+    let wants_objects = [Kind::Structure, Kind::Service, Kind::Account]
+        .iter()
+        .any(|k| kinds.contains(k));
+    match viewer {
+        Viewer::Anonymous => {}
+        Viewer::Person(me) if wants_objects => {
+            let sid = me.structure_id.clone();
+            if kinds.contains(&Kind::Structure) {
+                out.push(Key::Structure(sid.clone()));
+            }
+            if kinds.contains(&Kind::Service) {
+                for id in dir
+                    .store()
+                    .index_ids(T::ServicesByStructure, &sid)
+                    .map_err(store)?
+                {
+                    out.push(Key::Service {
+                        id,
+                        structure_id: sid.clone(),
+                    });
+                }
+            }
+            if kinds.contains(&Kind::Account) {
+                out.extend(accounts(
+                    dir.store()
+                        .index_ids(T::AccountsByStructure, &sid)
+                        .map_err(store)?,
+                ));
+            }
+        }
+        Viewer::Person(_) => {}
+        Viewer::Application { app, .. } => {
+            if wants_objects {
+                let ids = application_accounts(dir, &app.code)?;
+                if kinds.contains(&Kind::Structure) || kinds.contains(&Kind::Service) {
+                    let mut structures = BTreeSet::new();
+                    let mut services = BTreeSet::new();
+                    for id in &ids {
+                        if let Ok(a) = dir.account(id) {
+                            if let Some(sv) = &a.service_id {
+                                services.insert((sv.clone(), a.structure_id.clone()));
+                            }
+                            structures.insert(a.structure_id);
+                        }
+                    }
+                    if kinds.contains(&Kind::Structure) {
+                        out.extend(structures.into_iter().map(Key::Structure));
+                    }
+                    if kinds.contains(&Kind::Service) {
+                        out.extend(
+                            services
+                                .into_iter()
+                                .map(|(id, structure_id)| Key::Service { id, structure_id }),
+                        );
+                    }
+                }
+                if kinds.contains(&Kind::Account) {
+                    out.extend(accounts(ids));
+                }
+            }
+            if kinds.contains(&Kind::Profile) {
+                out.extend(
+                    dit::catalogue_profiles(dir)
+                        .into_iter()
+                        .filter(|p| p.app() == app.code)
+                        .map(Key::Profile),
+                );
+            }
+            if kinds.contains(&Kind::Application) {
+                out.push(Key::Application(app.code.clone()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Which attributes a search asked for (RFC 4511 §4.5.1.8, RFC 3673).
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    all_user: bool,
+    all_operational: bool,
+    named: Vec<&'static AttrType>,
+}
+
+impl Selection {
+    /// Reads the attribute list of a search or a pre-read.
+    pub fn new(attrs: &[String]) -> Selection {
+        let mut s = Selection::default();
+        if attrs.is_empty() {
+            s.all_user = true;
+        }
+        for a in attrs {
+            match a.trim() {
+                "*" => s.all_user = true,
+                "+" => s.all_operational = true,
+                "1.1" => {}
+                name => s.named.extend(schema::lookup(name)),
+            }
+        }
+        s
+    }
+
+    /// Whether this attribute is returned.
+    pub fn wants(&self, ty: &'static AttrType, root_dse: bool) -> bool {
+        let user = ty.usage == Usage::User || root_dse;
+        (user && self.all_user)
+            || (ty.usage == Usage::Operational && self.all_operational)
+            || self.named.iter().any(|n| n.covers(ty))
+    }
+}
+
+/// The search result entry for an entry, with the attributes asked for.
+pub fn render(
+    entry: Entry,
+    selection: &Selection,
+    types_only: bool,
+    root_dse: bool,
+) -> LdapSearchResultEntry {
+    let attributes = entry
+        .attrs
+        .into_iter()
+        .filter(|a| selection.wants(a.ty, root_dse))
+        .map(|a| LdapPartialAttribute {
+            atype: a.ty.name.to_owned(),
+            vals: if types_only {
+                Vec::new()
+            } else {
+                a.values.into_iter().map(String::into_bytes).collect()
+            },
+        })
+        .collect();
+    LdapSearchResultEntry {
+        dn: entry.dn,
+        attributes,
+    }
+}
+
+/// The base entry to render for the root DSE and the subschema, which every reader sees.
+pub fn special(tree: &Tree, defs: &schema::Definitions, key: &Key) -> Option<Entry> {
+    match key {
+        Key::RootDse => Some(tree.root_dse()),
+        Key::Subschema => Some(tree.subschema(defs)),
+        _ => None,
+    }
+}

@@ -1,0 +1,387 @@
+//! Signing keys: one per algorithm (RS256, ES256, EdDSA), generated at first start and
+//! kept in the face's own tree. Every key signs and verifies through ring; `rsa` only
+//! generates RSA keys (ring cannot).
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use openidconnect::core::{CoreJsonCurveType, CoreJsonWebKey, CoreJwsSigningAlgorithm};
+use openidconnect::{JsonWebKeyId, JsonWebKeySet, PrivateSigningKey, SigningError};
+use ring::rand::SystemRandom;
+use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
+use serde::{Deserialize, Serialize};
+
+/// Name of the face tree holding the keys.
+pub const TREE: &str = "oidc_keys";
+
+/// Bits of a generated RSA modulus.
+const RSA_BITS: usize = 2048;
+
+/// A signature algorithm of ID tokens and access tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Alg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// ECDSA on P-256 with SHA-256.
+    ES256,
+    /// Ed25519.
+    EdDSA,
+}
+
+impl Alg {
+    /// Every algorithm, the default first.
+    pub const ALL: [Alg; 3] = [Alg::RS256, Alg::ES256, Alg::EdDSA];
+
+    /// The JOSE name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Alg::RS256 => "RS256",
+            Alg::ES256 => "ES256",
+            Alg::EdDSA => "EdDSA",
+        }
+    }
+
+    /// Parses the JOSE name (only the three we sign with).
+    pub fn parse(s: &str) -> Option<Alg> {
+        Alg::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// The openidconnect name.
+    pub fn jws(self) -> CoreJwsSigningAlgorithm {
+        match self {
+            Alg::RS256 => CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            Alg::ES256 => CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+            Alg::EdDSA => CoreJwsSigningAlgorithm::EdDsa,
+        }
+    }
+}
+
+/// A key could not be made, read or used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// Generation or parsing failed.
+    #[error("signing key: {0}")]
+    Crypto(String),
+    /// The key tree failed.
+    #[error("signing keys store: {0}")]
+    Store(#[from] sled::Error),
+    /// No key for an algorithm.
+    #[error("no signing key for {0}")]
+    Missing(&'static str),
+}
+
+/// The stored form of a key. Its Debug output hides the private key.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct KeyRecord {
+    /// Key id, published in JWKS and in every JWS header.
+    pub kid: String,
+    /// Its algorithm.
+    pub alg: Alg,
+    /// When it was generated (unix seconds).
+    pub created_at: i64,
+    /// PKCS#8 DER of the private key, base64.
+    pkcs8: String,
+}
+
+impl fmt::Debug for KeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRecord")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Generates a key record (blocking: RSA generation takes a while).
+pub fn generate(alg: Alg, now: i64) -> Result<KeyRecord, KeyError> {
+    let rng = SystemRandom::new();
+    let crypto = |e: &dyn fmt::Display| KeyError::Crypto(e.to_string());
+    let pkcs8: Vec<u8> = match alg {
+        Alg::RS256 => {
+            use rsa::pkcs8::EncodePrivateKey;
+            let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, RSA_BITS)
+                .map_err(|e| crypto(&e))?;
+            key.to_pkcs8_der()
+                .map_err(|e| crypto(&e))?
+                .as_bytes()
+                .to_vec()
+        }
+        Alg::ES256 => {
+            EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                .map_err(|e| crypto(&e))?
+                .as_ref()
+                .to_vec()
+        }
+        Alg::EdDSA => Ed25519KeyPair::generate_pkcs8(&rng)
+            .map_err(|e| crypto(&e))?
+            .as_ref()
+            .to_vec(),
+    };
+    let mut record = KeyRecord {
+        kid: String::new(),
+        alg,
+        created_at: now,
+        pkcs8: STANDARD.encode(&pkcs8),
+    };
+    let key = SigningKey::from_record(&record)?;
+    record.kid = key.thumbprint();
+    Ok(record)
+}
+
+/// The private half of a key, in ring's form.
+enum Private {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
+}
+
+/// A key ready to sign and verify.
+pub struct SigningKey {
+    kid: String,
+    alg: Alg,
+    private: Private,
+    public: Vec<u8>,
+    rsa_public: Option<signature::RsaPublicKeyComponents<Vec<u8>>>,
+    jwk: CoreJsonWebKey,
+    rng: SystemRandom,
+}
+
+impl SigningKey {
+    /// Reads a stored key.
+    pub fn from_record(record: &KeyRecord) -> Result<SigningKey, KeyError> {
+        let crypto = |e: &dyn fmt::Display| KeyError::Crypto(e.to_string());
+        let der = STANDARD.decode(&record.pkcs8).map_err(|e| crypto(&e))?;
+        let rng = SystemRandom::new();
+        let kid = Some(JsonWebKeyId::new(record.kid.clone()));
+        let (private, public, rsa_public, jwk) = match record.alg {
+            Alg::RS256 => {
+                let pair = RsaKeyPair::from_pkcs8(&der).map_err(|e| crypto(&e))?;
+                let parts = signature::RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
+                let jwk = CoreJsonWebKey::new_rsa(parts.n.clone(), parts.e.clone(), kid);
+                let public = pair.public().as_ref().to_vec();
+                (Private::Rsa(pair), public, Some(parts), jwk)
+            }
+            Alg::ES256 => {
+                let pair = EcdsaKeyPair::from_pkcs8(
+                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    &der,
+                    &rng,
+                )
+                .map_err(|e| crypto(&e))?;
+                let point = pair.public_key().as_ref().to_vec();
+                // An uncompressed point: 0x04 || x (32 bytes) || y (32 bytes).
+                let (x, y) = match (point.get(1..33), point.get(33..65)) {
+                    (Some(x), Some(y)) => (x.to_vec(), y.to_vec()),
+                    _ => return Err(KeyError::Crypto("unexpected P-256 public key".into())),
+                };
+                let jwk = CoreJsonWebKey::new_ec(x, y, CoreJsonCurveType::P256, kid);
+                (Private::Ec(pair), point, None, jwk)
+            }
+            Alg::EdDSA => {
+                let pair =
+                    Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).map_err(|e| crypto(&e))?;
+                let public = pair.public_key().as_ref().to_vec();
+                let jwk = CoreJsonWebKey::new_okp(public.clone(), CoreJsonCurveType::Ed25519, kid);
+                (Private::Ed(pair), public, None, jwk)
+            }
+        };
+        Ok(SigningKey {
+            kid: record.kid.clone(),
+            alg: record.alg,
+            private,
+            public,
+            rsa_public,
+            jwk,
+            rng,
+        })
+    }
+
+    /// Its key id.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// Its algorithm.
+    pub fn alg(&self) -> Alg {
+        self.alg
+    }
+
+    /// Its public half as a JWK.
+    pub fn jwk(&self) -> &CoreJsonWebKey {
+        &self.jwk
+    }
+
+    /// A key id derived from the public key (stable, no secret in it).
+    fn thumbprint(&self) -> String {
+        let digest = ring::digest::digest(&ring::digest::SHA256, &self.public);
+        let short = digest.as_ref().get(..12).unwrap_or_default();
+        format!("{}-{}", self.alg.as_str(), URL_SAFE_NO_PAD.encode(short))
+    }
+
+    /// Signs a message with the key's own algorithm.
+    pub fn sign_bytes(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let failed = |_| KeyError::Crypto("signature failed".into());
+        match &self.private {
+            Private::Rsa(pair) => {
+                let mut sig = vec![0u8; pair.public().modulus_len()];
+                pair.sign(&signature::RSA_PKCS1_SHA256, &self.rng, message, &mut sig)
+                    .map_err(failed)?;
+                Ok(sig)
+            }
+            Private::Ec(pair) => Ok(pair
+                .sign(&self.rng, message)
+                .map_err(failed)?
+                .as_ref()
+                .to_vec()),
+            Private::Ed(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+        }
+    }
+
+    /// Whether `sig` is this key's signature of `message`.
+    pub fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
+        match (&self.private, &self.rsa_public) {
+            (Private::Rsa(_), Some(parts)) => parts
+                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
+                .is_ok(),
+            (Private::Rsa(_), None) => false,
+            (Private::Ec(_), _) => {
+                signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &self.public)
+                    .verify(message, sig)
+                    .is_ok()
+            }
+            (Private::Ed(_), _) => {
+                signature::UnparsedPublicKey::new(&signature::ED25519, &self.public)
+                    .verify(message, sig)
+                    .is_ok()
+            }
+        }
+    }
+}
+
+impl PrivateSigningKey for SigningKey {
+    type VerificationKey = CoreJsonWebKey;
+
+    fn sign(
+        &self,
+        signature_alg: &CoreJwsSigningAlgorithm,
+        message: &[u8],
+    ) -> Result<Vec<u8>, SigningError> {
+        if *signature_alg != self.alg.jws() {
+            return Err(SigningError::UnsupportedAlg(format!("{signature_alg:?}")));
+        }
+        self.sign_bytes(message)
+            .map_err(|_| SigningError::CryptoError)
+    }
+
+    fn as_verification_key(&self) -> CoreJsonWebKey {
+        self.jwk.clone()
+    }
+}
+
+/// Every key of the issuer.
+pub struct KeyRing {
+    keys: Vec<SigningKey>,
+}
+
+impl KeyRing {
+    /// Builds the ring from stored records.
+    pub fn from_records(records: &[KeyRecord]) -> Result<KeyRing, KeyError> {
+        let keys = records
+            .iter()
+            .map(SigningKey::from_record)
+            .collect::<Result<Vec<_>, _>>()?;
+        for alg in Alg::ALL {
+            if !keys.iter().any(|k| k.alg == alg) {
+                return Err(KeyError::Missing(alg.as_str()));
+            }
+        }
+        Ok(KeyRing { keys })
+    }
+
+    /// The key that signs with `alg` (the newest of that algorithm).
+    pub fn signer(&self, alg: Alg) -> Option<&SigningKey> {
+        self.keys
+            .iter()
+            .filter(|k| k.alg == alg)
+            .max_by_key(|k| k.kid.as_str())
+    }
+
+    /// The key with this id.
+    pub fn by_kid(&self, kid: &str) -> Option<&SigningKey> {
+        self.keys.iter().find(|k| k.kid == kid)
+    }
+
+    /// The public keys, as published.
+    pub fn jwks(&self) -> JsonWebKeySet<CoreJsonWebKey> {
+        JsonWebKeySet::new(self.keys.iter().map(|k| k.jwk.clone()).collect())
+    }
+
+    /// The key ids and algorithms, for publication next to the JWKs.
+    pub fn algs(&self) -> Vec<(String, Alg)> {
+        self.keys.iter().map(|k| (k.kid.clone(), k.alg)).collect()
+    }
+}
+
+/// Reads every stored key record.
+pub fn records(tree: &sled::Tree) -> Result<Vec<KeyRecord>, KeyError> {
+    let mut out = Vec::new();
+    for item in tree.iter() {
+        let (_, bytes) = item?;
+        let record: KeyRecord =
+            serde_json::from_slice(&bytes).map_err(|e| KeyError::Crypto(e.to_string()))?;
+        out.push(record);
+    }
+    Ok(out)
+}
+
+/// Stores key records (made elsewhere, e.g. once for a whole test run) and flushes.
+pub fn install(tree: &sled::Tree, records: &[KeyRecord]) -> Result<(), KeyError> {
+    for r in records {
+        let bytes = serde_json::to_vec(r).map_err(|e| KeyError::Crypto(e.to_string()))?;
+        tree.insert(r.kid.as_bytes(), bytes)?;
+    }
+    tree.flush()?;
+    Ok(())
+}
+
+/// Loads the keys, generating (and storing) one for every algorithm that has none
+/// yet. Blocking: run it off the async runtime.
+pub fn load_or_generate(tree: &sled::Tree, now: i64) -> Result<KeyRing, KeyError> {
+    let mut stored = records(tree)?;
+    let mut fresh = Vec::new();
+    for alg in Alg::ALL {
+        if !stored.iter().any(|r| r.alg == alg) {
+            fresh.push(generate(alg, now)?);
+        }
+    }
+    if !fresh.is_empty() {
+        install(tree, &fresh)?;
+        tracing::info!(
+            kids = ?fresh.iter().map(|r| r.kid.as_str()).collect::<Vec<_>>(),
+            "generated OIDC signing keys"
+        );
+        stored.extend(fresh);
+    }
+    KeyRing::from_records(&stored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_algorithm_signs_and_verifies_and_never_leaks_in_debug() {
+        for alg in [Alg::ES256, Alg::EdDSA, Alg::RS256] {
+            let record = generate(alg, 0).unwrap();
+            assert!(record.kid.starts_with(alg.as_str()));
+            let debug = format!("{record:?}");
+            assert!(!debug.contains(&record.pkcs8), "{debug}");
+            let key = SigningKey::from_record(&record).unwrap();
+            let sig = key.sign_bytes(b"message").unwrap();
+            assert!(key.verify(b"message", &sig));
+            assert!(!key.verify(b"messagf", &sig));
+        }
+    }
+}

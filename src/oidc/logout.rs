@@ -1,0 +1,128 @@
+//! RP-Initiated Logout 1.0: ends the SSO session, then returns to a
+//! `post_logout_redirect_uri` registered by the client — never elsewhere. Without a
+//! valid `id_token_hint` of the signed-in person, the person confirms first.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::Response;
+
+use super::pages;
+use super::params::Params;
+use super::reply;
+use crate::web::AppState;
+
+fn refused(message: &str) -> Response {
+    pages::respond(
+        StatusCode::BAD_REQUEST,
+        pages::error("Déconnexion refusée", message),
+    )
+}
+
+/// `GET|POST /oidc/logout`
+pub async fn logout(
+    State(st): State<Arc<AppState>>,
+    method: Method,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let Ok(Form(fields)) = form else {
+        return refused("La demande de déconnexion est illisible.");
+    };
+    let params = Params(fields);
+    let (oidc, directory) = (&st.oidc, &st.directory);
+    let Ok(hint) = params.get("id_token_hint") else {
+        return refused("Le paramètre id_token_hint est répété.");
+    };
+    let hint = match hint.map(|h| oidc.id_token_hint(h)) {
+        None => None,
+        Some(Some(h)) => Some(h),
+        Some(None) => {
+            return refused(
+                "Le jeton fourni (id_token_hint) n'a pas été émis et signé par APEX Partenaires.",
+            );
+        }
+    };
+    let (Ok(client_id), Ok(uri), Ok(state)) = (
+        params.get("client_id"),
+        params.get("post_logout_redirect_uri"),
+        params.get("state"),
+    ) else {
+        return refused("Un paramètre de la demande est répété.");
+    };
+    let client_id = match (hint.as_ref().and_then(|h| h.aud.first()), client_id) {
+        (Some(aud), Some(c)) if aud != c => {
+            return refused("Le client_id ne correspond pas au jeton fourni.");
+        }
+        (Some(aud), _) => Some(aud.as_str()),
+        (None, c) => c,
+    };
+    if let Some(uri) = uri {
+        let registered = client_id
+            .and_then(|c| directory.catalogue().by_client_id(c))
+            .and_then(|a| a.oidc.as_ref())
+            .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|u| u == uri));
+        if !registered {
+            return refused(
+                "L'adresse de retour demandée après la déconnexion n'est pas enregistrée pour cette application.",
+            );
+        }
+    }
+    let now = directory.now();
+    let session = match oidc.sessions.current(&headers, now) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "oidc logout");
+            return refused("Le service rencontre un problème. Réessayez dans quelques instants.");
+        }
+    };
+    let confirmed = method == Method::POST
+        && params.get("confirm") == Ok(Some("oui"))
+        && params
+            .get("csrf")
+            .ok()
+            .flatten()
+            .is_some_and(|c| oidc.sessions.csrf_ok(&headers, c));
+    let vouched = match (&session, &hint) {
+        (Some(s), Some(h)) => s.authentication.account_id == h.sub,
+        (None, _) => true,
+        (Some(_), None) => false,
+    };
+    if !vouched && !confirmed {
+        let (csrf, set_csrf) = oidc.sessions.csrf(&headers);
+        let mut carried = Vec::new();
+        for (name, value) in [
+            ("client_id", client_id),
+            ("post_logout_redirect_uri", uri),
+            ("state", state),
+        ] {
+            if let Some(v) = value {
+                carried.push((name, v.to_owned()));
+            }
+        }
+        let mut r = pages::respond(StatusCode::OK, pages::logout_confirm(&csrf, &carried));
+        if let Some(c) = set_csrf {
+            r.headers_mut().append(header::SET_COOKIE, c);
+        }
+        return r;
+    }
+    let clear = match oidc.sessions.close(&headers) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "oidc logout");
+            return refused("Le service rencontre un problème. Réessayez dans quelques instants.");
+        }
+    };
+    let mut r = match uri {
+        Some(uri) => {
+            let fields: Vec<(&'static str, String)> =
+                state.map(|s| ("state", s.to_owned())).into_iter().collect();
+            reply::redirect_with(uri, &fields)
+        }
+        None => pages::respond(StatusCode::OK, pages::logged_out()),
+    };
+    r.headers_mut().append(header::SET_COOKIE, clear);
+    r
+}

@@ -1,0 +1,119 @@
+//! Request parameters of the OAuth endpoints (query or form), and the OAuth error
+//! they turn into when wrong.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// The parameters of one request, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Params(pub Vec<(String, String)>);
+
+/// A parameter given more than once (RFC 6749 §3.1 forbids it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repeated(pub &'static str);
+
+impl Params {
+    /// The value of `name`; empty values count as absent (RFC 6749 §3.1).
+    pub fn get(&self, name: &'static str) -> Result<Option<&str>, Repeated> {
+        let mut found = None;
+        for (k, v) in &self.0 {
+            if k == name && !v.is_empty() {
+                if found.is_some() {
+                    return Err(Repeated(name));
+                }
+                found = Some(v.as_str());
+            }
+        }
+        Ok(found)
+    }
+
+    /// As [`Params::get`], a repetition being an `invalid_request`.
+    pub fn one(&self, name: &'static str) -> Result<Option<&str>, OAuthError> {
+        self.get(name).map_err(|Repeated(n)| {
+            OAuthError::new("invalid_request", format!("{n} is given more than once"))
+        })
+    }
+
+    /// A required parameter.
+    pub fn required(&self, name: &'static str) -> Result<&str, OAuthError> {
+        self.one(name)?
+            .ok_or_else(|| OAuthError::new("invalid_request", format!("{name} is missing")))
+    }
+}
+
+/// An OAuth 2.0 error (RFC 6749 §4.1.2.1 and §5.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OAuthError {
+    /// The error code.
+    pub error: &'static str,
+    /// A sentence for the developer.
+    #[serde(rename = "error_description")]
+    pub description: String,
+}
+
+impl OAuthError {
+    /// An error with its description.
+    pub fn new(error: &'static str, description: impl Into<String>) -> Self {
+        OAuthError {
+            error,
+            description: description.into(),
+        }
+    }
+
+    /// The server failed.
+    pub fn server(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "oidc");
+        OAuthError::new("server_error", "the server failed; try again later")
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let status = match self.error {
+            "invalid_client" | "invalid_token" => StatusCode::UNAUTHORIZED,
+            "insufficient_scope" => StatusCode::FORBIDDEN,
+            "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let mut r = (status, Json(&self)).into_response();
+        let h = r.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if self.error == "invalid_client" {
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"apex-idp\""),
+            );
+        }
+        if self.error == "invalid_token" || self.error == "insufficient_scope" {
+            let v = format!(
+                "Bearer error=\"{}\", error_description=\"{}\"",
+                self.error,
+                self.description.replace('"', "'")
+            );
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                h.insert(header::WWW_AUTHENTICATE, v);
+            }
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_values_are_absent_and_repetitions_refused() {
+        let p = Params(vec![
+            ("a".into(), "".into()),
+            ("b".into(), "1".into()),
+            ("b".into(), "2".into()),
+        ]);
+        assert_eq!(p.get("a"), Ok(None));
+        assert_eq!(p.get("b"), Err(Repeated("b")));
+        assert_eq!(p.required("a").unwrap_err().error, "invalid_request");
+    }
+}

@@ -1,0 +1,394 @@
+//! The authorization endpoint and its forms: sign-in on the core's credentials and
+//! backoff, renewal of an expired password, then the access gate and the code.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{ConnectInfo, Form, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+
+use super::authorize::{self, AuthRequest, Refused, Step};
+use super::grants::{Authentication, CODE_SECONDS, CodeRecord};
+use super::pages::{self, FieldError, RenewView, SignInView};
+use super::params::{OAuthError, Params};
+use super::session::SsoSession;
+use super::{ACR, AMR_PASSWORD, Oidc, reply};
+use crate::directory::{DirError, Directory};
+use crate::domain::AccountState;
+use crate::web::AppState;
+
+type Fields = Result<Form<Vec<(String, String)>>, FormRejection>;
+
+fn params(form: Fields) -> Option<Params> {
+    form.ok().map(|Form(v)| Params(v))
+}
+
+fn failure(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "oidc sign-in");
+    pages::respond(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        pages::error(
+            "Service indisponible",
+            "Le service rencontre un problème. Réessayez dans quelques instants.",
+        ),
+    )
+}
+
+fn bad_request(message: &str) -> Response {
+    pages::respond(
+        StatusCode::BAD_REQUEST,
+        pages::error("Demande refusée", message),
+    )
+}
+
+fn expired() -> Response {
+    bad_request(
+        "Cette page de connexion a expiré ou a déjà servi. Revenez à l'application pour vous connecter.",
+    )
+}
+
+fn with_cookies(mut r: Response, cookies: &[HeaderValue]) -> Response {
+    for c in cookies {
+        r.headers_mut().append(header::SET_COOKIE, c.clone());
+    }
+    r
+}
+
+/// The session behind the request, if its account may still sign in.
+fn current_session(
+    oidc: &Oidc,
+    directory: &Directory,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<Option<SsoSession>, Box<Response>> {
+    let session = oidc
+        .sessions
+        .current(headers, now)
+        .map_err(|e| Box::new(failure(e)))?;
+    Ok(session.filter(|s| {
+        directory
+            .account(&s.authentication.account_id)
+            .is_ok_and(|a| a.state == AccountState::Active)
+    }))
+}
+
+/// `GET|POST /oidc/authorize`
+pub async fn authorize(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    form: Fields,
+) -> Response {
+    let Some(params) = params(form) else {
+        return bad_request("La demande d'authentification est illisible.");
+    };
+    let (oidc, directory) = (&st.oidc, &st.directory);
+    let now = directory.now();
+    let request = match authorize::parse(&params, directory.catalogue(), |h| {
+        oidc.id_token_hint(h).map(|hint| hint.sub)
+    }) {
+        Ok(r) => r,
+        Err(Refused::Page(m)) => return bad_request(m),
+        Err(Refused::Redirect(target, e)) => return reply::error(&target, oidc.issuer(), &e),
+    };
+    let session = match current_session(oidc, directory, &headers, now) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    match authorize::decide(&request, session.as_ref(), now) {
+        Step::Refuse(e) => reply::error(&request.target, oidc.issuer(), &e),
+        Step::Answer(authentication) => answer(oidc, directory, &request, authentication, now),
+        step @ (Step::SignIn | Step::Renew) => {
+            let (csrf, set_csrf) = oidc.sessions.csrf(&headers);
+            let login = request.login_hint.clone().unwrap_or_default();
+            let interaction = match oidc.sessions.wait(request.clone(), &csrf, now) {
+                Ok(i) => i,
+                Err(e) => return failure(e),
+            };
+            let page = if step == Step::Renew {
+                pages::renew(&RenewView {
+                    interaction: &interaction,
+                    csrf: &csrf,
+                    error: None,
+                })
+            } else {
+                pages::sign_in(&SignInView {
+                    app_name: app_name(directory, &request),
+                    interaction: &interaction,
+                    csrf: &csrf,
+                    login: &login,
+                    error: None,
+                })
+            };
+            with_cookies(pages::respond(StatusCode::OK, page), set_csrf.as_slice())
+        }
+    }
+}
+
+fn app_name<'d>(directory: &'d Directory, request: &AuthRequest) -> &'d str {
+    directory
+        .catalogue()
+        .by_client_id(&request.client_id)
+        .map_or("inconnue", |a| a.name.as_str())
+}
+
+/// The gate, then a code at the redirect URI.
+fn answer(
+    oidc: &Oidc,
+    directory: &Directory,
+    request: &AuthRequest,
+    authentication: Authentication,
+    now: i64,
+) -> Response {
+    let Some(app) = directory.catalogue().by_client_id(&request.client_id) else {
+        return bad_request("Cette application n'est pas connue d'APEX.");
+    };
+    let account = match directory.account(&authentication.account_id) {
+        Ok(a) => a,
+        Err(DirError::NotFound { .. }) => {
+            let e = OAuthError::new("access_denied", "ce compte n'existe plus");
+            return reply::error(&request.target, oidc.issuer(), &e);
+        }
+        Err(e) => return failure(e),
+    };
+    if let Err(e) = authorize::gate(app, &account) {
+        return reply::error(&request.target, oidc.issuer(), &e);
+    }
+    let record = CodeRecord {
+        client_id: request.client_id.clone(),
+        redirect_uri: request.target.redirect_uri.clone(),
+        code_challenge: request.code_challenge.clone(),
+        nonce: request.nonce.clone(),
+        scope: request.scope.clone(),
+        authentication,
+        grant_id: uuid::Uuid::new_v4().to_string(),
+        expires_at: now + CODE_SECONDS,
+        used: false,
+    };
+    match oidc.grants.issue_code(&record) {
+        Ok(code) => reply::code(&request.target, oidc.issuer(), code),
+        Err(e) => failure(e),
+    }
+}
+
+/// The pending request a form continues, checked against the CSRF cookie.
+fn continued(
+    oidc: &Oidc,
+    headers: &HeaderMap,
+    params: &Params,
+    now: i64,
+) -> Option<(String, String, AuthRequest)> {
+    let id = params.get("interaction").ok()??;
+    let csrf = params.get("csrf").ok()??;
+    if !oidc.sessions.csrf_ok(headers, csrf) {
+        return None;
+    }
+    let i = oidc.sessions.interaction(id, csrf, now).ok()??;
+    Some((id.to_owned(), csrf.to_owned(), i.request))
+}
+
+/// `POST /oidc/authorize/sign-in`: fields `login`, `password`.
+pub async fn sign_in(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Fields,
+) -> Response {
+    let (oidc, directory) = (&st.oidc, &st.directory);
+    let now = directory.now();
+    let Some(params) = params(form) else {
+        return expired();
+    };
+    let Some((interaction, csrf, request)) = continued(oidc, &headers, &params, now) else {
+        return expired();
+    };
+    let login = params.get("login").ok().flatten().unwrap_or_default();
+    let password = params.get("password").ok().flatten().unwrap_or_default();
+    let again = |status: StatusCode, field: &'static str, message: String| {
+        let page = pages::sign_in(&SignInView {
+            app_name: app_name(directory, &request),
+            interaction: &interaction,
+            csrf: &csrf,
+            login,
+            error: Some(FieldError { field, message }),
+        });
+        pages::respond(status, page)
+    };
+    if login.trim().is_empty() {
+        return again(
+            StatusCode::BAD_REQUEST,
+            "login",
+            "Saisissez votre identifiant.".into(),
+        );
+    }
+    if password.is_empty() {
+        return again(
+            StatusCode::BAD_REQUEST,
+            "password",
+            "Saisissez votre mot de passe.".into(),
+        );
+    }
+    let signed = match directory
+        .authenticate(login, password, Some(peer.ip()))
+        .await
+    {
+        Ok(s) => s,
+        Err(DirError::BadCredentials) => {
+            st.metrics.sign_in_failure();
+            return again(
+                StatusCode::UNAUTHORIZED,
+                "password",
+                "Identifiant ou mot de passe incorrect.".into(),
+            );
+        }
+        Err(DirError::TooManyAttempts { retry_after }) => {
+            let mut r = again(
+                StatusCode::TOO_MANY_REQUESTS,
+                "password",
+                format!(
+                    "Trop de tentatives infructueuses : réessayez dans {retry_after} seconde{}.",
+                    if retry_after > 1 { "s" } else { "" }
+                ),
+            );
+            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
+        }
+        Err(e) => return failure(e),
+    };
+    let authentication = Authentication {
+        account_id: signed.account.id.clone(),
+        auth_time: now,
+        amr: vec![AMR_PASSWORD.to_owned()],
+        acr: ACR.to_owned(),
+    };
+    let session = SsoSession {
+        authentication: authentication.clone(),
+        created_at: now,
+        last_seen: now,
+        password_expired: signed.password_expired,
+    };
+    let cookie = match oidc.sessions.open_session(&headers, &session) {
+        Ok(c) => c,
+        Err(e) => return failure(e),
+    };
+    let response = if signed.password_expired {
+        pages::respond(
+            StatusCode::OK,
+            pages::renew(&RenewView {
+                interaction: &interaction,
+                csrf: &csrf,
+                error: None,
+            }),
+        )
+    } else {
+        if let Err(e) = oidc.sessions.done(&interaction) {
+            return failure(e);
+        }
+        answer(oidc, directory, &request, authentication, now)
+    };
+    with_cookies(response, &[cookie])
+}
+
+/// `POST /oidc/authorize/password`: fields `current_password`, `password`,
+/// `password_confirm`.
+pub async fn renew(State(st): State<Arc<AppState>>, headers: HeaderMap, form: Fields) -> Response {
+    let (oidc, directory) = (&st.oidc, &st.directory);
+    let now = directory.now();
+    let Some(params) = params(form) else {
+        return expired();
+    };
+    let Some((interaction, csrf, request)) = continued(oidc, &headers, &params, now) else {
+        return expired();
+    };
+    let session = match current_session(oidc, directory, &headers, now) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            let page = pages::sign_in(&SignInView {
+                app_name: app_name(directory, &request),
+                interaction: &interaction,
+                csrf: &csrf,
+                login: "",
+                error: Some(FieldError {
+                    field: "login",
+                    message: "Votre session a expiré : connectez-vous de nouveau.".into(),
+                }),
+            });
+            return pages::respond(StatusCode::UNAUTHORIZED, page);
+        }
+        Err(r) => return *r,
+    };
+    if session.password_expired {
+        let field = |name| params.get(name).ok().flatten().unwrap_or_default();
+        let (current, new, confirm) = (
+            field("current_password"),
+            field("password"),
+            field("password_confirm"),
+        );
+        let again = |status: StatusCode, field: &'static str, message: String| {
+            let page = pages::renew(&RenewView {
+                interaction: &interaction,
+                csrf: &csrf,
+                error: Some(FieldError { field, message }),
+            });
+            pages::respond(status, page)
+        };
+        if current.is_empty() {
+            return again(
+                StatusCode::BAD_REQUEST,
+                "current_password",
+                "Saisissez votre mot de passe actuel.".into(),
+            );
+        }
+        if new.is_empty() {
+            return again(
+                StatusCode::BAD_REQUEST,
+                "password",
+                "Saisissez un nouveau mot de passe.".into(),
+            );
+        }
+        if new != confirm {
+            return again(
+                StatusCode::BAD_REQUEST,
+                "password_confirm",
+                "La confirmation ne correspond pas au nouveau mot de passe.".into(),
+            );
+        }
+        let account_id = &session.authentication.account_id;
+        match directory.change_password(account_id, current, new).await {
+            Ok(()) => {}
+            Err(DirError::Invalid {
+                field: "current", ..
+            }) => {
+                return again(
+                    StatusCode::BAD_REQUEST,
+                    "current_password",
+                    "Le mot de passe actuel est incorrect.".into(),
+                );
+            }
+            Err(DirError::Invalid { message, .. }) => {
+                return again(StatusCode::BAD_REQUEST, "password", message);
+            }
+            Err(DirError::TooManyAttempts { retry_after }) => {
+                return again(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "current_password",
+                    format!("Trop de tentatives : réessayez dans {retry_after} secondes."),
+                );
+            }
+            Err(e) => return failure(e),
+        }
+        if let Err(e) = oidc
+            .sessions
+            .update(&headers, |s| s.password_expired = false)
+        {
+            return failure(e);
+        }
+    }
+    if let Err(e) = oidc.sessions.done(&interaction) {
+        return failure(e);
+    }
+    answer(oidc, directory, &request, session.authentication, now)
+}

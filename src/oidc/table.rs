@@ -1,0 +1,110 @@
+//! A typed view of one face tree: JSON values under byte keys, with the atomic
+//! compare-and-swap that single-use codes and refresh rotation rely on.
+
+use std::marker::PhantomData;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::store::{Store, StoreError};
+
+/// The protocol state failed to read or write.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// sled failed.
+    #[error("oidc state: {0}")]
+    Sled(#[from] sled::Error),
+    /// The store refused to open a tree.
+    #[error("oidc state: {0}")]
+    Store(#[from] StoreError),
+    /// A value does not decode.
+    #[error("oidc state: corrupt value: {0}")]
+    Corrupt(#[from] serde_json::Error),
+}
+
+/// One face tree holding values of type `V`.
+pub struct Table<V> {
+    tree: sled::Tree,
+    _values: PhantomData<fn() -> V>,
+}
+
+/// A value with the exact bytes it was read from (for compare-and-swap).
+pub struct Read<V> {
+    /// The value.
+    pub value: V,
+    raw: sled::IVec,
+}
+
+impl<V: Serialize + DeserializeOwned> Table<V> {
+    /// Opens (or creates) the face tree `name`.
+    pub fn open(store: &Store, name: &str) -> Result<Self, StateError> {
+        Ok(Table {
+            tree: store.face_tree(name)?,
+            _values: PhantomData,
+        })
+    }
+
+    /// Reads a value.
+    pub fn get(&self, key: &[u8]) -> Result<Option<V>, StateError> {
+        Ok(self.read(key)?.map(|r| r.value))
+    }
+
+    /// Reads a value with its bytes.
+    pub fn read(&self, key: &[u8]) -> Result<Option<Read<V>>, StateError> {
+        match self.tree.get(key)? {
+            Some(raw) => Ok(Some(Read {
+                value: serde_json::from_slice(&raw)?,
+                raw,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes a value.
+    pub fn put(&self, key: &[u8], value: &V) -> Result<(), StateError> {
+        self.tree.insert(key, serde_json::to_vec(value)?)?;
+        Ok(())
+    }
+
+    /// Writes a value only where there is none; false when one was there.
+    pub fn put_new(&self, key: &[u8], value: &V) -> Result<bool, StateError> {
+        let new = serde_json::to_vec(value)?;
+        Ok(self
+            .tree
+            .compare_and_swap(key, None::<&[u8]>, Some(new))?
+            .is_ok())
+    }
+
+    /// Removes a value.
+    pub fn remove(&self, key: &[u8]) -> Result<(), StateError> {
+        self.tree.remove(key)?;
+        Ok(())
+    }
+
+    /// Replaces `old` by `new` only if nobody changed it since it was read.
+    pub fn swap(&self, key: &[u8], old: &Read<V>, new: &V) -> Result<bool, StateError> {
+        let new = serde_json::to_vec(new)?;
+        Ok(self
+            .tree
+            .compare_and_swap(key, Some(&old.raw), Some(new))?
+            .is_ok())
+    }
+
+    /// Removes every value for which `dead` holds; returns how many.
+    pub fn purge(&self, dead: impl Fn(&V) -> bool) -> Result<usize, StateError> {
+        let mut n = 0;
+        for item in self.tree.iter() {
+            let (key, raw) = item?;
+            let gone = serde_json::from_slice::<V>(&raw).map_or(true, |v| dead(&v));
+            if gone
+                && self
+                    .tree
+                    .compare_and_swap(&key, Some(&raw), None::<&[u8]>)?
+                    .is_ok()
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}

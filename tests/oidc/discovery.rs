@@ -1,0 +1,100 @@
+//! Discovery and JWKS.
+
+use apex_idp::oidc::ApexProviderMetadataDocument;
+use openidconnect::core::CoreJwsSigningAlgorithm;
+
+use crate::fixture::Op;
+
+#[tokio::test]
+async fn discovery_names_every_endpoint_under_the_issuer_and_is_cacheable() {
+    let op = Op::start().await;
+    let resp = op
+        .http
+        .get(op.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let cache = resp.headers()["cache-control"].to_str().unwrap().to_owned();
+    assert!(cache.contains("max-age"), "{cache}");
+    let text = resp.text().await.unwrap();
+    let meta: ApexProviderMetadataDocument = serde_json::from_str(&text).unwrap();
+    assert_eq!(meta.issuer().as_str(), op.base);
+    assert_eq!(
+        meta.authorization_endpoint().as_str(),
+        op.url("/oidc/authorize")
+    );
+    assert_eq!(
+        meta.token_endpoint().unwrap().as_str(),
+        op.url("/oidc/token")
+    );
+    assert_eq!(
+        meta.userinfo_endpoint().unwrap().as_str(),
+        op.url("/oidc/userinfo")
+    );
+    assert_eq!(meta.jwks_uri().as_str(), op.url("/oidc/jwks"));
+    let extra = meta.additional_metadata();
+    assert_eq!(extra.end_session_endpoint, op.url("/oidc/logout"));
+    assert_eq!(extra.introspection_endpoint, op.url("/oidc/introspect"));
+    assert_eq!(extra.revocation_endpoint, op.url("/oidc/revoke"));
+    assert_eq!(extra.code_challenge_methods_supported, vec!["S256"]);
+    let algs = meta.id_token_signing_alg_values_supported();
+    for alg in [
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+        CoreJwsSigningAlgorithm::EdDsa,
+    ] {
+        assert!(algs.contains(&alg), "{alg:?}");
+    }
+    let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for scope in ["openid", "profile", "email", "apex"] {
+        assert!(
+            raw["scopes_supported"]
+                .as_array()
+                .unwrap()
+                .contains(&scope.into())
+        );
+    }
+}
+
+#[tokio::test]
+async fn jwks_publishes_one_key_per_algorithm_with_kid_and_alg() {
+    let op = Op::start().await;
+    let resp = op.http.get(op.url("/oidc/jwks")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
+    let v: serde_json::Value = resp.json().await.unwrap();
+    let keys = v["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 3);
+    let mut seen: Vec<&str> = keys.iter().map(|k| k["alg"].as_str().unwrap()).collect();
+    seen.sort();
+    assert_eq!(seen, vec!["ES256", "EdDSA", "RS256"]);
+    for k in keys {
+        assert!(k["kid"].is_string());
+        assert_eq!(k["use"], "sig");
+        assert!(k.get("d").is_none(), "no private part");
+    }
+    // openidconnect reads it too.
+    let set = op.jwks().await;
+    assert_eq!(set.keys().len(), 3);
+}
+
+#[tokio::test]
+async fn keys_survive_a_restart_of_the_store() {
+    use apex_idp::oidc::keys;
+    let store = apex_idp::store::Store::temporary().unwrap();
+    let tree = store.face_tree(keys::TREE).unwrap();
+    let first = keys::load_or_generate(&tree, 0).unwrap();
+    let again = keys::load_or_generate(&tree, 10).unwrap();
+    for alg in keys::Alg::ALL {
+        assert_eq!(
+            first.signer(alg).unwrap().kid(),
+            again.signer(alg).unwrap().kid()
+        );
+    }
+}

@@ -1,0 +1,501 @@
+//! The OIDC fixture: a real server on a known free port (so that `public_url`, the
+//! issuer, is the real address), the demo directory, signing keys generated once per
+//! test run, a manual clock; browsers with their own cookie jar, and relying parties
+//! that use `openidconnect`'s types to verify what they receive.
+#![allow(dead_code)] // shared by every test module; not each uses every helper
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use apex_idp::clock::ManualClock;
+use apex_idp::config::{Argon2Config, Config};
+use apex_idp::directory::{Directory, actor_of};
+use apex_idp::domain::{AccountState, Actor};
+use apex_idp::oidc::keys::{self, Alg, KeyRecord};
+use apex_idp::oidc::{ApexClaims, ApexIdToken};
+use apex_idp::server::{self, Server};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use openidconnect::core::{CoreGenderClaim, CoreIdTokenVerifier, CoreJsonWebKey};
+use openidconnect::{ClientId, ClientSecret, IdTokenClaims, IssuerUrl, JsonWebKeySet, Nonce};
+use serde_json::Value;
+
+/// The password of every demo person.
+pub const PASSWORD: &str = apex_idp::demo::DEMO_PASSWORD;
+
+/// A relying party of the test catalogue.
+#[derive(Debug, Clone, Copy)]
+pub struct Rp {
+    pub client_id: &'static str,
+    pub secret: Option<&'static str>,
+    pub redirect_uri: &'static str,
+    pub alg: Alg,
+}
+
+/// DEMO (RS256, habilitation required).
+pub const DEMO: Rp = Rp {
+    client_id: "demo",
+    secret: Some("demo-client-secret"),
+    redirect_uri: "http://127.0.0.1:9000/callback",
+    alg: Alg::RS256,
+};
+/// FICOBA (RS256, habilitation required).
+pub const FICOBA: Rp = Rp {
+    client_id: "ficoba",
+    secret: Some("ficoba-client-secret"),
+    redirect_uri: "http://127.0.0.1:9001/callback",
+    alg: Alg::RS256,
+};
+/// OUVERTE (ES256, open to every active account).
+pub const ES256: Rp = Rp {
+    client_id: "es256",
+    secret: Some("es256-client-secret"),
+    redirect_uri: "https://ouverte.example.test/callback",
+    alg: Alg::ES256,
+};
+/// EDDSA (EdDSA, open to every active account).
+pub const EDDSA: Rp = Rp {
+    client_id: "eddsa",
+    secret: Some("eddsa-client-secret"),
+    redirect_uri: "https://eddsa.example.test/callback",
+    alg: Alg::EdDSA,
+};
+/// MOBILE (public client, PKCE required, open).
+pub const MOBILE: Rp = Rp {
+    client_id: "mobile",
+    secret: None,
+    redirect_uri: "http://127.0.0.1:9002/callback",
+    alg: Alg::RS256,
+};
+
+const CHEAP: Argon2Config = Argon2Config {
+    m_kib: 64,
+    t: 1,
+    p: 1,
+};
+
+/// Signing keys made once for the whole test run (RSA generation is slow).
+fn test_keys() -> &'static [KeyRecord] {
+    static KEYS: OnceLock<Vec<KeyRecord>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        Alg::ALL
+            .iter()
+            .map(|a| keys::generate(*a, 0).unwrap())
+            .collect()
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A person of the demo directory.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub id: String,
+    pub login: String,
+    pub state: AccountState,
+}
+
+/// A running issuer.
+pub struct Op {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub clock: ManualClock,
+    pub server: Option<Server>,
+    pub dir: tempfile::TempDir,
+    /// Demo people by family name, lower-case (`martin`, `petit`, `durand`, ...).
+    pub people: HashMap<String, Person>,
+}
+
+impl Op {
+    pub async fn start() -> Op {
+        server::install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut config = Config::default();
+        config.server.data_dir = dir.path().join("data");
+        config.server.public_url = base.clone();
+        config.http.listen = format!("127.0.0.1:{port}");
+        config.mail.outbox_dir = dir.path().join("outbox");
+        config.argon2 = CHEAP;
+        config.catalogue.file =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oidc/catalogue.toml");
+        let clock = ManualClock::new();
+        let directory = server::open_directory(&config, Arc::new(clock.clone())).unwrap();
+        apex_idp::demo::seed(&directory).await.unwrap();
+        let tree = directory.store().face_tree(keys::TREE).unwrap();
+        keys::install(&tree, test_keys()).unwrap();
+        let mut people = HashMap::new();
+        for s in directory.structures().unwrap() {
+            for a in directory.accounts_of(&s.id).unwrap() {
+                people.insert(
+                    a.person.family_name.to_lowercase(),
+                    Person {
+                        id: a.id.clone(),
+                        login: a.login.clone().unwrap_or_default(),
+                        state: a.state,
+                    },
+                );
+            }
+        }
+        let server = server::start_with(&config, directory).await.unwrap();
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Op {
+            base,
+            http,
+            clock,
+            server: Some(server),
+            dir,
+            people,
+        }
+    }
+
+    pub fn directory(&self) -> &Arc<Directory> {
+        &self.server.as_ref().unwrap().directory
+    }
+
+    pub fn person(&self, family: &str) -> Person {
+        self.people
+            .get(family)
+            .unwrap_or_else(|| panic!("no demo person {family}"))
+            .clone()
+    }
+
+    /// The matrix's view of a demo person, for acting through the core.
+    pub fn actor(&self, family: &str) -> Actor {
+        actor_of(&self.directory().account(&self.person(family).id).unwrap())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser {
+            http: self.http.clone(),
+            cookies: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn discovery(&self) -> Value {
+        self.http
+            .get(self.url("/.well-known/openid-configuration"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn jwks(&self) -> JsonWebKeySet<CoreJsonWebKey> {
+        self.http
+            .get(self.url("/oidc/jwks"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Starts an authorization: PKCE S256, a nonce and a state.
+    pub fn flow(&self, rp: Rp, scope: &str, extra: &[(&str, &str)]) -> Flow {
+        let verifier = random(32);
+        let nonce = random(16);
+        let state = random(16);
+        let challenge = URL_SAFE_NO_PAD.encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            verifier.as_bytes(),
+        ));
+        let mut url = url::Url::parse(&self.url("/oidc/authorize")).unwrap();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", rp.client_id)
+                .append_pair("redirect_uri", rp.redirect_uri)
+                .append_pair("scope", scope)
+                .append_pair("state", &state)
+                .append_pair("nonce", &nonce)
+                .append_pair("code_challenge", &challenge)
+                .append_pair("code_challenge_method", "S256");
+            for (k, v) in extra {
+                q.append_pair(k, v);
+            }
+        }
+        Flow {
+            rp,
+            url: url.to_string(),
+            verifier,
+            nonce,
+            state,
+        }
+    }
+
+    /// The whole sign-in of a person in a browser, up to the code.
+    pub async fn code_for(&self, browser: &Browser, flow: &Flow, who: &Person) -> String {
+        let page = browser.get(&flow.url).await;
+        assert_eq!(page.status, 200, "sign-in page: {}", page.body);
+        let answer = browser.sign_in(self, &page, &who.login, PASSWORD).await;
+        flow.code(&answer)
+    }
+
+    /// The code exchange, as the relying party does it (client_secret_basic).
+    pub async fn exchange(&self, rp: Rp, code: &str, verifier: &str) -> (u16, Value) {
+        self.token(
+            rp,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", rp.redirect_uri),
+                ("code_verifier", verifier),
+            ],
+        )
+        .await
+    }
+
+    /// A token request, authenticated with client_secret_basic (or client_id alone).
+    pub async fn token(&self, rp: Rp, form: &[(&str, &str)]) -> (u16, Value) {
+        self.client_call(rp, "/oidc/token", form).await
+    }
+
+    /// A call of a client-authenticated endpoint.
+    pub async fn client_call(&self, rp: Rp, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        let mut req = self.http.post(self.url(path));
+        match rp.secret {
+            Some(s) => req = req.basic_auth(rp.client_id, Some(s)),
+            None => fields.push(("client_id", rp.client_id)),
+        }
+        let resp = req.form(&fields).send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// A full sign-in and code exchange; returns the token response.
+    pub async fn tokens(&self, rp: Rp, who: &str, scope: &str) -> (Flow, Value) {
+        let browser = self.browser();
+        let flow = self.flow(rp, scope, &[]);
+        let code = self.code_for(&browser, &flow, &self.person(who)).await;
+        let (s, v) = self.exchange(rp, &code, &flow.verifier).await;
+        assert_eq!(s, 200, "{v}");
+        (flow, v)
+    }
+
+    /// Verifies an ID token as the relying party does, with `openidconnect`.
+    pub async fn verify_id_token(
+        &self,
+        rp: Rp,
+        id_token: &str,
+        nonce: &str,
+    ) -> IdTokenClaims<ApexClaims, CoreGenderClaim> {
+        let jwks = self.jwks().await;
+        let verifier = CoreIdTokenVerifier::new_confidential_client(
+            ClientId::new(rp.client_id.into()),
+            ClientSecret::new(rp.secret.unwrap_or_default().into()),
+            IssuerUrl::new(self.base.clone()).unwrap(),
+            jwks,
+        )
+        .set_allowed_algs(vec![rp.alg.jws()]);
+        let token: ApexIdToken = id_token.parse().unwrap();
+        token
+            .claims(&verifier, &Nonce::new(nonce.to_owned()))
+            .unwrap()
+            .clone()
+    }
+
+    pub async fn userinfo(&self, access_token: &str) -> (u16, Value) {
+        let resp = self
+            .http
+            .get(self.url("/oidc/userinfo"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn introspect(&self, rp: Rp, token: &str) -> Value {
+        let (s, v) = self
+            .client_call(rp, "/oidc/introspect", &[("token", token)])
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v
+    }
+}
+
+/// An authorization in progress.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub rp: Rp,
+    pub url: String,
+    pub verifier: String,
+    pub nonce: String,
+    pub state: String,
+}
+
+impl Flow {
+    /// The code of a redirect to the relying party, after checking state and iss.
+    pub fn code(&self, answer: &Resp) -> String {
+        let q = answer.redirect_query(self.rp.redirect_uri);
+        assert_eq!(q.get("state"), Some(&self.state), "state echoed");
+        assert!(q.contains_key("iss"), "RFC 9207 iss");
+        q.get("code")
+            .unwrap_or_else(|| panic!("no code in {q:?}"))
+            .clone()
+    }
+}
+
+/// A random base64url string of `n` bytes.
+pub fn random(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).unwrap();
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+/// An HTTP answer, read whole.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn location(&self) -> Option<String> {
+        self.headers
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned())
+    }
+
+    /// The query of a 303 to `redirect_uri`.
+    pub fn redirect_query(&self, redirect_uri: &str) -> HashMap<String, String> {
+        assert_eq!(self.status, 303, "expected a redirect, got {}", self.body);
+        let location = self.location().unwrap();
+        assert!(
+            location.starts_with(redirect_uri),
+            "{location} is not under {redirect_uri}"
+        );
+        url::Url::parse(&location)
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect()
+    }
+
+    /// The value of a hidden field of the page's form.
+    pub fn hidden(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no field {name} in {}", self.body))
+            + marker.len();
+        let end = self.body[start..].find('"').unwrap() + start;
+        self.body[start..end].to_owned()
+    }
+
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+/// A browser: follows nothing by itself, keeps cookies.
+pub struct Browser {
+    http: reqwest::Client,
+    pub cookies: Mutex<HashMap<String, String>>,
+}
+
+impl Browser {
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn read(&self, resp: reqwest::Response) -> Resp {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        for c in headers.get_all("set-cookie") {
+            let c = c.to_str().unwrap();
+            let pair = c.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            let mut jar = self.cookies.lock().unwrap();
+            if value.is_empty() || c.contains("Max-Age=0") {
+                jar.remove(name);
+            } else {
+                jar.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let body = resp.text().await.unwrap();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, url: &str) -> Resp {
+        let resp = self
+            .http
+            .get(url)
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.read(resp).await
+    }
+
+    pub async fn post(&self, url: &str, form: &[(&str, &str)]) -> Resp {
+        let resp = self
+            .http
+            .post(url)
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.read(resp).await
+    }
+
+    /// Fills and sends the sign-in form of `page`.
+    pub async fn sign_in(&self, op: &Op, page: &Resp, login: &str, password: &str) -> Resp {
+        let interaction = page.hidden("interaction");
+        let csrf = page.hidden("csrf");
+        self.post(
+            &op.url("/oidc/authorize/sign-in"),
+            &[
+                ("interaction", &interaction),
+                ("csrf", &csrf),
+                ("login", login),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
+    pub fn has_cookie(&self, name: &str) -> bool {
+        self.cookies.lock().unwrap().contains_key(name)
+    }
+}

@@ -1,0 +1,18 @@
+//! The OpenID Connect issuer end to end: a real server on a real port, driven over
+//! HTTP, with `openidconnect`'s types verifying what a relying party receives.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod discovery;
+mod fixture;
+mod flow;
+mod gate;
+mod logout;
+mod negative;
+mod password;
+mod sso;
+mod tokens;

@@ -1,0 +1,282 @@
+//! Negative cases, each its own test.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::fixture::{DEMO, FICOBA, Op, Rp};
+
+fn s(v: &serde_json::Value, k: &str) -> String {
+    v[k].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_wrong_redirect_uri_gets_an_error_page_never_a_redirect() {
+    let op = Op::start().await;
+    let evil = Rp {
+        redirect_uri: "https://evil.example/callback",
+        ..DEMO
+    };
+    let flow = op.flow(evil, "openid", &[]);
+    let answer = op.browser().get(&flow.url).await;
+    assert_eq!(answer.status, 400);
+    assert!(answer.location().is_none());
+    assert!(
+        answer.body.contains("n'est pas enregistrée"),
+        "{}",
+        answer.body
+    );
+    // A registered URI with something appended is another URI.
+    let longer = Rp {
+        redirect_uri: "http://127.0.0.1:9000/callback/../x",
+        ..DEMO
+    };
+    let answer = op.browser().get(&op.flow(longer, "openid", &[]).url).await;
+    assert_eq!(answer.status, 400);
+    // An unknown client too.
+    let nobody = Rp {
+        client_id: "nobody",
+        ..DEMO
+    };
+    let answer = op.browser().get(&op.flow(nobody, "openid", &[]).url).await;
+    assert_eq!(answer.status, 400);
+    assert!(answer.location().is_none());
+}
+
+#[tokio::test]
+async fn the_token_redirect_uri_must_be_the_authorization_ones() {
+    let op = Op::start().await;
+    let browser = op.browser();
+    let flow = op.flow(DEMO, "openid", &[]);
+    let code = op.code_for(&browser, &flow, &op.person("durand")).await;
+    let (st, e) = op
+        .token(
+            DEMO,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", "http://localhost:9000/callback"),
+                ("code_verifier", &flow.verifier),
+            ],
+        )
+        .await;
+    assert_eq!((st, s(&e, "error")), (400, "invalid_grant".into()));
+}
+
+#[tokio::test]
+async fn a_wrong_client_secret_is_invalid_client() {
+    let op = Op::start().await;
+    let browser = op.browser();
+    let flow = op.flow(DEMO, "openid", &[]);
+    let code = op.code_for(&browser, &flow, &op.person("durand")).await;
+    let wrong = Rp {
+        secret: Some("not-the-secret"),
+        ..DEMO
+    };
+    let (st, e) = op.exchange(wrong, &code, &flow.verifier).await;
+    assert_eq!((st, s(&e, "error")), (401, "invalid_client".into()));
+    // The code was not consumed by the failed attempt.
+    let (st, _) = op.exchange(DEMO, &code, &flow.verifier).await;
+    assert_eq!(st, 200);
+    // Another client's secret does not open this client.
+    let mixed = Rp {
+        secret: FICOBA.secret,
+        ..DEMO
+    };
+    let (st, _) = op
+        .token(mixed, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(st, 401);
+}
+
+#[tokio::test]
+async fn a_replayed_code_is_refused_and_revokes_what_it_issued() {
+    let op = Op::start().await;
+    let browser = op.browser();
+    let flow = op.flow(DEMO, "openid", &[]);
+    let code = op.code_for(&browser, &flow, &op.person("durand")).await;
+    let (st, t) = op.exchange(DEMO, &code, &flow.verifier).await;
+    assert_eq!(st, 200);
+    assert_eq!(op.userinfo(&s(&t, "access_token")).await.0, 200);
+    let (st, e) = op.exchange(DEMO, &code, &flow.verifier).await;
+    assert_eq!((st, s(&e, "error")), (400, "invalid_grant".into()));
+    assert_eq!(op.userinfo(&s(&t, "access_token")).await.0, 401);
+    let (st, _) = op
+        .token(
+            DEMO,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &s(&t, "refresh_token")),
+            ],
+        )
+        .await;
+    assert_eq!(st, 400);
+}
+
+#[tokio::test]
+async fn a_pkce_mismatch_is_refused() {
+    let op = Op::start().await;
+    let browser = op.browser();
+    let flow = op.flow(DEMO, "openid", &[]);
+    let code = op.code_for(&browser, &flow, &op.person("durand")).await;
+    let other = crate::fixture::random(32);
+    let (st, e) = op.exchange(DEMO, &code, &other).await;
+    assert_eq!((st, s(&e, "error")), (400, "invalid_grant".into()));
+    // Nor is a missing verifier accepted (with a fresh code).
+    let flow = op.flow(DEMO, "openid", &[]);
+    let code = flow.code(&browser.get(&flow.url).await);
+    let (st, _) = op
+        .token(
+            DEMO,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", DEMO.redirect_uri),
+            ],
+        )
+        .await;
+    assert_eq!(st, 400);
+}
+
+#[tokio::test]
+async fn an_expired_code_is_refused() {
+    let op = Op::start().await;
+    let browser = op.browser();
+    let flow = op.flow(DEMO, "openid", &[]);
+    let code = op.code_for(&browser, &flow, &op.person("durand")).await;
+    op.clock.advance(61);
+    let (st, e) = op.exchange(DEMO, &code, &flow.verifier).await;
+    assert_eq!((st, s(&e, "error")), (400, "invalid_grant".into()));
+}
+
+#[tokio::test]
+async fn a_code_serves_only_the_client_it_was_issued_to() {
+    let op = Op::start().await;
+    let browser = op.browser();
+    let flow = op.flow(DEMO, "openid", &[]);
+    let code = op.code_for(&browser, &flow, &op.person("durand")).await;
+    let (st, e) = op
+        .token(
+            FICOBA,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", DEMO.redirect_uri),
+                ("code_verifier", &flow.verifier),
+            ],
+        )
+        .await;
+    assert_eq!((st, s(&e, "error")), (400, "invalid_grant".into()));
+}
+
+fn tamper(jwt: &str, change: impl FnOnce(&mut serde_json::Value)) -> String {
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    change(&mut claims);
+    let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
+    format!("{}.{}.{}", parts[0], body, parts[2])
+}
+
+#[tokio::test]
+async fn a_tampered_access_token_is_refused() {
+    let op = Op::start().await;
+    let (_, t) = op.tokens(DEMO, "durand", "openid apex").await;
+    let at = s(&t, "access_token");
+    let forged = tamper(&at, |c| c["sub"] = op.person("martin").id.into());
+    assert_eq!(op.userinfo(&forged).await.0, 401);
+    assert_eq!(op.introspect(DEMO, &forged).await["active"], false);
+}
+
+#[tokio::test]
+async fn a_token_signed_by_a_foreign_key_is_refused() {
+    use apex_idp::oidc::keys::{self, Alg, KeyRing};
+    let op = Op::start().await;
+    let (_, t) = op.tokens(DEMO, "durand", "openid").await;
+    let at = s(&t, "access_token");
+    let parts: Vec<&str> = at.split('.').collect();
+    let claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    // Same claims, same kid even, signed by a key the issuer never made.
+    let foreign: Vec<_> = Alg::ALL
+        .iter()
+        .map(|a| keys::generate(*a, 0).unwrap())
+        .collect();
+    let ring = KeyRing::from_records(&foreign).unwrap();
+    let mine =
+        apex_idp::oidc::jws::encode(ring.signer(Alg::EdDSA).unwrap(), "at+jwt", &claims).unwrap();
+    assert_eq!(op.userinfo(&mine).await.0, 401);
+    let header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    let fake_header = serde_json::json!({"alg": "EdDSA", "kid": header["kid"], "typ": "at+jwt"});
+    let mine_parts: Vec<&str> = mine.split('.').collect();
+    let spoofed = format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&fake_header).unwrap()),
+        mine_parts[1],
+        mine_parts[2]
+    );
+    assert_eq!(op.userinfo(&spoofed).await.0, 401);
+    // HS256 with the public key or the client secret: not ours either.
+    let hs_header = serde_json::json!({"alg": "HS256", "kid": header["kid"], "typ": "at+jwt"});
+    let hs = format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&hs_header).unwrap()),
+        parts[1],
+        parts[2]
+    );
+    assert_eq!(op.userinfo(&hs).await.0, 401);
+}
+
+#[tokio::test]
+async fn an_unsigned_id_token_hint_is_refused() {
+    let op = Op::start().await;
+    let (_, t) = op.tokens(DEMO, "durand", "openid").await;
+    let id_token = s(&t, "id_token");
+    let parts: Vec<&str> = id_token.split('.').collect();
+    let none = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#),
+        parts[1]
+    );
+    let url = format!(
+        "{}?id_token_hint={}&post_logout_redirect_uri={}",
+        op.url("/oidc/logout"),
+        none,
+        "http://127.0.0.1:9000/"
+    );
+    let answer = op.browser().get(&url).await;
+    assert_eq!(answer.status, 400);
+    assert!(answer.location().is_none());
+    // At the authorization endpoint too.
+    let flow = op.flow(
+        DEMO,
+        "openid",
+        &[("id_token_hint", &none), ("prompt", "none")],
+    );
+    let q = op
+        .browser()
+        .get(&flow.url)
+        .await
+        .redirect_query(DEMO.redirect_uri);
+    assert_eq!(q["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn malformed_token_requests_get_oauth_errors() {
+    let op = Op::start().await;
+    let resp = op
+        .http
+        .post(op.url("/oidc/token"))
+        .body("{}")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(v["error"], "invalid_request");
+    let (st, e) = op
+        .token(DEMO, &[("grant_type", "authorization_code"), ("code", "x")])
+        .await;
+    assert_eq!((st, s(&e, "error")), (400, "invalid_request".into()));
+}
