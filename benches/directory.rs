@@ -133,6 +133,28 @@ where
     load
 }
 
+fn proc_status_kib(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(key)).map(str::to_owned))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// CPU seconds (user + system) a process has used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args()
@@ -146,7 +168,6 @@ async fn main() {
     let mut config = Config::default();
     config.server.data_dir = tmp.path().join("data");
     config.mail.outbox_dir = tmp.path().join("outbox");
-    config.http.listen = "127.0.0.1:0".into();
     config.catalogue.file =
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/catalogue.toml");
 
@@ -164,7 +185,26 @@ async fn main() {
     let summary = directory.generate(spec, &phc, |_| {}).unwrap();
     let generated_in = t.elapsed();
     let peak_gen = vm_hwm_kib();
+    let structure = directory
+        .structure_by_ref(&apex_idp::directory::generate::nth_siret(0))
+        .unwrap();
+    let accounts = directory.accounts_of(&structure.id).unwrap();
+    let admin_login = accounts
+        .iter()
+        .find(|a| a.role == Role::Administrateur)
+        .unwrap()
+        .login
+        .clone()
+        .unwrap();
+    let collabs: Arc<Vec<String>> = Arc::new(
+        accounts
+            .iter()
+            .filter(|a| a.role == Role::Collaborateur)
+            .map(|a| a.id.clone())
+            .collect(),
+    );
     drop(directory);
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let size = dir_size(&config.server.data_dir);
     println!(
         "generate: {} structures, {} accounts, {} habilitations in {:.1} s; peak RSS {} MiB; store {} MiB on disk",
@@ -176,31 +216,40 @@ async fn main() {
         size / (1024 * 1024)
     );
 
+    // The server runs as its own process, as in production: its start-up time, resident
+    // memory and CPU time are its own, not the load client's.
     let t = Instant::now();
-    let srv = server::start(&config, Arc::new(SystemClock)).await.unwrap();
-    println!("start-up on it: {:.2} s", t.elapsed().as_secs_f64());
-
-    let dir = Arc::clone(&srv.directory);
-    let structure = dir
-        .structure_by_ref(&apex_idp::directory::generate::nth_siret(0))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_apex-idp"))
+        .args(["serve"])
+        .env("APEX_SERVER__DATA_DIR", &config.server.data_dir)
+        .env("APEX_MAIL__OUTBOX_DIR", &config.mail.outbox_dir)
+        .env("APEX_HTTP__LISTEN", "127.0.0.1:0")
+        .env("APEX_LDAP__LISTEN", "")
+        .env("APEX_LDAP__LDAPS_LISTEN", "")
+        .env("APEX_CATALOGUE__FILE", &config.catalogue.file)
+        .env("APEX_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    let accounts = dir.accounts_of(&structure.id).unwrap();
-    let admin = accounts
-        .iter()
-        .find(|a| a.role == Role::Administrateur)
-        .unwrap();
-    let collabs: Arc<Vec<String>> = Arc::new(
-        accounts
-            .iter()
-            .filter(|a| a.role == Role::Collaborateur)
-            .map(|a| a.id.clone())
-            .collect(),
+    let pid = child.id();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let addr = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(a) = line.strip_prefix("listening http ") {
+            break a.to_owned();
+        }
+    };
+    println!(
+        "start-up of `apex-idp serve` on it: {:.2} s; resident memory {} MiB",
+        t.elapsed().as_secs_f64(),
+        proc_status_kib(pid, "VmRSS:") / 1024
     );
-    let base = format!("http://{}/api/v1", srv.http_addr);
-    let http = reqwest::Client::new();
+
+    let base = format!("http://{addr}/api/v1");
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let token: String = http
         .post(format!("{base}/sessions"))
-        .json(&serde_json::json!({"login": admin.login, "password": PASSWORD}))
+        .json(&serde_json::json!({"login": admin_login, "password": PASSWORD}))
         .send()
         .await
         .unwrap()
@@ -216,6 +265,7 @@ async fn main() {
     );
 
     let (b, tk) = (base.clone(), token.clone());
+    let cpu = cpu_seconds(pid);
     let mut read = run_load(seconds, move |_, c| {
         let (b, tk) = (b.clone(), tk.clone());
         async move {
@@ -231,9 +281,15 @@ async fn main() {
         }
     })
     .await;
+    let read_cpu = cpu_seconds(pid) - cpu;
     read.report("read  GET /structure");
+    println!(
+        "      {:.0} per server-CPU-second",
+        read.ok as f64 / read_cpu.max(0.001)
+    );
 
     let (b, tk) = (base.clone(), token.clone());
+    let cpu = cpu_seconds(pid);
     let mut write = run_load(seconds, move |i, c| {
         let (b, tk, collabs) = (b.clone(), tk.clone(), Arc::clone(&collabs));
         async move {
@@ -252,7 +308,19 @@ async fn main() {
         }
     })
     .await;
+    let write_cpu = cpu_seconds(pid) - cpu;
     write.report("write PUT|DELETE habilitation");
+    println!(
+        "      {:.0} per server-CPU-second",
+        write.ok as f64 / write_cpu.max(0.001)
+    );
     println!("(each write is one transaction + audit event + fsync before the answer)");
-    srv.shutdown().await;
+    println!(
+        "server resident memory after the load: {} MiB",
+        proc_status_kib(pid, "VmRSS:") / 1024
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = child.wait();
 }

@@ -20,6 +20,10 @@ pub use writeset::WriteSet;
 /// The store format this build writes. Older formats are migrated at open.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// sled's page cache: bounds resident memory on large directories (sled's default is
+/// 1 GiB); the operating system's file cache still serves what does not fit.
+const CACHE_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Key of the format version in the meta tree.
 const FORMAT_KEY: &[u8] = b"format_version";
 
@@ -188,6 +192,7 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let db = sled::Config::new()
             .path(dir)
+            .cache_capacity(CACHE_BYTES)
             .mode(sled::Mode::HighThroughput)
             .open()
             .map_err(|e| match &e {
