@@ -69,6 +69,18 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Rotate the OIDC signing keys, server stopped (while it runs: POST
+    /// /api/v1/operator/keys/rotate): new keys are published at once and sign after the
+    /// delay; the old ones stay published until their tokens have expired.
+    RotateKeys {
+        /// Seconds between publication and first signature (at least the JWKS cache
+        /// lifetime, 300).
+        #[arg(long, default_value_t = apex_idp::oidc::keys::DEFAULT_ROTATION_DELAY)]
+        delay_seconds: i64,
+        /// Configuration file (default config/apex.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -89,6 +101,10 @@ fn main() -> ExitCode {
         Command::Restore { input, config } => {
             load(config.as_deref()).and_then(|c| restore(&c, &input))
         }
+        Command::RotateKeys {
+            delay_seconds,
+            config,
+        } => load(config.as_deref()).and_then(|c| rotate_keys(&c, delay_seconds)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -241,5 +257,46 @@ fn restore(config: &Config, input: &std::path::Path) -> Result<(), String> {
         summary.records,
         config.server.data_dir.display()
     );
+    Ok(())
+}
+
+fn rotate_keys(config: &Config, delay: i64) -> Result<(), String> {
+    use apex_idp::clock::Clock;
+    use apex_idp::oidc::keys;
+    use apex_idp::store::StoreError;
+    if !(keys::MIN_ROTATION_DELAY..=keys::MAX_ROTATION_DELAY).contains(&delay) {
+        return Err(format!(
+            "--delay-seconds {delay}: must be between {} (the JWKS cache lifetime) and {}",
+            keys::MIN_ROTATION_DELAY,
+            keys::MAX_ROTATION_DELAY
+        ));
+    }
+    let dir = &config.server.data_dir;
+    let store = Store::open(dir).map_err(|e| match e {
+        StoreError::Locked(_) => format!(
+            "the store at {} is in use (is the server running?); while it runs, rotate with POST /api/v1/operator/keys/rotate and an operator token",
+            dir.display()
+        ),
+        other => other.to_string(),
+    })?;
+    let tree = store.face_tree(keys::TREE).map_err(|e| e.to_string())?;
+    let now = SystemClock.now();
+    keys::rotate(&tree, now, delay).map_err(|e| e.to_string())?;
+    let retention = keys::retention(config.oidc.access_token_seconds);
+    let records = keys::records(&tree).map_err(|e| e.to_string())?;
+    println!(
+        "rotate-keys: new keys published now, signing from {} (in {delay} s):",
+        now + delay
+    );
+    for k in keys::status(&records, now, retention) {
+        let until = k
+            .signs_until
+            .map(|t| format!(", signs until {t}, dropped at {}", t + retention))
+            .unwrap_or_default();
+        println!(
+            "  {:<6} {:<24} {:?}, signs from {}{until}",
+            k.alg, k.kid, k.state, k.signs_from
+        );
+    }
     Ok(())
 }

@@ -14,6 +14,7 @@ mod selfservice;
 mod services;
 mod signin;
 mod views;
+pub mod web_reads;
 
 use std::sync::Arc;
 

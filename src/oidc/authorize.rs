@@ -415,10 +415,12 @@ mod tests {
                 auth_time: 50,
                 amr: vec!["pwd".into()],
                 acr: "eidas1".into(),
+                sid: None,
             },
             created_at: 50,
             last_seen: 90,
             password_expired: false,
+            clients: Vec::new(),
         };
         assert!(matches!(decide(&req, Some(&session), 100), Step::Answer(_)));
         let login = parse(&base(&[("prompt", "login")]), &c, |_| None).unwrap();

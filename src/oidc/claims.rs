@@ -41,6 +41,9 @@ pub struct ApexClaims {
     /// `APP:PROFILE` held for the requesting client's application.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profiles: Option<Vec<String>>,
+    /// The SSO session (ID tokens only; Back-Channel Logout 1.0 `sid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 impl AdditionalClaims for ApexClaims {}

@@ -56,8 +56,10 @@ pub struct ApexProviderMetadata {
     pub code_challenge_methods_supported: Vec<String>,
     /// RFC 9207: `iss` in every authorization response.
     pub authorization_response_iss_parameter_supported: bool,
-    /// Back-Channel Logout 1.0 (not yet).
+    /// Back-Channel Logout 1.0.
     pub backchannel_logout_supported: bool,
+    /// Back-Channel Logout 1.0: logout tokens carry `sid`.
+    pub backchannel_logout_session_supported: bool,
 }
 
 impl AdditionalProviderMetadata for ApexProviderMetadata {}
@@ -119,13 +121,15 @@ pub fn metadata(issuer: &IssuerUrl) -> Result<String, String> {
         revocation_endpoint_auth_methods_supported: auth_methods,
         code_challenge_methods_supported: vec!["S256".into()],
         authorization_response_iss_parameter_supported: true,
-        backchannel_logout_supported: false,
+        backchannel_logout_supported: true,
+        backchannel_logout_session_supported: true,
     };
     let mut claims: Vec<CoreClaimName> = CLAIMS
         .iter()
         .map(|c| CoreClaimName::new((*c).into()))
         .collect();
     claims.push(CoreClaimName::new("profiles".into()));
+    claims.push(CoreClaimName::new("sid".into()));
     let doc = ApexProviderMetadataDocument::new(
         issuer.clone(),
         AuthUrl::new(at(path::AUTHORIZE)).map_err(|e| bad(&e))?,

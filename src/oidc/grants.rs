@@ -24,6 +24,9 @@ pub struct Authentication {
     pub amr: Vec<String>,
     /// Context class.
     pub acr: String,
+    /// The SSO session it happened in (`sid` of ID tokens and logout tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// The stored side of an authorization code.

@@ -30,7 +30,9 @@ pub async fn discovery(State(st): State<Arc<AppState>>) -> Response {
     document(&st.oidc.discovery, "public, max-age=3600")
 }
 
-/// `GET /oidc/jwks`: short-lived in caches, so that a new key is seen before it signs.
+/// `GET /oidc/jwks`: short-lived in caches (`keys::JWKS_MAX_AGE`), so that a new key
+/// is seen before it signs.
 pub async fn jwks(State(st): State<Arc<AppState>>) -> Response {
-    document(&st.oidc.jwks, "public, max-age=300")
+    let body = st.oidc.jwks_document(st.directory.now());
+    document(&body, "public, max-age=300")
 }

@@ -109,8 +109,8 @@ mod tests {
     fn tokens_round_trip_and_tampering_or_none_is_refused() {
         let (keys, _) = ring();
         for alg in [Alg::ES256, Alg::EdDSA, Alg::RS256] {
-            let key = keys.signer(alg).unwrap();
-            let t = encode(key, "at+jwt", &json!({"sub": "x"})).unwrap();
+            let key = keys.signer(alg, 0).unwrap();
+            let t = encode(&key, "at+jwt", &json!({"sub": "x"})).unwrap();
             let (h, c): (Header, Value) = decode(&keys, &t).unwrap();
             assert_eq!(h.typ.as_deref(), Some("at+jwt"));
             assert_eq!(c["sub"], "x");
@@ -136,8 +136,8 @@ mod tests {
     #[test]
     fn a_key_is_only_accepted_with_its_own_algorithm() {
         let (keys, _) = ring();
-        let es = keys.signer(Alg::ES256).unwrap();
-        let t = encode(es, "JWT", &json!({})).unwrap();
+        let es = keys.signer(Alg::ES256, 0).unwrap();
+        let t = encode(&es, "JWT", &json!({})).unwrap();
         let mut parts: Vec<String> = t.split('.').map(str::to_owned).collect();
         parts[0] = URL_SAFE_NO_PAD
             .encode(serde_json::to_vec(&json!({"alg": "RS256", "kid": es.kid()})).unwrap());

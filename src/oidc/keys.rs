@@ -1,8 +1,15 @@
 //! Signing keys: one per algorithm (RS256, ES256, EdDSA), generated at first start and
 //! kept in the face's own tree. Every key signs and verifies through ring; `rsa` only
 //! generates RSA keys (ring cannot).
+//!
+//! Rotation: a rotation adds one key per algorithm that is published at once and signs
+//! only from `signs_from` (a delay later, at least the JWKS cache lifetime), so relying
+//! parties see a key before any token carries it. The newest key whose time has come
+//! signs; a key that was outranked stays published until every token it signed has
+//! expired (`retention` after it stopped signing), then it is dropped.
 
 use std::fmt;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -17,6 +24,23 @@ pub const TREE: &str = "oidc_keys";
 
 /// Bits of a generated RSA modulus.
 const RSA_BITS: usize = 2048;
+
+/// Seconds relying parties may cache the JWKS (its `Cache-Control: max-age`).
+pub const JWKS_MAX_AGE: i64 = 300;
+/// Shortest delay between the publication of a new key and its first signature.
+pub const MIN_ROTATION_DELAY: i64 = JWKS_MAX_AGE;
+/// Default delay between the publication of a new key and its first signature.
+pub const DEFAULT_ROTATION_DELAY: i64 = 2 * JWKS_MAX_AGE;
+/// Longest delay a rotation may ask for (a week).
+pub const MAX_ROTATION_DELAY: i64 = 7 * 86_400;
+/// Clock skew allowed to relying parties that check `exp`, in seconds.
+const SKEW_SECONDS: i64 = 60;
+
+/// How long a key stays published after it stopped signing: the longest life of a
+/// token it signed (access and ID tokens, logout tokens), plus clock skew.
+pub fn retention(access_token_seconds: u32) -> i64 {
+    i64::from(access_token_seconds).max(super::backchannel::LOGOUT_TOKEN_SECONDS) + SKEW_SECONDS
+}
 
 /// A signature algorithm of ID tokens and access tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -80,6 +104,9 @@ pub struct KeyRecord {
     pub alg: Alg,
     /// When it was generated (unix seconds).
     pub created_at: i64,
+    /// When it may start signing (unix seconds); published from its creation.
+    #[serde(default)]
+    pub signs_from: i64,
     /// PKCS#8 DER of the private key, base64.
     pkcs8: String,
 }
@@ -90,6 +117,7 @@ impl fmt::Debug for KeyRecord {
             .field("kid", &self.kid)
             .field("alg", &self.alg)
             .field("created_at", &self.created_at)
+            .field("signs_from", &self.signs_from)
             .finish_non_exhaustive()
     }
 }
@@ -123,6 +151,7 @@ pub fn generate(alg: Alg, now: i64) -> Result<KeyRecord, KeyError> {
         kid: String::new(),
         alg,
         created_at: now,
+        signs_from: now,
         pkcs8: STANDARD.encode(&pkcs8),
     };
     let key = SigningKey::from_record(&record)?;
@@ -141,6 +170,7 @@ enum Private {
 pub struct SigningKey {
     kid: String,
     alg: Alg,
+    signs_from: i64,
     private: Private,
     public: Vec<u8>,
     rsa_public: Option<signature::RsaPublicKeyComponents<Vec<u8>>>,
@@ -190,6 +220,7 @@ impl SigningKey {
         Ok(SigningKey {
             kid: record.kid.clone(),
             alg: record.alg,
+            signs_from: record.signs_from,
             private,
             public,
             rsa_public,
@@ -282,7 +313,7 @@ impl PrivateSigningKey for SigningKey {
 
 /// Every key of the issuer.
 pub struct KeyRing {
-    keys: Vec<SigningKey>,
+    keys: Vec<Arc<SigningKey>>,
 }
 
 impl KeyRing {
@@ -290,7 +321,7 @@ impl KeyRing {
     pub fn from_records(records: &[KeyRecord]) -> Result<KeyRing, KeyError> {
         let keys = records
             .iter()
-            .map(SigningKey::from_record)
+            .map(|r| SigningKey::from_record(r).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
         for alg in Alg::ALL {
             if !keys.iter().any(|k| k.alg == alg) {
@@ -300,17 +331,20 @@ impl KeyRing {
         Ok(KeyRing { keys })
     }
 
-    /// The key that signs with `alg` (the newest of that algorithm).
-    pub fn signer(&self, alg: Alg) -> Option<&SigningKey> {
-        self.keys
-            .iter()
-            .filter(|k| k.alg == alg)
-            .max_by_key(|k| k.kid.as_str())
+    /// The key that signs with `alg` at `now`: the newest whose time has come (or, if
+    /// none has, the first to come).
+    pub fn signer(&self, alg: Alg, now: i64) -> Option<Arc<SigningKey>> {
+        let of_alg = || self.keys.iter().filter(|k| k.alg == alg);
+        of_alg()
+            .filter(|k| k.signs_from <= now)
+            .max_by(|a, b| rank(a.signs_from, &a.kid).cmp(&rank(b.signs_from, &b.kid)))
+            .or_else(|| of_alg().min_by_key(|k| rank(k.signs_from, &k.kid)))
+            .cloned()
     }
 
     /// The key with this id.
     pub fn by_kid(&self, kid: &str) -> Option<&SigningKey> {
-        self.keys.iter().find(|k| k.kid == kid)
+        self.keys.iter().find(|k| k.kid == kid).map(AsRef::as_ref)
     }
 
     /// The public keys, as published.
@@ -344,6 +378,143 @@ pub fn install(tree: &sled::Tree, records: &[KeyRecord]) -> Result<(), KeyError>
     }
     tree.flush()?;
     Ok(())
+}
+
+fn rank(signs_from: i64, kid: &str) -> (i64, &str) {
+    (signs_from, kid)
+}
+
+/// When a key stops signing: when the first key of its algorithm that outranks it
+/// starts (None while nothing outranks it).
+fn outranked_at(record: &KeyRecord, records: &[KeyRecord]) -> Option<i64> {
+    let mine = rank(record.signs_from, &record.kid);
+    records
+        .iter()
+        .filter(|r| r.alg == record.alg && rank(r.signs_from, &r.kid) > mine)
+        .map(|r| r.signs_from)
+        .min()
+}
+
+/// Where a key is in its life at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    /// Published; will sign from `signs_from`.
+    Next,
+    /// Published and signing.
+    Signing,
+    /// Published, no longer signing; dropped at `dropped_at`.
+    Retiring,
+}
+
+/// A key as the operator sees it (no private part).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyStatus {
+    /// Key id.
+    pub kid: String,
+    /// Algorithm.
+    pub alg: &'static str,
+    /// Where it is in its life.
+    pub state: KeyState,
+    /// Generated and published (unix seconds).
+    pub created_at: i64,
+    /// First signature (unix seconds).
+    pub signs_from: i64,
+    /// Last signature, when a newer key is due (unix seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signs_until: Option<i64>,
+    /// Leaves the JWKS (unix seconds): every token it signed has expired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_at: Option<i64>,
+}
+
+/// The life of every key at `now`, oldest first. `retention` is the longest life of a
+/// token signed by a key (plus clock skew).
+pub fn status(records: &[KeyRecord], now: i64, retention: i64) -> Vec<KeyStatus> {
+    let mut out: Vec<KeyStatus> = records
+        .iter()
+        .map(|r| {
+            let until = outranked_at(r, records);
+            let state = match until {
+                _ if r.signs_from > now => KeyState::Next,
+                Some(t) if t <= now => KeyState::Retiring,
+                _ => KeyState::Signing,
+            };
+            KeyStatus {
+                kid: r.kid.clone(),
+                alg: r.alg.as_str(),
+                state,
+                created_at: r.created_at,
+                signs_from: r.signs_from,
+                signs_until: until,
+                dropped_at: until.map(|t| t.saturating_add(retention)),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| (a.alg, a.signs_from, &a.kid).cmp(&(b.alg, b.signs_from, &b.kid)));
+    out
+}
+
+/// The keys still published at `now`, and when the next one leaves.
+pub fn published(records: &[KeyRecord], now: i64, retention: i64) -> (Vec<KeyRecord>, Option<i64>) {
+    let mut kept = Vec::new();
+    let mut next = None::<i64>;
+    for r in records {
+        match outranked_at(r, records).map(|t| t.saturating_add(retention)) {
+            Some(gone) if gone <= now => {}
+            Some(gone) => {
+                next = Some(next.map_or(gone, |n| n.min(gone)));
+                kept.push(r.clone());
+            }
+            None => kept.push(r.clone()),
+        }
+    }
+    (kept, next)
+}
+
+/// Removes the keys whose every token has expired; returns the keys left and when the
+/// next one leaves. Blocking.
+pub fn drop_retired(
+    tree: &sled::Tree,
+    now: i64,
+    retention: i64,
+) -> Result<(Vec<KeyRecord>, Option<i64>), KeyError> {
+    let all = records(tree)?;
+    let (kept, next) = published(&all, now, retention);
+    let gone: Vec<&KeyRecord> = all
+        .iter()
+        .filter(|r| !kept.iter().any(|k| k.kid == r.kid))
+        .collect();
+    if !gone.is_empty() {
+        for r in &gone {
+            tree.remove(r.kid.as_bytes())?;
+        }
+        tree.flush()?;
+        tracing::info!(
+            kids = ?gone.iter().map(|r| r.kid.as_str()).collect::<Vec<_>>(),
+            "dropped retired OIDC signing keys"
+        );
+    }
+    Ok((kept, next))
+}
+
+/// Generates one new key per algorithm, published now and signing after `delay`
+/// seconds (clamped to the allowed range); returns the new records. Blocking.
+pub fn rotate(tree: &sled::Tree, now: i64, delay: i64) -> Result<Vec<KeyRecord>, KeyError> {
+    let delay = delay.clamp(MIN_ROTATION_DELAY, MAX_ROTATION_DELAY);
+    let mut fresh = Vec::new();
+    for alg in Alg::ALL {
+        let mut r = generate(alg, now)?;
+        r.signs_from = now + delay;
+        fresh.push(r);
+    }
+    install(tree, &fresh)?;
+    tracing::info!(
+        kids = ?fresh.iter().map(|r| r.kid.as_str()).collect::<Vec<_>>(),
+        signs_from = now + delay,
+        "rotated OIDC signing keys: published now, signing later"
+    );
+    Ok(fresh)
 }
 
 /// Loads the keys, generating (and storing) one for every algorithm that has none
@@ -382,6 +553,51 @@ mod tests {
             let sig = key.sign_bytes(b"message").unwrap();
             assert!(key.verify(b"message", &sig));
             assert!(!key.verify(b"messagf", &sig));
+        }
+    }
+
+    fn record(kid: &str, signs_from: i64) -> KeyRecord {
+        KeyRecord {
+            kid: kid.into(),
+            alg: Alg::ES256,
+            created_at: 0,
+            signs_from,
+            pkcs8: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_new_key_is_published_before_it_signs_and_the_old_one_until_its_tokens_expire() {
+        let all = vec![record("old", 0), record("new", 1000)];
+        let state =
+            |now| -> Vec<KeyState> { status(&all, now, 400).iter().map(|s| s.state).collect() };
+        assert_eq!(state(500), [KeyState::Signing, KeyState::Next]);
+        assert_eq!(state(1000), [KeyState::Retiring, KeyState::Signing]);
+        let (kept, next) = published(&all, 1399, 400);
+        assert_eq!((kept.len(), next), (2, Some(1400)));
+        let (kept, next) = published(&all, 1400, 400);
+        assert_eq!(kept.len(), 1);
+        assert_eq!((kept[0].kid.as_str(), next), ("new", None));
+    }
+
+    #[test]
+    fn the_newest_key_whose_time_has_come_signs() {
+        let records: Vec<KeyRecord> = Alg::ALL
+            .iter()
+            .flat_map(|a| {
+                let mut old = generate(*a, 0).unwrap();
+                old.signs_from = 0;
+                let mut new = generate(*a, 0).unwrap();
+                new.signs_from = 600;
+                [old, new]
+            })
+            .collect();
+        let ring = KeyRing::from_records(&records).unwrap();
+        for alg in Alg::ALL {
+            let before = ring.signer(alg, 599).unwrap();
+            let after = ring.signer(alg, 600).unwrap();
+            assert_ne!(before.kid(), after.kid());
+            assert_eq!(after.signs_from, 600);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! RP-Initiated Logout 1.0: ends the SSO session, then returns to a
 //! `post_logout_redirect_uri` registered by the client — never elsewhere. Without a
-//! valid `id_token_hint` of the signed-in person, the person confirms first.
+//! valid `id_token_hint` of the signed-in person, the person confirms first. The
+//! clients of the ended session are told by back-channel.
 
 use std::sync::Arc;
 
@@ -109,7 +110,12 @@ pub async fn logout(
         return r;
     }
     let clear = match oidc.sessions.close(&headers) {
-        Ok(c) => c,
+        Ok((clear, ended)) => {
+            if let Some(ended) = ended {
+                oidc.session_ended(directory.catalogue(), &ended, now);
+            }
+            clear
+        }
         Err(e) => {
             tracing::error!(error = %e, "oidc logout");
             return refused("Le service rencontre un problème. Réessayez dans quelques instants.");

@@ -1,9 +1,12 @@
 //! The OpenID Connect face: discovery, JWKS, authorization (sign-in, SSO session,
-//! access gate), token, userinfo, introspection, revocation and RP-initiated logout.
+//! access gate), token, userinfo, introspection, revocation, RP-initiated and
+//! back-channel logout, signing-key rotation.
 //! Each endpoint parses, decides (pure functions) and renders; protocol state lives in
 //! the face's own trees; directory data is only read, through the core.
 
 mod authorize;
+pub mod backchannel;
+mod browser;
 mod claims;
 mod client;
 mod discovery;
@@ -12,15 +15,18 @@ mod handlers;
 pub mod jws;
 pub mod keys;
 mod logout;
+mod memo;
 mod pages;
 mod params;
 mod reply;
 mod resource;
+mod rotation;
 mod session;
 mod signin;
 mod table;
 mod token;
 mod tokens;
+mod watch;
 
 use std::sync::Arc;
 
@@ -30,6 +36,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use openidconnect::IssuerUrl;
 
+pub use browser::BrowserSession;
 pub use claims::{ApexClaims, ApexIdToken, UserClaims};
 pub use discovery::{ApexProviderMetadata, ApexProviderMetadataDocument, path};
 pub use tokens::AccessClaims;
@@ -37,9 +44,10 @@ pub use tokens::AccessClaims;
 use crate::config::OidcConfig;
 use crate::directory::Directory;
 use crate::web::AppState;
+use backchannel::Courier;
 use client::SecretCache;
 use grants::Grants;
-use keys::KeyRing;
+use rotation::Published;
 use session::{Lifetimes, Sessions};
 
 /// The authentication context class of a password sign-in.
@@ -67,13 +75,16 @@ pub enum OidcError {
 pub struct Oidc {
     issuer: IssuerUrl,
     base: String,
-    keys: KeyRing,
+    keys: std::sync::RwLock<Arc<Published>>,
+    keys_tree: sled::Tree,
+    refreshing: std::sync::Mutex<()>,
     discovery: Bytes,
-    jwks: Bytes,
     config: OidcConfig,
     grants: Grants,
     sessions: Sessions,
     secrets: SecretCache,
+    courier: Courier,
+    verified: memo::Verified,
 }
 
 impl Oidc {
@@ -92,11 +103,15 @@ impl Oidc {
             .face_tree(keys::TREE)
             .map_err(table::StateError::from)?;
         let now = directory.now();
-        let keys = tokio::task::spawn_blocking(move || keys::load_or_generate(&tree, now))
-            .await
-            .map_err(|e| OidcError::Other(e.to_string()))??;
+        let retention = rotation::retention(&config);
+        let keys_tree = tree.clone();
+        let published = tokio::task::spawn_blocking(move || {
+            keys::load_or_generate(&tree, now)?;
+            Published::load(&tree, now, retention)
+        })
+        .await
+        .map_err(|e| OidcError::Other(e.to_string()))??;
         let discovery = discovery::metadata(&issuer).map_err(OidcError::Other)?;
-        let jwks = discovery::jwks(&keys).map_err(OidcError::Other)?;
         let lifetimes = Lifetimes {
             idle: i64::from(config.session_idle_minutes) * 60,
             absolute: i64::from(config.session_max_hours) * 3600,
@@ -107,11 +122,14 @@ impl Oidc {
             sessions: Sessions::open(&store, lifetimes, secure)?,
             issuer,
             base,
-            keys,
+            keys: std::sync::RwLock::new(Arc::new(published)),
+            keys_tree,
+            refreshing: std::sync::Mutex::new(()),
             discovery: Bytes::from(discovery),
-            jwks: Bytes::from(jwks),
             config,
             secrets: SecretCache::new(),
+            courier: Courier::new(),
+            verified: memo::Verified::default(),
         };
         oidc.purge(now)?;
         Ok(oidc)
@@ -122,19 +140,66 @@ impl Oidc {
         &self.base
     }
 
-    /// Forgets expired codes, grants, sessions and pending requests.
+    /// Forgets expired codes, grants, sessions and pending requests, and drops the
+    /// retired keys whose tokens have all expired.
     pub fn purge(&self, now: i64) -> Result<usize, OidcError> {
+        self.refresh_keys(now)?;
         Ok(self.grants.purge(now)? + self.sessions.purge(now)?)
     }
 }
 
-/// Purges expired protocol state every ten minutes.
+/// Seconds between two looks at the audit log for accounts that left.
+const WATCH_SECONDS: u64 = 2;
+
+/// Purges expired protocol state every ten minutes; every two seconds, ends the SSO
+/// sessions of accounts that can no longer sign in and tells their clients.
 pub async fn run_housekeeping(oidc: Arc<Oidc>, directory: Arc<Directory>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    let mut purge = tokio::time::interval(std::time::Duration::from_secs(600));
+    let mut look = tokio::time::interval(std::time::Duration::from_secs(WATCH_SECONDS));
+    let mut watch = match watch::AccountWatch::new(directory.store()) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::error!(error = %e, "oidc: accounts are not watched");
+            None
+        }
+    };
     loop {
-        tick.tick().await;
-        if let Err(e) = oidc.purge(directory.now()) {
-            tracing::warn!(error = %e, "oidc housekeeping");
+        tokio::select! {
+            _ = purge.tick() => {
+                if let Err(e) = oidc.purge(directory.now()) {
+                    tracing::warn!(error = %e, "oidc housekeeping");
+                }
+            }
+            _ = look.tick() => {
+                if let Some(w) = watch.as_mut() {
+                    oidc.end_sessions_of_departed(w, &directory);
+                }
+            }
+        }
+    }
+}
+
+impl Oidc {
+    /// Ends the sessions of the accounts that left since the last look.
+    fn end_sessions_of_departed(&self, watch: &mut watch::AccountWatch, directory: &Directory) {
+        let ended = match watch.ended_accounts(directory) {
+            Ok(a) if a.is_empty() => return,
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "oidc: reading the audit log");
+                return;
+            }
+        };
+        let sessions = match self.sessions.end_sessions_of(&ended) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "oidc: ending sessions");
+                return;
+            }
+        };
+        let now = directory.now();
+        for s in &sessions {
+            self.session_ended(directory.catalogue(), s, now);
         }
     }
 }

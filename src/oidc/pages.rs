@@ -1,68 +1,26 @@
 //! The issuer's pages, in French, server-rendered, usable without JavaScript: sign-in,
 //! password renewal, errors, logout, and the form-post answer.
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::{Markup, html};
 
-/// The one stylesheet, inline (allowed by its hash in the CSP).
-const STYLE: &str = "body{font-family:Marianne,Arial,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem;color:#161616;line-height:1.5}\
-label{display:block;font-weight:bold;margin-top:1rem}input{display:block;width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}\
-button{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem;background:#000091;color:#fff;border:0}\
-.erreur{color:#ce0500}.resume{border-left:4px solid #ce0500;padding:.5rem 1rem}.aide{font-size:.9rem;color:#3a3a3a}";
+pub use crate::web::pages::layout::FieldError;
+use crate::web::pages::layout::{self, FORM_POST_SCRIPT_PATH, Input};
 
-/// The script that submits a form-post answer (allowed by its hash in the CSP).
-const SUBMIT: &str = "document.forms[0].submit();";
-
-fn csp_hash(s: &str) -> String {
-    let d = ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
-    format!("'sha256-{}'", STANDARD.encode(d.as_ref()))
-}
-
-/// An error tied to one field of a form.
-#[derive(Debug, Clone)]
-pub struct FieldError {
-    /// The field's name.
-    pub field: &'static str,
-    /// What is wrong, for a person.
-    pub message: String,
-}
+/// The policy of the issuer's pages: the site's stylesheet, and its one script (the
+/// form-post answer). No `form-action`: a sign-in form's answer redirects to the
+/// application, which browsers would otherwise block.
+const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
+    base-uri 'none'; frame-ancestors 'none'";
 
 fn layout(title: &str, has_error: bool, body: Markup) -> Markup {
-    let full = if has_error {
-        format!("Erreur : {title} – APEX Partenaires")
-    } else {
-        format!("{title} – APEX Partenaires")
-    };
-    html! {
-        (DOCTYPE)
-        html lang="fr" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (full) }
-                style { (PreEscaped(STYLE)) }
-            }
-            body {
-                header { p { "Mon espace APEX Partenaires" } }
-                main id="contenu" { h1 { (title) } (body) }
-            }
-        }
-    }
+    layout::page(title, has_error, None, body)
 }
 
 /// The summary of errors at the top of a form, linking to each field.
 fn summary(error: Option<&FieldError>) -> Markup {
-    html! {
-        @if let Some(e) = error {
-            div class="resume" role="alert" {
-                p { "Le formulaire contient une erreur :" }
-                ul { li { a href={ "#" (e.field) } { (e.message) } } }
-            }
-        }
-    }
+    layout::summary(error.cloned().as_slice())
 }
 
 /// One labelled input, with its error and hint tied to it.
@@ -75,24 +33,14 @@ fn field(
     hint: Option<&str>,
     error: Option<&FieldError>,
 ) -> Markup {
-    let err = error.filter(|e| e.field == name);
-    let hint_id = format!("{name}-aide");
-    let err_id = format!("{name}-erreur");
-    let mut described = Vec::new();
-    if hint.is_some() {
-        described.push(hint_id.clone());
+    let mut input = Input::new(name, label)
+        .kind(kind)
+        .value(value)
+        .autocomplete(autocomplete);
+    if let Some(h) = hint {
+        input = input.hint(h);
     }
-    if err.is_some() {
-        described.push(err_id.clone());
-    }
-    let described = (!described.is_empty()).then(|| described.join(" "));
-    html! {
-        label for=(name) { (label) }
-        @if let Some(h) = hint { p class="aide" id=(hint_id) { (h) } }
-        @if let Some(e) = err { p class="erreur" id=(err_id) { "Erreur : " (e.message) } }
-        input id=(name) name=(name) type=(kind) value=(value) autocomplete=(autocomplete)
-            required aria-invalid=[err.map(|_| "true")] aria-describedby=[described];
-    }
+    input.render(error.cloned().as_slice())
 }
 
 /// What the sign-in form shows.
@@ -127,6 +75,7 @@ pub fn sign_in(v: &SignInView<'_>) -> Markup {
                 (field("password", "Mot de passe", "password", "", "current-password", None, e))
                 button type="submit" { "Se connecter" }
             }
+            p { a href="/password-resets" { "Mot de passe oublié ?" } }
         },
     )
 }
@@ -189,7 +138,7 @@ pub fn form_post(action: &str, fields: &[(&'static str, String)]) -> Markup {
                 noscript { p { "JavaScript est désactivé : cliquez pour continuer." } }
                 button type="submit" { "Continuer vers l'application" }
             }
-            script { (PreEscaped(SUBMIT)) }
+            script src=(FORM_POST_SCRIPT_PATH) {}
         },
     )
 }
@@ -224,23 +173,7 @@ pub fn logged_out() -> Markup {
 
 /// An HTML answer with the security headers of the issuer's pages.
 pub fn respond(status: StatusCode, page: Markup) -> Response {
-    let csp = format!(
-        "default-src 'none'; style-src {}; script-src {}; base-uri 'none'; frame-ancestors 'none'",
-        csp_hash(STYLE),
-        csp_hash(SUBMIT)
-    );
-    let mut r = (status, page.into_string()).into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if let Ok(v) = HeaderValue::from_str(&csp) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
-    r
+    layout::respond_with(status, page, CSP)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::store::Store;
 
 /// Cookie of the SSO session.
 pub const SSO_COOKIE: &str = "apex_sso";
-/// Cookie of the CSRF token of the sign-in forms.
+/// Cookie of the CSRF token of every form (issuer and web space alike).
 pub const CSRF_COOKIE: &str = "apex_csrf";
 /// Seconds a pending authorization request waits for its sign-in.
 const INTERACTION_SECONDS: i64 = 30 * 60;
@@ -29,6 +29,22 @@ pub struct SsoSession {
     pub last_seen: i64,
     /// The password had expired at sign-in: it must be renewed before anything else.
     pub password_expired: bool,
+    /// Clients that received a code in this session: told by back-channel when it ends.
+    #[serde(default)]
+    pub clients: Vec<String>,
+}
+
+/// A session just opened.
+#[derive(Debug)]
+pub struct Opened {
+    /// The Set-Cookie value that carries it.
+    pub cookie: HeaderValue,
+    /// Its key in the session tree.
+    pub key: Vec<u8>,
+    /// The session as stored (with its `sid`).
+    pub session: SsoSession,
+    /// The browser's previous live session of another person, which this one ended.
+    pub ended: Option<SsoSession>,
 }
 
 /// An authorization request waiting for its sign-in.
@@ -70,6 +86,15 @@ impl Sessions {
         })
     }
 
+    fn alive(&self, s: &SsoSession, now: i64) -> bool {
+        now - s.last_seen < self.lifetimes.idle && now - s.created_at < self.lifetimes.absolute
+    }
+
+    /// The key of the request's session in the session tree, if it has a cookie.
+    pub fn key_of(&self, headers: &HeaderMap) -> Option<Vec<u8>> {
+        cookie(headers, SSO_COOKIE).map(digest)
+    }
+
     /// The live session behind the request's cookie, touched. Expired ones are removed.
     pub fn current(&self, headers: &HeaderMap, now: i64) -> Result<Option<SsoSession>, StateError> {
         let Some(secret) = cookie(headers, SSO_COOKIE) else {
@@ -80,8 +105,7 @@ impl Sessions {
             return Ok(None);
         };
         let s = &read.value;
-        if now - s.last_seen >= self.lifetimes.idle || now - s.created_at >= self.lifetimes.absolute
-        {
+        if !self.alive(s, now) {
             self.sessions.remove(&key)?;
             return Ok(None);
         }
@@ -92,17 +116,71 @@ impl Sessions {
         Ok(Some(touched))
     }
 
-    /// Opens a session and returns its Set-Cookie value; the request's previous
-    /// session, if any, ends (rotation at sign-in).
+    /// Opens a session under a new cookie (rotation at sign-in). The request's previous
+    /// session goes: when it was the same person's, the new one keeps its `sid` and its
+    /// clients (the person only signed in again); another person's session ends.
     pub fn open_session(
         &self,
         headers: &HeaderMap,
-        session: &SsoSession,
-    ) -> Result<HeaderValue, StateError> {
-        self.close(headers)?;
+        mut session: SsoSession,
+    ) -> Result<Opened, StateError> {
+        let (_, previous) = self.close(headers)?;
+        let previous = previous.filter(|p| self.alive(p, session.created_at));
+        let mut ended = None;
+        match previous {
+            Some(p)
+                if p.authentication.account_id == session.authentication.account_id
+                    && p.authentication.sid.is_some() =>
+            {
+                session.authentication.sid = p.authentication.sid;
+                session.clients = p.clients;
+            }
+            other => ended = other,
+        }
+        if session.authentication.sid.is_none() {
+            session.authentication.sid = Some(uuid::Uuid::new_v4().to_string());
+        }
         let secret = random_secret();
-        self.sessions.put(&digest(&secret), session)?;
-        Ok(self.set_cookie(SSO_COOKIE, &secret, "/", Some(self.lifetimes.absolute)))
+        let key = digest(&secret);
+        self.sessions.put(&key, &session)?;
+        Ok(Opened {
+            cookie: self.set_cookie(SSO_COOKIE, &secret, "/", Some(self.lifetimes.absolute)),
+            key,
+            session,
+            ended,
+        })
+    }
+
+    /// Records that a client received a code in the session under `key`.
+    pub fn join(&self, key: &[u8], client_id: &str) -> Result<(), StateError> {
+        // A concurrent touch changes the bytes: read again and retry.
+        for _ in 0..16 {
+            let Some(read) = self.sessions.read(key)? else {
+                return Ok(());
+            };
+            if read.value.clients.iter().any(|c| c == client_id) {
+                return Ok(());
+            }
+            let mut joined = read.value.clone();
+            joined.clients.push(client_id.to_owned());
+            if self.sessions.swap(key, &read, &joined)? {
+                return Ok(());
+            }
+        }
+        tracing::warn!(
+            client_id,
+            "oidc session: client not recorded after 16 attempts"
+        );
+        Ok(())
+    }
+
+    /// Ends every session of these accounts; returns the sessions that ended.
+    pub fn end_sessions_of(
+        &self,
+        accounts: &std::collections::HashSet<String>,
+    ) -> Result<Vec<SsoSession>, StateError> {
+        self.sessions
+            .take_where(|s| accounts.contains(&s.authentication.account_id))
     }
 
     /// Rewrites the request's session (e.g. after a password renewal).
@@ -122,12 +200,17 @@ impl Sessions {
         Ok(())
     }
 
-    /// Ends the request's session; returns the Set-Cookie value that clears it.
-    pub fn close(&self, headers: &HeaderMap) -> Result<HeaderValue, StateError> {
-        if let Some(secret) = cookie(headers, SSO_COOKIE) {
-            self.sessions.remove(&digest(secret))?;
-        }
-        Ok(self.set_cookie(SSO_COOKIE, "", "/", Some(0)))
+    /// Ends the request's session; returns the Set-Cookie value that clears it, and
+    /// the session that ended, if there was one.
+    pub fn close(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<(HeaderValue, Option<SsoSession>), StateError> {
+        let ended = match cookie(headers, SSO_COOKIE) {
+            Some(secret) => self.sessions.take(&digest(secret))?,
+            None => None,
+        };
+        Ok((self.set_cookie(SSO_COOKIE, "", "/", Some(0)), ended))
     }
 
     /// The CSRF token of this browser, and the Set-Cookie to send when it is new.
@@ -136,7 +219,7 @@ impl Sessions {
             Some(c) => (c.to_owned(), None),
             None => {
                 let c = random_secret();
-                let set = self.set_cookie(CSRF_COOKIE, &c, "/oidc", None);
+                let set = self.set_cookie(CSRF_COOKIE, &c, "/", None);
                 (c, Some(set))
             }
         }
@@ -187,10 +270,7 @@ impl Sessions {
 
     /// Forgets expired sessions and requests.
     pub fn purge(&self, now: i64) -> Result<usize, StateError> {
-        let l = self.lifetimes;
-        let s = self
-            .sessions
-            .purge(|s| now - s.last_seen >= l.idle || now - s.created_at >= l.absolute)?;
+        let s = self.sessions.purge(|s| !self.alive(s, now))?;
         let i = self.interactions.purge(|i| i.expires_at <= now)?;
         Ok(s + i)
     }

@@ -98,7 +98,17 @@ pub async fn authorize(
     };
     match authorize::decide(&request, session.as_ref(), now) {
         Step::Refuse(e) => reply::error(&request.target, oidc.issuer(), &e),
-        Step::Answer(authentication) => answer(oidc, directory, &request, authentication, now),
+        Step::Answer(authentication) => {
+            let key = oidc.sessions.key_of(&headers);
+            answer(
+                oidc,
+                directory,
+                &request,
+                authentication,
+                key.as_deref(),
+                now,
+            )
+        }
         step @ (Step::SignIn | Step::Renew) => {
             let (csrf, set_csrf) = oidc.sessions.csrf(&headers);
             let login = request.login_hint.clone().unwrap_or_default();
@@ -133,12 +143,14 @@ fn app_name<'d>(directory: &'d Directory, request: &AuthRequest) -> &'d str {
         .map_or("inconnue", |a| a.name.as_str())
 }
 
-/// The gate, then a code at the redirect URI.
+/// The gate, then a code at the redirect URI; the client joins the SSO session under
+/// `session_key` (it will be told when the session ends).
 fn answer(
     oidc: &Oidc,
     directory: &Directory,
     request: &AuthRequest,
     authentication: Authentication,
+    session_key: Option<&[u8]>,
     now: i64,
 ) -> Response {
     let Some(app) = directory.catalogue().by_client_id(&request.client_id) else {
@@ -166,10 +178,16 @@ fn answer(
         expires_at: now + CODE_SECONDS,
         used: false,
     };
-    match oidc.grants.issue_code(&record) {
-        Ok(code) => reply::code(&request.target, oidc.issuer(), code),
-        Err(e) => failure(e),
+    let code = match oidc.grants.issue_code(&record) {
+        Ok(code) => code,
+        Err(e) => return failure(e),
+    };
+    if let Some(key) = session_key
+        && let Err(e) = oidc.sessions.join(key, &request.client_id)
+    {
+        return failure(e);
     }
+    reply::code(&request.target, oidc.issuer(), code)
 }
 
 /// The pending request a form continues, checked against the CSRF cookie.
@@ -263,17 +281,22 @@ pub async fn sign_in(
         auth_time: now,
         amr: vec![AMR_PASSWORD.to_owned()],
         acr: ACR.to_owned(),
+        sid: None,
     };
     let session = SsoSession {
-        authentication: authentication.clone(),
+        authentication,
         created_at: now,
         last_seen: now,
         password_expired: signed.password_expired,
+        clients: Vec::new(),
     };
-    let cookie = match oidc.sessions.open_session(&headers, &session) {
-        Ok(c) => c,
+    let opened = match oidc.sessions.open_session(&headers, session) {
+        Ok(o) => o,
         Err(e) => return failure(e),
     };
+    if let Some(ended) = &opened.ended {
+        oidc.session_ended(directory.catalogue(), ended, now);
+    }
     let response = if signed.password_expired {
         pages::respond(
             StatusCode::OK,
@@ -287,9 +310,16 @@ pub async fn sign_in(
         if let Err(e) = oidc.sessions.done(&interaction) {
             return failure(e);
         }
-        answer(oidc, directory, &request, authentication, now)
+        answer(
+            oidc,
+            directory,
+            &request,
+            opened.session.authentication,
+            Some(&opened.key),
+            now,
+        )
     };
-    with_cookies(response, &[cookie])
+    with_cookies(response, &[opened.cookie])
 }
 
 /// `POST /oidc/authorize/password`: fields `current_password`, `password`,
@@ -390,5 +420,13 @@ pub async fn renew(State(st): State<Arc<AppState>>, headers: HeaderMap, form: Fi
     if let Err(e) = oidc.sessions.done(&interaction) {
         return failure(e);
     }
-    answer(oidc, directory, &request, session.authentication, now)
+    let key = oidc.sessions.key_of(&headers);
+    answer(
+        oidc,
+        directory,
+        &request,
+        session.authentication,
+        key.as_deref(),
+        now,
+    )
 }

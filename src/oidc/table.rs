@@ -90,6 +90,14 @@ impl<V: Serialize + DeserializeOwned> Table<V> {
             .is_ok())
     }
 
+    /// Removes a value and returns it.
+    pub fn take(&self, key: &[u8]) -> Result<Option<V>, StateError> {
+        match self.tree.remove(key)? {
+            Some(raw) => Ok(Some(serde_json::from_slice(&raw)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Removes every value for which `dead` holds; returns how many.
     pub fn purge(&self, dead: impl Fn(&V) -> bool) -> Result<usize, StateError> {
         let mut n = 0;
@@ -106,5 +114,25 @@ impl<V: Serialize + DeserializeOwned> Table<V> {
             }
         }
         Ok(n)
+    }
+
+    /// Removes every readable value for which `chosen` holds, and returns them.
+    pub fn take_where(&self, chosen: impl Fn(&V) -> bool) -> Result<Vec<V>, StateError> {
+        let mut out = Vec::new();
+        for item in self.tree.iter() {
+            let (key, raw) = item?;
+            let Ok(value) = serde_json::from_slice::<V>(&raw) else {
+                continue;
+            };
+            if chosen(&value)
+                && self
+                    .tree
+                    .compare_and_swap(&key, Some(&raw), None::<&[u8]>)?
+                    .is_ok()
+            {
+                out.push(value);
+            }
+        }
+        Ok(out)
     }
 }

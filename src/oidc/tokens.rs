@@ -2,6 +2,8 @@
 //! `at+jwt`) and ID tokens (through `openidconnect`'s types), both signed with the
 //! client's algorithm.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use openidconnect::{
     AccessToken, Audience, AuthenticationContextClass, AuthenticationMethodReference,
@@ -10,10 +12,11 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 
 use super::Oidc;
-use super::claims::{ApexIdToken, UserClaims};
+use super::claims::{ApexClaims, ApexIdToken, UserClaims};
 use super::grants::Authentication;
 use super::jws;
 use super::keys::{Alg, SigningKey};
+use super::memo;
 use super::params::OAuthError;
 use crate::catalogue::OidcClient;
 
@@ -76,11 +79,12 @@ fn time(t: i64) -> DateTime<Utc> {
 }
 
 impl Oidc {
-    /// The signing key for a client (its declared algorithm, RS256 by default).
-    pub fn signer_for(&self, client: &OidcClient) -> Result<&SigningKey, OAuthError> {
+    /// The signing key for a client at `now` (its declared algorithm, RS256 by default).
+    pub fn signer_for(&self, client: &OidcClient, now: i64) -> Result<Arc<SigningKey>, OAuthError> {
         let alg = Alg::parse(&client.id_token_signed_response_alg).unwrap_or(Alg::RS256);
-        self.keys
-            .signer(alg)
+        self.keys()
+            .ring
+            .signer(alg, now)
             .ok_or_else(|| OAuthError::server("no signing key"))
     }
 
@@ -120,8 +124,8 @@ impl Oidc {
             claims.gid = Some(grant_id.to_owned());
             claims.profiles = profiles;
         }
-        let token = jws::encode(self.signer_for(client)?, ACCESS_TOKEN_TYP, &claims)
-            .map_err(OAuthError::server)?;
+        let key = self.signer_for(client, now)?;
+        let token = jws::encode(&key, ACCESS_TOKEN_TYP, &claims).map_err(OAuthError::server)?;
         Ok((token, claims))
     }
 
@@ -135,14 +139,17 @@ impl Oidc {
         access_token: &str,
         now: i64,
     ) -> Result<String, OAuthError> {
-        let key = self.signer_for(client)?;
+        let key = self.signer_for(client, now)?;
         let claims = IdTokenClaims::new(
             self.issuer.clone(),
             vec![Audience::new(client.client_id.clone())],
             time(now + i64::from(self.config.access_token_seconds)),
             time(now),
             user.standard(),
-            user.apex.clone(),
+            ApexClaims {
+                sid: authentication.sid.clone(),
+                ..user.apex.clone()
+            },
         )
         .set_auth_time(Some(time(authentication.auth_time)))
         .set_nonce(nonce.map(|n| Nonce::new(n.to_owned())))
@@ -158,7 +165,7 @@ impl Oidc {
         ));
         let token = ApexIdToken::new(
             claims,
-            key,
+            key.as_ref(),
             key.alg().jws(),
             Some(&AccessToken::new(access_token.to_owned())),
             None,
@@ -174,11 +181,20 @@ impl Oidc {
     /// Checks an access token: ours, unexpired, not revoked, its grant alive.
     pub fn check_access(&self, token: &str, now: i64) -> Result<AccessClaims, OAuthError> {
         let invalid = |m: &str| OAuthError::new("invalid_token", m);
-        let (header, claims): (_, AccessClaims) =
-            jws::decode(&self.keys, token).map_err(|e| invalid(&e.to_string()))?;
-        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) || claims.iss != self.base {
-            return Err(invalid("not an access token of this issuer"));
-        }
+        let key = memo::digest(token);
+        let claims = match self.verified.get(&key) {
+            Some(c) => c,
+            None => {
+                let (header, claims): (_, AccessClaims) =
+                    jws::decode(&self.keys().ring, token).map_err(|e| invalid(&e.to_string()))?;
+                if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) || claims.iss != self.base {
+                    return Err(invalid("not an access token of this issuer"));
+                }
+                let claims = Arc::new(claims);
+                self.verified.put(key, Arc::clone(&claims));
+                claims
+            }
+        };
         if claims.exp <= now {
             return Err(invalid("the access token has expired"));
         }
@@ -198,13 +214,13 @@ impl Oidc {
         {
             return Err(invalid("the access token was revoked"));
         }
-        Ok(claims)
+        Ok(AccessClaims::clone(&claims))
     }
 
     /// The subject and audience of an ID token of ours (expired ones too), for
     /// `id_token_hint`. Unsigned tokens and foreign keys are refused.
     pub fn id_token_hint(&self, token: &str) -> Option<IdTokenHint> {
-        let (header, hint): (_, IdTokenHint) = jws::decode(&self.keys, token).ok()?;
+        let (header, hint): (_, IdTokenHint) = jws::decode(&self.keys().ring, token).ok()?;
         (header
             .typ
             .as_deref()

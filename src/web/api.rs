@@ -589,3 +589,44 @@ pub async fn operator_backup(State(st): S, _op: Operator) -> ApiResult {
     )
         .into_response())
 }
+
+/// `POST /operator/keys/rotate {delay_seconds?}`: the body may be empty.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKeys {
+    delay_seconds: Option<i64>,
+}
+
+/// Rotates the OIDC signing keys: published now, signing after the delay.
+pub async fn operator_rotate_keys(
+    State(st): S,
+    _op: Operator,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    use crate::oidc::keys::{DEFAULT_ROTATION_DELAY, MAX_ROTATION_DELAY, MIN_ROTATION_DELAY};
+    let invalid = |detail: String| {
+        let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "rotation-delay", detail);
+        p.field = Some("delay_seconds".into());
+        p
+    };
+    let request: RotateKeys = if body.iter().all(u8::is_ascii_whitespace) {
+        RotateKeys::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| invalid(e.to_string()))?
+    };
+    let delay = request.delay_seconds.unwrap_or(DEFAULT_ROTATION_DELAY);
+    if !(MIN_ROTATION_DELAY..=MAX_ROTATION_DELAY).contains(&delay) {
+        return Err(invalid(format!(
+            "delay_seconds must be between {MIN_ROTATION_DELAY} (the JWKS cache lifetime) and {MAX_ROTATION_DELAY}"
+        )));
+    }
+    let now = st.directory.now();
+    let keys = st.oidc.rotate_keys(now, delay).await.map_err(|e| {
+        tracing::error!(error = %e, "key rotation");
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+    })?;
+    ok(
+        StatusCode::OK,
+        json!({ "signs_from": now + delay, "keys": keys }),
+    )
+}

@@ -4,6 +4,7 @@ pub mod api;
 pub mod extract;
 pub mod metrics;
 pub mod operator_tokens;
+pub mod pages;
 pub mod problem;
 pub mod routes;
 
@@ -47,13 +48,15 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ));
-    Router::new()
+    let https = state.oidc.issuer().starts_with("https://");
+    let app = Router::new()
         .nest("/api/v1", api)
         .route("/api/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
         .merge(crate::oidc::router())
+        .merge(pages::router())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -67,11 +70,28 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
+        ));
+    // Under TLS, browsers are told never to come back over plain HTTP.
+    let app = if https {
+        app.layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
         ))
-        .with_state(state)
+    } else {
+        app
+    };
+    app.with_state(state)
 }
 
-async fn not_found() -> Response {
+/// An unknown address: a page for a browser, a problem document for anything else.
+async fn not_found(headers: axum::http::HeaderMap) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if wants_html {
+        return pages::not_found();
+    }
     Problem::new(StatusCode::NOT_FOUND, "not-found", "no such resource").into_response()
 }
 

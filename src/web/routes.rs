@@ -339,6 +339,14 @@ pub const ENDPOINTS: &[Endpoint] = &[
         200,
         get(api::operator_backup)
     ),
+    ep!(
+        "POST",
+        "/operator/keys/rotate",
+        "Rotate the OIDC signing keys {delay_seconds?}: new keys are published now and sign after the delay",
+        Operator,
+        200,
+        post(api::operator_rotate_keys)
+    ),
 ];
 
 /// The OpenAPI 3.1 document of [`ENDPOINTS`].

@@ -93,8 +93,8 @@ async fn keys_survive_a_restart_of_the_store() {
     let again = keys::load_or_generate(&tree, 10).unwrap();
     for alg in keys::Alg::ALL {
         assert_eq!(
-            first.signer(alg).unwrap().kid(),
-            again.signer(alg).unwrap().kid()
+            first.signer(alg, 10).unwrap().kid(),
+            again.signer(alg, 10).unwrap().kid()
         );
     }
 }

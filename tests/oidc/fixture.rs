@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use apex_idp::catalogue::Catalogue;
 use apex_idp::clock::ManualClock;
 use apex_idp::config::{Argon2Config, Config};
 use apex_idp::directory::{Directory, actor_of};
@@ -75,6 +76,25 @@ const CHEAP: Argon2Config = Argon2Config {
     p: 1,
 };
 
+/// The operator token of every test server.
+pub const OPERATOR_TOKEN: &str = "oidc-tests-operator-token";
+
+fn operator_hash() -> String {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| {
+        apex_idp::auth::Hasher::new(CHEAP)
+            .unwrap()
+            .hash_blocking(OPERATOR_TOKEN)
+            .unwrap()
+    })
+    .clone()
+}
+
+/// The test catalogue file.
+fn catalogue_file() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oidc/catalogue.toml")
+}
+
 /// Signing keys made once for the whole test run (RSA generation is slow).
 fn test_keys() -> &'static [KeyRecord] {
     static KEYS: OnceLock<Vec<KeyRecord>> = OnceLock::new();
@@ -115,8 +135,19 @@ pub struct Op {
 
 impl Op {
     pub async fn start() -> Op {
+        Op::start_with_catalogue(|_| {}).await
+    }
+
+    /// A server whose catalogue is the test catalogue changed by `edit`, written at
+    /// start (for what is only known at run time, such as back-channel logout URIs).
+    pub async fn start_with_catalogue(edit: impl FnOnce(&mut Catalogue)) -> Op {
         server::install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(catalogue_file()).unwrap();
+        let mut catalogue: Catalogue = toml::from_str(&text).unwrap();
+        edit(&mut catalogue);
+        let file = dir.path().join("catalogue.toml");
+        std::fs::write(&file, toml::to_string(&catalogue).unwrap()).unwrap();
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let mut config = Config::default();
@@ -125,8 +156,8 @@ impl Op {
         config.http.listen = format!("127.0.0.1:{port}");
         config.mail.outbox_dir = dir.path().join("outbox");
         config.argon2 = CHEAP;
-        config.catalogue.file =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oidc/catalogue.toml");
+        config.operator.token_hashes = vec![operator_hash()];
+        config.catalogue.file = file;
         let clock = ManualClock::new();
         let directory = server::open_directory(&config, Arc::new(clock.clone())).unwrap();
         apex_idp::demo::seed(&directory).await.unwrap();

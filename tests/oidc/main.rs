@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+mod backchannel;
 mod discovery;
 mod fixture;
 mod flow;
@@ -14,5 +15,6 @@ mod gate;
 mod logout;
 mod negative;
 mod password;
+mod rotation;
 mod sso;
 mod tokens;

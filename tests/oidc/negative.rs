@@ -182,9 +182,12 @@ async fn a_tampered_access_token_is_refused() {
     let op = Op::start().await;
     let (_, t) = op.tokens(DEMO, "durand", "openid apex").await;
     let at = s(&t, "access_token");
+    // Verified once (and remembered), the genuine token does not vouch for a forgery.
+    assert_eq!(op.userinfo(&at).await.0, 200);
     let forged = tamper(&at, |c| c["sub"] = op.person("martin").id.into());
     assert_eq!(op.userinfo(&forged).await.0, 401);
     assert_eq!(op.introspect(DEMO, &forged).await["active"], false);
+    assert_eq!(op.userinfo(&at).await.0, 200);
 }
 
 #[tokio::test]
@@ -202,8 +205,8 @@ async fn a_token_signed_by_a_foreign_key_is_refused() {
         .map(|a| keys::generate(*a, 0).unwrap())
         .collect();
     let ring = KeyRing::from_records(&foreign).unwrap();
-    let mine =
-        apex_idp::oidc::jws::encode(ring.signer(Alg::EdDSA).unwrap(), "at+jwt", &claims).unwrap();
+    let mine = apex_idp::oidc::jws::encode(&ring.signer(Alg::EdDSA, 0).unwrap(), "at+jwt", &claims)
+        .unwrap();
     assert_eq!(op.userinfo(&mine).await.0, 401);
     let header: serde_json::Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();

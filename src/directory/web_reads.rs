@@ -1,0 +1,215 @@
+//! Reads the web space needs beyond the API's: a searched and paged consultation of the
+//! structure, the profiles an actor may hand out, the administrateurs to contact.
+
+use super::{AccountSummary, DirResult, Directory};
+use crate::auth::token::{self, OneTimeToken, TokenKind};
+use crate::domain::login::fold;
+use crate::domain::rights::{ProfileSource, Target, allowance, authorize};
+use crate::domain::{Account, AccountState, Actor, Function, ProfileId, Role, Service};
+use crate::store::T;
+
+/// What the consultation of a structure looks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountSearch {
+    /// Words that the name, e-mail or identifier must contain (accents and case ignored).
+    pub text: String,
+    /// Only this service.
+    pub service_id: Option<String>,
+    /// Only this role.
+    pub role: Option<Role>,
+    /// Only this state.
+    pub state: Option<AccountState>,
+}
+
+/// One page of a consultation.
+#[derive(Debug, Clone)]
+pub struct AccountPage {
+    /// The accounts of the page, by family name then first name.
+    pub accounts: Vec<AccountSummary>,
+    /// How many accounts match in all.
+    pub total: usize,
+    /// This page, from 1.
+    pub page: usize,
+    /// How many pages.
+    pub pages: usize,
+}
+
+fn own_structure(actor: &Actor) -> Target<'_> {
+    Target {
+        account_id: None,
+        structure_id: &actor.structure_id,
+        service_id: None,
+        role: None,
+    }
+}
+
+impl AccountSearch {
+    fn matches(&self, a: &Account, words: &[String]) -> bool {
+        self.service_id
+            .as_deref()
+            .is_none_or(|s| a.service_id.as_deref() == Some(s))
+            && self.role.is_none_or(|r| a.role == r)
+            && self.state.is_none_or(|s| a.state == s)
+            && (words.is_empty() || {
+                let hay = format!(
+                    "{} {} {} {}",
+                    fold_spaced(&a.person.given_name),
+                    fold_spaced(&a.person.family_name),
+                    fold_spaced(&a.person.email),
+                    a.login.as_deref().unwrap_or_default()
+                );
+                words.iter().all(|w| hay.contains(w.as_str()))
+            })
+    }
+}
+
+/// Folds each word of a text, keeping the spaces between them.
+fn fold_spaced(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c == '@' || c == '.' || c == '-')
+        .map(fold)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Directory {
+    /// One page of the accounts of the actor's structure that match `search`.
+    pub fn search_accounts(
+        &self,
+        actor: &Actor,
+        search: &AccountSearch,
+        page: usize,
+        per_page: usize,
+    ) -> DirResult<AccountPage> {
+        authorize(actor, Function::Consult, &own_structure(actor))?;
+        let words: Vec<String> = search
+            .text
+            .split_whitespace()
+            .map(fold)
+            .filter(|w| !w.is_empty())
+            .collect();
+        let mut found: Vec<(String, Account)> = self
+            .accounts_of(&actor.structure_id)?
+            .into_iter()
+            .filter(|a| search.matches(a, &words))
+            .map(|a| {
+                let key = format!(
+                    "{} {} {}",
+                    fold(&a.person.family_name),
+                    fold(&a.person.given_name),
+                    a.id
+                );
+                (key, a)
+            })
+            .collect();
+        found.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+        let per_page = per_page.max(1);
+        let total = found.len();
+        let pages = total.div_ceil(per_page).max(1);
+        let page = page.clamp(1, pages);
+        let accounts = found
+            .iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .map(|(_, a)| AccountSummary::from(a))
+            .collect();
+        Ok(AccountPage {
+            accounts,
+            total,
+            page,
+            pages,
+        })
+    }
+
+    /// The profiles the actor may hand out with `function` (habilitate or delegate):
+    /// those his structure is entitled to, or only those delegated to him.
+    pub fn grantable_profiles(
+        &self,
+        actor: &Actor,
+        function: Function,
+    ) -> DirResult<Vec<ProfileId>> {
+        let Some(cell) = allowance(function, actor.role) else {
+            return Ok(Vec::new());
+        };
+        let structure = self.structure(&actor.structure_id)?;
+        let entitled = self
+            .catalogue
+            .applications
+            .iter()
+            .flat_map(|app| {
+                app.profiles
+                    .iter()
+                    .filter_map(|p| ProfileId::new(&app.code, &p.code).ok())
+            })
+            .filter(|p| self.catalogue.is_entitled(&structure.category, p));
+        Ok(match cell.profiles {
+            ProfileSource::None => Vec::new(),
+            ProfileSource::Entitled => entitled.collect(),
+            ProfileSource::Delegated => {
+                let me = self.account(&actor.account_id)?;
+                entitled.filter(|p| me.has_delegation(p)).collect()
+            }
+        })
+    }
+
+    /// The active administrateurs of the actor's structure (whom to contact, e.g. for
+    /// the erasure of one's data).
+    pub fn administrateurs_of(&self, actor: &Actor) -> DirResult<Vec<AccountSummary>> {
+        authorize(actor, Function::Consult, &own_structure(actor))?;
+        Ok(self
+            .accounts_of(&actor.structure_id)?
+            .iter()
+            .filter(|a| a.role == Role::Administrateur && a.state == AccountState::Active)
+            .map(AccountSummary::from)
+            .collect())
+    }
+
+    /// The services of the actor's structure, each with its number of accounts.
+    pub fn services_with_sizes(&self, actor: &Actor) -> DirResult<Vec<(Service, usize)>> {
+        authorize(actor, Function::Consult, &own_structure(actor))?;
+        let mut out = Vec::new();
+        for s in self.services_of(&actor.structure_id)? {
+            let n = self.store.index_ids(T::AccountsByService, &s.id)?.len();
+            out.push((s, n));
+        }
+        out.sort_by_key(|(s, _)| fold(&s.name));
+        Ok(out)
+    }
+
+    /// Whether a one-time link of this kind is still usable (shown before its form).
+    pub fn link_is_live(&self, secret: &str, kind: TokenKind) -> DirResult<bool> {
+        if !token::looks_like_token(secret) {
+            return Ok(false);
+        }
+        let record: Option<OneTimeToken> = self.store.get(T::Tokens, &token::digest(secret))?;
+        Ok(record.is_some_and(|r| r.kind == kind && r.expires_at > self.now()))
+    }
+
+    /// One service of the actor's structure and its accounts (another structure's is
+    /// not found).
+    pub fn consult_service(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> DirResult<(Service, Vec<AccountSummary>)> {
+        let service = match self.service(id) {
+            Ok(s) if s.structure_id == actor.structure_id => s,
+            _ => return Err(super::DirError::NotFound { what: "service" }),
+        };
+        let target = Target {
+            account_id: None,
+            structure_id: &service.structure_id,
+            service_id: Some(&service.id),
+            role: None,
+        };
+        authorize(actor, Function::Consult, &target)?;
+        let mut members: Vec<Account> = self
+            .store
+            .index_ids(T::AccountsByService, &service.id)?
+            .iter()
+            .map(|id| self.account(id))
+            .collect::<DirResult<_>>()?;
+        members.sort_by_key(|a| (fold(&a.person.family_name), fold(&a.person.given_name)));
+        let members = members.iter().map(AccountSummary::from).collect();
+        Ok((service, members))
+    }
+}

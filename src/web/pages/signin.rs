@@ -1,0 +1,164 @@
+//! Sign-in to the web space at `/` (the address of the identifier mail) and sign-out.
+//! Both act on the issuer's SSO session: one sign-in for the portal and the applications.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use maud::html;
+
+use super::layout::{self, FieldError, Input};
+use super::visit::{HOME, Posted, RENEWAL, Visitor, see_other, unavailable};
+use crate::directory::DirError;
+use crate::domain::AccountState;
+use crate::web::AppState;
+
+fn page(
+    visitor: &Visitor,
+    status: StatusCode,
+    login: &str,
+    errors: &[FieldError],
+    notice: Option<&str>,
+) -> Response {
+    let body = html! {
+        div class="etroit" {
+            @if let Some(n) = notice { (layout::notice(n)) }
+            p { "Connectez-vous avec l'identifiant reçu par courriel lors de la validation de votre compte." }
+            (layout::summary(errors))
+            form method="post" action="/" novalidate {
+                (layout::csrf_field(&visitor.csrf))
+                (Input::new("login", "Identifiant").value(login).autocomplete("username").render(errors))
+                (Input::new("password", "Mot de passe").kind("password").autocomplete("current-password").render(errors))
+                button type="submit" { "Se connecter" }
+            }
+            p { a href="/password-resets" { "Mot de passe oublié ?" } }
+            p class="aide" {
+                "Vous n'avez pas encore de compte ? L'administrateur ou le responsable de votre structure "
+                "vous invite : vous recevez alors un courriel pour créer le vôtre."
+            }
+        }
+    };
+    visitor.page(status, "Connexion", !errors.is_empty(), body)
+}
+
+/// `GET /`: the sign-in form, or the portal for a signed-in person.
+pub async fn form(
+    State(st): State<Arc<AppState>>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let dir = &st.directory;
+    match st.oidc.browser_session(&headers, dir.now()) {
+        Ok(Some(s))
+            if dir
+                .account(&s.account_id)
+                .is_ok_and(|a| a.state == AccountState::Active) =>
+        {
+            return see_other(if s.password_expired { RENEWAL } else { HOME });
+        }
+        Ok(_) => {}
+        Err(e) => return unavailable(e),
+    }
+    page(
+        &visitor,
+        StatusCode::OK,
+        "",
+        &[],
+        super::notice(query.as_deref()),
+    )
+}
+
+/// `POST /`: fields `login`, `password`.
+pub async fn sign_in(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Posted(fields): Posted,
+) -> Response {
+    let dir = &st.directory;
+    let (login, password) = (fields.get("login"), fields.get("password"));
+    let again = |status, field, message: &str| {
+        page(
+            &visitor,
+            status,
+            login,
+            &[FieldError::new(field, message)],
+            None,
+        )
+    };
+    if login.trim().is_empty() {
+        return again(
+            StatusCode::BAD_REQUEST,
+            "login",
+            "Saisissez votre identifiant.",
+        );
+    }
+    if password.is_empty() {
+        return again(
+            StatusCode::BAD_REQUEST,
+            "password",
+            "Saisissez votre mot de passe.",
+        );
+    }
+    let signed = match dir.authenticate(login, password, Some(peer.ip())).await {
+        Ok(s) => s,
+        Err(DirError::BadCredentials) => {
+            st.metrics.sign_in_failure();
+            return again(
+                StatusCode::UNAUTHORIZED,
+                "password",
+                "Identifiant ou mot de passe incorrect.",
+            );
+        }
+        Err(DirError::TooManyAttempts { retry_after }) => {
+            let mut r = again(
+                StatusCode::TOO_MANY_REQUESTS,
+                "password",
+                &format!(
+                    "Trop de tentatives infructueuses : réessayez dans {retry_after} seconde{}.",
+                    if retry_after > 1 { "s" } else { "" }
+                ),
+            );
+            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
+        }
+        Err(e) => return unavailable(e),
+    };
+    let cookie = match st.oidc.open_browser_session(
+        dir,
+        &headers,
+        &signed.account.id,
+        signed.password_expired,
+    ) {
+        Ok(c) => c,
+        Err(e) => return unavailable(e),
+    };
+    let mut r = see_other(if signed.password_expired {
+        RENEWAL
+    } else {
+        HOME
+    });
+    r.headers_mut().append(header::SET_COOKIE, cookie);
+    r
+}
+
+/// `POST /sign-out`: ends the session (and the applications' sessions).
+pub async fn sign_out(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Posted(_): Posted,
+) -> Response {
+    let clear = match st.oidc.close_browser_session(&st.directory, &headers) {
+        Ok(c) => c,
+        Err(e) => return unavailable(e),
+    };
+    let mut r = see_other(&super::with_notice("/", "deconnexion"));
+    r.headers_mut().append(header::SET_COOKIE, clear);
+    r
+}

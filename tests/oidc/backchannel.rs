@@ -1,0 +1,337 @@
+//! Back-Channel Logout 1.0: a tiny relying-party server on port 0 receives the logout
+//! tokens; the catalogue that declares its URIs is written at test start.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use apex_idp::catalogue::Catalogue;
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use openidconnect::JsonWebKey;
+use serde_json::Value;
+
+use crate::fixture::{Browser, DEMO, EDDSA, ES256, FICOBA, Op, PASSWORD, Rp};
+
+const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// A logout token as a relying party received it.
+#[derive(Debug, Clone)]
+struct Received {
+    /// The path segment the token came to (the client it was meant for).
+    client: String,
+    content_type: String,
+    token: String,
+}
+
+/// The relying parties' back-channel endpoints: `POST /{client}/logout` records the
+/// token; `POST /slow/logout` answers after 30 s.
+struct Receiver {
+    base: String,
+    got: Arc<Mutex<Vec<Received>>>,
+}
+
+async fn record(
+    State(got): State<Arc<Mutex<Vec<Received>>>>,
+    Path(client): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> StatusCode {
+    if client == "slow" {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    }
+    let token = form
+        .iter()
+        .find(|(k, _)| k == "logout_token")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    got.lock().unwrap().push(Received {
+        client,
+        content_type,
+        token,
+    });
+    StatusCode::OK
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let app = Router::new()
+            .route("/{client}/logout", post(record))
+            .with_state(Arc::clone(&got));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Receiver { base, got }
+    }
+
+    fn uri(&self, client: &str) -> String {
+        format!("{}/{client}/logout", self.base)
+    }
+
+    /// Waits until `n` tokens came (or 10 s), then returns what came.
+    async fn wait_for(&self, n: usize) -> Vec<Received> {
+        let start = Instant::now();
+        while self.got.lock().unwrap().len() < n && start.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        self.got.lock().unwrap().clone()
+    }
+}
+
+/// Declares `uri` as the back-channel logout URI of a client.
+fn declare(c: &mut Catalogue, rp: Rp, uri: String) {
+    let app = c
+        .applications
+        .iter_mut()
+        .find(|a| a.oidc.as_ref().is_some_and(|o| o.client_id == rp.client_id))
+        .unwrap();
+    app.oidc.as_mut().unwrap().backchannel_logout_uri = Some(uri);
+}
+
+/// A server where DEMO, FICOBA and ES256 declare a back-channel URI (EDDSA none).
+async fn op_with(receiver: &Receiver) -> Op {
+    let uris = [DEMO, FICOBA, ES256].map(|rp| (rp, receiver.uri(rp.client_id)));
+    Op::start_with_catalogue(move |c| {
+        for (rp, uri) in uris {
+            declare(c, rp, uri);
+        }
+    })
+    .await
+}
+
+fn part(token: &str, i: usize) -> Value {
+    let p = token.split('.').nth(i).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap()
+}
+
+/// Verifies a logout token as a relying party does (the JWKS and openidconnect's
+/// signature check), and returns its claims.
+async fn verify_logout_token(op: &Op, token: &str) -> (Value, Value) {
+    let header = part(token, 0);
+    let jwks = op.jwks().await;
+    let kid = header["kid"].as_str().unwrap();
+    let key = jwks
+        .keys()
+        .iter()
+        .find(|k| k.key_id().map(|id| id.as_str()) == Some(kid))
+        .expect("the signing key is published");
+    let alg: openidconnect::core::CoreJwsSigningAlgorithm =
+        serde_json::from_value(header["alg"].clone()).unwrap();
+    let (signed, sig) = token.rsplit_once('.').unwrap();
+    key.verify_signature(
+        &alg,
+        signed.as_bytes(),
+        &URL_SAFE_NO_PAD.decode(sig).unwrap(),
+    )
+    .unwrap();
+    (header, part(token, 1))
+}
+
+/// Signs `rp` in through the browser's session (or the form), exchanges the code and
+/// returns the ID token's claims as JSON.
+async fn sign_in(op: &Op, browser: &Browser, rp: Rp, who: &str) -> Value {
+    let flow = op.flow(rp, "openid", &[]);
+    let page = browser.get(&flow.url).await;
+    let answer = if page.status == 200 {
+        browser
+            .sign_in(op, &page, &op.person(who).login, PASSWORD)
+            .await
+    } else {
+        page
+    };
+    let code = flow.code(&answer);
+    let (st, t) = op.exchange(rp, &code, &flow.verifier).await;
+    assert_eq!(st, 200, "{t}");
+    part(t["id_token"].as_str().unwrap(), 1)
+}
+
+#[tokio::test]
+async fn rp_initiated_logout_sends_a_signed_logout_token_to_each_client_of_the_session() {
+    let receiver = Receiver::start().await;
+    let op = op_with(&receiver).await;
+    let browser = op.browser();
+    let durand = op.person("durand");
+    let demo = sign_in(&op, &browser, DEMO, "durand").await;
+    let ficoba = sign_in(&op, &browser, FICOBA, "durand").await;
+    sign_in(&op, &browser, ES256, "durand").await;
+    sign_in(&op, &browser, EDDSA, "durand").await;
+    let sid = demo["sid"]
+        .as_str()
+        .expect("sid in the ID token")
+        .to_owned();
+    assert_eq!(ficoba["sid"], sid, "one session, one sid");
+    // The hint is an ID token of DEMO (re-issued for logout).
+    let flow = op.flow(DEMO, "openid", &[]);
+    let code = flow.code(&browser.get(&flow.url).await);
+    let (_, t) = op.exchange(DEMO, &code, &flow.verifier).await;
+    let url = format!(
+        "{}?id_token_hint={}&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9000%2F&state=bye",
+        op.url("/oidc/logout"),
+        t["id_token"].as_str().unwrap()
+    );
+    let answer = browser.get(&url).await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let got = receiver.wait_for(3).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got_all = receiver.got.lock().unwrap().clone();
+    assert_eq!(got_all.len(), 3, "EDDSA declares no URI: {got:?}");
+    let mut clients: Vec<&str> = got.iter().map(|r| r.client.as_str()).collect();
+    clients.sort_unstable();
+    assert_eq!(clients, ["demo", "es256", "ficoba"]);
+    let mut jtis = Vec::new();
+    for r in &got {
+        assert_eq!(r.content_type, "application/x-www-form-urlencoded");
+        let (header, claims) = verify_logout_token(&op, &r.token).await;
+        let expected_alg = if r.client == "es256" {
+            "ES256"
+        } else {
+            "RS256"
+        };
+        assert_eq!(header["alg"], expected_alg);
+        assert_eq!(header["typ"], "logout+jwt");
+        assert_eq!(claims["iss"], op.base);
+        assert_eq!(claims["aud"], r.client.as_str());
+        assert_eq!(claims["sub"], durand.id.as_str());
+        assert_eq!(claims["sid"], sid.as_str());
+        assert_eq!(claims["events"][EVENT], serde_json::json!({}));
+        assert!(claims.get("nonce").is_none(), "a logout token has no nonce");
+        assert!(claims["iat"].as_i64().unwrap() <= claims["exp"].as_i64().unwrap());
+        jtis.push(claims["jti"].as_str().unwrap().to_owned());
+    }
+    jtis.sort();
+    jtis.dedup();
+    assert_eq!(jtis.len(), 3, "each token has its own jti");
+}
+
+#[tokio::test]
+async fn discovery_announces_back_channel_logout_and_each_session_has_its_own_sid() {
+    let op = Op::start().await;
+    let meta = op.discovery().await;
+    assert_eq!(meta["backchannel_logout_supported"], true);
+    assert_eq!(meta["backchannel_logout_session_supported"], true);
+    let one = sign_in(&op, &op.browser(), DEMO, "durand").await;
+    let other = sign_in(&op, &op.browser(), DEMO, "durand").await;
+    assert_ne!(one["sid"], Value::Null);
+    assert_ne!(one["sid"], other["sid"]);
+    // The sid is no userinfo claim.
+    let (_, t) = op.tokens(DEMO, "durand", "openid apex").await;
+    let (_, info) = op.userinfo(t["access_token"].as_str().unwrap()).await;
+    assert!(info.get("sid").is_none(), "{info}");
+    // A refreshed ID token keeps the session's sid.
+    let first = part(t["id_token"].as_str().unwrap(), 1);
+    let (st, r) = op
+        .token(
+            DEMO,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(
+        part(r["id_token"].as_str().unwrap(), 1)["sid"],
+        first["sid"]
+    );
+}
+
+#[tokio::test]
+async fn a_slow_client_never_delays_the_logout() {
+    let receiver = Receiver::start().await;
+    let slow = receiver.uri("slow");
+    let op = Op::start_with_catalogue(move |c| declare(c, DEMO, slow)).await;
+    let browser = op.browser();
+    sign_in(&op, &browser, DEMO, "durand").await;
+    let flow = op.flow(DEMO, "openid", &[]);
+    let code = flow.code(&browser.get(&flow.url).await);
+    let (_, t) = op.exchange(DEMO, &code, &flow.verifier).await;
+    let url = format!(
+        "{}?id_token_hint={}",
+        op.url("/oidc/logout"),
+        t["id_token"].as_str().unwrap()
+    );
+    let start = Instant::now();
+    let answer = browser.get(&url).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "the logout waited {:?} for the client",
+        start.elapsed()
+    );
+    assert!(!browser.has_cookie("apex_sso"));
+}
+
+#[tokio::test]
+async fn a_deletion_request_ends_the_accounts_sessions_and_tells_their_clients() {
+    let receiver = Receiver::start().await;
+    let op = op_with(&receiver).await;
+    let dir = op.directory();
+    let alice = op.actor("martin");
+    // David awaits validation; Alice validates him; he signs in to an open client.
+    let david = dir.validate(&alice, &op.person("leroy").id).await.unwrap();
+    let browser = op.browser();
+    let flow = op.flow(ES256, "openid", &[]);
+    let page = browser.get(&flow.url).await;
+    let answer = browser
+        .sign_in(&op, &page, david.login.as_deref().unwrap(), PASSWORD)
+        .await;
+    let code = flow.code(&answer);
+    let (st, t) = op.exchange(ES256, &code, &flow.verifier).await;
+    assert_eq!(st, 200, "{t}");
+    let sid = part(t["id_token"].as_str().unwrap(), 1)["sid"].clone();
+    // Another person's session is left alone.
+    sign_in(&op, &op.browser(), DEMO, "durand").await;
+    dir.request_deletion(&alice, &david.id).await.unwrap();
+    let got = receiver.wait_for(1).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].client, "es256");
+    let (_, claims) = verify_logout_token(&op, &got[0].token).await;
+    assert_eq!(claims["sub"], david.id.as_str());
+    assert_eq!(claims["sid"], sid);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.got.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn signing_in_as_another_person_ends_the_previous_session_with_notice() {
+    let receiver = Receiver::start().await;
+    let op = op_with(&receiver).await;
+    let browser = op.browser();
+    let first = sign_in(&op, &browser, DEMO, "durand").await;
+    // The same person signing in again keeps the session (and its sid): no notice.
+    let again = op.flow(DEMO, "openid", &[("prompt", "login")]);
+    let page = browser.get(&again.url).await;
+    let answer = browser
+        .sign_in(&op, &page, &op.person("durand").login, PASSWORD)
+        .await;
+    let code = again.code(&answer);
+    let (_, t) = op.exchange(DEMO, &code, &again.verifier).await;
+    assert_eq!(
+        part(t["id_token"].as_str().unwrap(), 1)["sid"],
+        first["sid"]
+    );
+    // Bruno signs in on the same browser: Chloé's session ends, DEMO is told.
+    let other = op.flow(FICOBA, "openid", &[("prompt", "login")]);
+    let page = browser.get(&other.url).await;
+    let answer = browser
+        .sign_in(&op, &page, &op.person("petit").login, PASSWORD)
+        .await;
+    other.code(&answer);
+    let got = receiver.wait_for(1).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    let (_, claims) = verify_logout_token(&op, &got[0].token).await;
+    assert_eq!(claims["aud"], "demo");
+    assert_eq!(claims["sub"], op.person("durand").id.as_str());
+    assert_eq!(claims["sid"], first["sid"]);
+}
