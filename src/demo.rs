@@ -2,8 +2,6 @@
 //! habilitations and delegations. The one place where passwords are set for people:
 //! it completes their invitations through the ordinary path, with a published password.
 
-use std::net::SocketAddr;
-
 use crate::config::Config;
 use crate::directory::mailqueue::QueuedMail;
 use crate::directory::{DirError, Directory, NameCorrection, actor_of};
@@ -201,17 +199,27 @@ async fn seed_empty(dir: &Directory) -> Result<(), DirError> {
 }
 
 /// Prints the URLs and the sign-ins of the demo.
-pub fn print(config: &Config, http: SocketAddr, signins: &[DemoSignIn]) {
+pub fn print(config: &Config, server: &crate::server::Server, signins: &[DemoSignIn]) {
     let base = config.server.public_url.trim_end_matches('/');
+    let http = server.http_addr;
     println!();
     println!("apex-idp demo — Mon espace APEX Partenaires");
-    println!("  JSON API      http://{http}/api/v1  (OpenAPI: http://{http}/api/openapi.json)");
-    println!("  public URL    {base}");
-    println!("  mail outbox   {}", config.mail.outbox_dir.display());
+    println!("  web space     {base}/  (listening on {http})");
+    println!("  OIDC issuer   {base}/.well-known/openid-configuration");
     println!("  demo client   client_id demo, secret {DEMO_CLIENT_SECRET}");
+    if let Some(ldap) = server.ldap_addr {
+        println!(
+            "  LDAP          ldap://{ldap}  base {}",
+            config.ldap.base_dn
+        );
+    }
+    println!("  JSON API      {base}/api/v1  (OpenAPI: {base}/api/openapi.json)");
+    println!("  mail outbox   {}", config.mail.outbox_dir.display());
     println!();
     println!("  sign-ins (password {DEMO_PASSWORD} for every account that has one):");
-    for s in signins {
+    let mut sorted: Vec<&DemoSignIn> = signins.iter().collect();
+    sorted.sort_by(|a, b| (&a.structure, a.role, &a.login).cmp(&(&b.structure, b.role, &b.login)));
+    for s in sorted {
         println!(
             "    {:<38} {:<15} {:<20} {}",
             s.login,
@@ -222,7 +230,7 @@ pub fn print(config: &Config, http: SocketAddr, signins: &[DemoSignIn]) {
     }
     println!();
     println!(
-        "  try: curl -s -X POST http://{http}/api/v1/sessions -H 'content-type: application/json' \\"
+        "  try: curl -s -X POST {base}/api/v1/sessions -H 'content-type: application/json' \\"
     );
     println!("         -d '{{\"login\":\"amartin\",\"password\":\"{DEMO_PASSWORD}\"}}'");
 }

@@ -160,7 +160,7 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
         println!("{}", listening_line("ldaps", addr));
     }
     if let Some(signins) = demo_signins {
-        apex_idp::demo::print(&config, server.http_addr, &signins);
+        apex_idp::demo::print(&config, &server, &signins);
     }
     wait_for_signal().await;
     eprintln!("apex-idp: stopping");
