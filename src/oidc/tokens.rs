@@ -1,6 +1,6 @@
 //! Minting and checking the tokens of this issuer: access tokens (RFC 9068 JWTs, typ
-//! `at+jwt`) and ID tokens (through `openidconnect`'s types), both signed with the
-//! client's algorithm.
+//! `at+jwt`, always ES256) and ID tokens (through `openidconnect`'s types, signed with
+//! the client's algorithm).
 
 use std::sync::Arc;
 
@@ -124,7 +124,14 @@ impl Oidc {
             claims.gid = Some(grant_id.to_owned());
             claims.profiles = profiles;
         }
-        let key = self.signer_for(client, now)?;
+        // Access tokens are for resource servers, which read every key from the JWKS:
+        // ES256 whatever the client's ID-token algorithm, so that an RS256 client pays
+        // one RSA signature per exchange (its ID token), not two.
+        let key = self
+            .keys()
+            .ring
+            .signer(Alg::ES256, now)
+            .ok_or_else(|| OAuthError::server("no signing key"))?;
         let token = jws::encode(&key, ACCESS_TOKEN_TYP, &claims).map_err(OAuthError::server)?;
         Ok((token, claims))
     }

@@ -191,7 +191,10 @@ async fn access_tokens_are_rfc_9068_jwts() {
     };
     let (h, c) = (decode(parts[0]), decode(parts[1]));
     assert_eq!(h["typ"], "at+jwt");
-    assert_eq!(h["alg"], "RS256");
+    assert_eq!(
+        h["alg"], "ES256",
+        "access tokens are ES256 whatever the ID token's algorithm"
+    );
     assert_eq!(c["iss"], op.base);
     assert_eq!(c["client_id"], "demo");
     assert_eq!(c["sub"], op.person("durand").id);
