@@ -237,14 +237,27 @@ impl Catalogue {
                     );
                 }
             }
-            if let Some(ldap) = &app.ldap
-                && !crate::auth::password::is_argon2id_phc(&ldap.bind_secret_hash)
-            {
-                bad(
-                    format!("{k}.ldap.bind_secret_hash"),
-                    &ldap.bind_secret_hash,
-                    "must be an argon2id PHC string",
-                );
+            if let Some(ldap) = &app.ldap {
+                if !crate::auth::password::is_argon2id_phc(&ldap.bind_secret_hash) {
+                    bad(
+                        format!("{k}.ldap.bind_secret_hash"),
+                        &ldap.bind_secret_hash,
+                        "must be an argon2id PHC string",
+                    );
+                }
+                // The LDAP face would drop an unknown name silently: refuse it here.
+                for name in &ldap.attributes {
+                    if !crate::ldap::acl::is_account_attribute(name) {
+                        bad(
+                            format!("{k}.ldap.attributes"),
+                            name,
+                            &format!(
+                                "not an attribute of an account entry (one of {})",
+                                crate::ldap::acl::ACCOUNT_ATTRIBUTE_NAMES.join(", ")
+                            ),
+                        );
+                    }
+                }
             }
         }
         let mut category_codes = HashSet::new();
@@ -379,5 +392,32 @@ mod tests {
         assert!(has("absolute URL"));
         assert!(has("RS256, ES256 or EdDSA"));
         assert_eq!(problems.len(), 8, "{msgs:#?}");
+    }
+
+    #[test]
+    fn unknown_ldap_attribute_names_are_refused() {
+        let hash = "$argon2id$v=19$m=19456,t=2,p=1$laUxF1MP1mQ2pgSA9YRdvw$ovpjSwSNqM0benmVLq5QvtJMPyYHHGMlFvm7m6V1z8w";
+        let text = format!(
+            r#"
+            [[application]]
+            code = "APP"
+            name = "a"
+            url = "https://a.test/"
+              [application.ldap]
+              bind_secret_hash = "{hash}"
+              attributes = ["uid", "CN", "mail;lang-fr", "0.9.2342.19200300.100.1.3", "memberOf", "userPassword", "telephoneNumber", "namingContexts"]
+            "#
+        );
+        let c: Catalogue = toml::from_str(&text).unwrap();
+        let problems = c.check("catalogue.toml");
+        let msgs: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(problems.len(), 3, "{msgs:#?}");
+        for name in ["userPassword", "telephoneNumber", "namingContexts"] {
+            assert!(
+                msgs.iter()
+                    .any(|m| m.contains("ldap.attributes") && m.contains(name)),
+                "{name}: {msgs:#?}"
+            );
+        }
     }
 }

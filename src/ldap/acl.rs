@@ -4,6 +4,9 @@
 //! own profile groups; a person reads his structure, its services and accounts;
 //! anonymous reads the root DSE and the subschema only. What cannot be read is absent.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use crate::catalogue::Application;
 use crate::directory::{DirError, DirResult, Directory};
 use crate::domain::{Account, AccountState};
@@ -59,6 +62,36 @@ pub const DEFAULT_APPLICATION_ATTRIBUTES: [&AttrType; 12] = [
     &schema::ENTRY_UUID,
 ];
 
+/// The attributes of an account entry an application may be given, as named in
+/// `[application.ldap] attributes` (aliases and OIDs are accepted too).
+pub const ACCOUNT_ATTRIBUTE_NAMES: [&str; 15] = [
+    "uid",
+    "cn",
+    "sn",
+    "givenName",
+    "mail",
+    "employeeType",
+    "apexSiret",
+    "apexServiceId",
+    "apexProfile",
+    "apexAccountState",
+    "memberOf",
+    "entryUUID",
+    "createTimestamp",
+    "modifyTimestamp",
+    "pwdChangedTime",
+];
+
+/// Whether `name` names an attribute of account entries (for `check-config`).
+pub fn is_account_attribute(name: &str) -> bool {
+    schema::lookup(name).is_some_and(|t| {
+        ACCOUNT_ATTRIBUTE_NAMES
+            .iter()
+            .filter_map(|n| schema::lookup(n))
+            .any(|a| std::ptr::eq(a, t))
+    })
+}
+
 /// Attributes of an account anyone who sees the entry reads.
 const ALWAYS: [&AttrType; 7] = [
     &schema::OBJECT_CLASS,
@@ -83,11 +116,84 @@ pub enum Viewer<'a> {
         app: &'a Application,
         /// The account attributes it reads.
         attributes: Vec<&'static AttrType>,
+        /// Structures and services found visible or not, kept between operations.
+        visibility: &'a Visibility,
+        /// The directory's version when the operation started.
+        stamp: Option<Vec<u8>>,
     },
 }
 
+/// Which structures and services each application sees, remembered while the directory
+/// does not change: finding out costs reading indexes and accounts, on every search.
+/// The stamp is the audit log's last sequence number, which every change of an account
+/// (habilitations, service, identifier, deletion) moves in the same transaction.
+#[derive(Debug, Default)]
+pub struct Visibility {
+    known: Mutex<Known>,
+}
+
+#[derive(Debug, Default)]
+struct Known {
+    stamp: Option<Vec<u8>>,
+    count: usize,
+    by_application: HashMap<String, HashMap<Key, bool>>,
+}
+
+/// Entries remembered at most; beyond, everything is forgotten.
+const MAX_REMEMBERED: usize = 1 << 20;
+
+impl Visibility {
+    /// The directory's version now.
+    fn stamp(dir: &Directory) -> Option<Vec<u8>> {
+        dir.store()
+            .tree(T::Audit)
+            .last()
+            .ok()
+            .flatten()
+            .map(|(k, _)| k.to_vec())
+    }
+
+    fn recall(&self, stamp: &Option<Vec<u8>>, app: &str, key: &Key) -> Option<bool> {
+        let mut known = self.known.lock().ok()?;
+        if &known.stamp != stamp {
+            // A newer operation starts afresh; an older one just does not use it.
+            if stamp > &known.stamp {
+                *known = Known {
+                    stamp: stamp.clone(),
+                    ..Known::default()
+                };
+            }
+            return None;
+        }
+        known.by_application.get(app)?.get(key).copied()
+    }
+
+    fn remember(&self, stamp: &Option<Vec<u8>>, app: &str, key: &Key, visible: bool) {
+        let Ok(mut known) = self.known.lock() else {
+            return;
+        };
+        if &known.stamp != stamp {
+            return;
+        }
+        if known.count >= MAX_REMEMBERED {
+            known.by_application.clear();
+            known.count = 0;
+        }
+        known
+            .by_application
+            .entry(app.to_owned())
+            .or_default()
+            .insert(key.clone(), visible);
+        known.count += 1;
+    }
+}
+
 /// The viewer behind an identity, now.
-pub fn viewer<'a>(dir: &'a Directory, identity: &Identity) -> Viewer<'a> {
+pub fn viewer<'a>(
+    dir: &'a Directory,
+    identity: &Identity,
+    visibility: &'a Visibility,
+) -> Viewer<'a> {
     match identity {
         Identity::Anonymous => Viewer::Anonymous,
         Identity::Person { account_id, .. } => match dir.account(account_id) {
@@ -106,7 +212,12 @@ pub fn viewer<'a>(dir: &'a Directory, identity: &Identity) -> Viewer<'a> {
                 } else {
                     listed.iter().filter_map(|n| schema::lookup(n)).collect()
                 };
-                Viewer::Application { app, attributes }
+                Viewer::Application {
+                    app,
+                    attributes,
+                    visibility,
+                    stamp: Visibility::stamp(dir),
+                }
             }
             None => Viewer::Anonymous,
         },
@@ -124,32 +235,56 @@ impl Viewer<'_> {
             (Viewer::Person(me), Key::Service { structure_id, .. }) => {
                 &me.structure_id == structure_id
             }
-            (Viewer::Person(me), Key::Account(id)) => {
-                id == &me.id
-                    || dir
-                        .account(id)
-                        .is_ok_and(|a| a.structure_id == me.structure_id)
-            }
+            (_, Key::Account(id)) => dir.account(id).is_ok_and(|a| self.sees_account(&a)),
             (Viewer::Person(_), Key::Profile(_) | Key::Application(_)) => false,
-            (Viewer::Application { app, .. }, Key::Account(id)) => {
-                dir.account(id).is_ok_and(|a| habilitated(&a, &app.code))
-            }
-            (Viewer::Application { app, .. }, Key::Structure(id)) => {
-                any_habilitated(dir, T::AccountsByStructure, id, &app.code)?
-            }
-            (Viewer::Application { app, .. }, Key::Service { id, .. }) => {
-                any_habilitated(dir, T::AccountsByService, id, &app.code)?
+            (
+                Viewer::Application {
+                    app,
+                    visibility,
+                    stamp,
+                    ..
+                },
+                Key::Structure(_) | Key::Service { .. },
+            ) => {
+                if let Some(known) = visibility.recall(stamp, &app.code, key) {
+                    return Ok(known);
+                }
+                let visible = match key {
+                    Key::Structure(id) => {
+                        any_habilitated(dir, T::AccountsByStructure, id, &app.code)?
+                    }
+                    Key::Service { id, .. } => {
+                        any_habilitated(dir, T::AccountsByService, id, &app.code)?
+                    }
+                    _ => false,
+                };
+                visibility.remember(stamp, &app.code, key, visible);
+                visible
             }
             (Viewer::Application { app, .. }, Key::Profile(p)) => p.app() == app.code,
             (Viewer::Application { app, .. }, Key::Application(code)) => code == &app.code,
         })
     }
 
+    /// Whether this reader may see an account already read (the entry of `Key::Account`).
+    pub fn sees_account(&self, a: &Account) -> bool {
+        match self {
+            Viewer::Anonymous => false,
+            Viewer::Person(me) => a.id == me.id || a.structure_id == me.structure_id,
+            Viewer::Application { app, .. } => habilitated(a, &app.code),
+        }
+    }
+
     /// Cuts an entry down to the attributes and values this reader may see: filters
     /// are evaluated on the result, so hidden attributes cannot be probed.
     pub fn restrict(&self, tree: &Tree, key: &Key, entry: &mut Entry) {
         match (self, key) {
-            (Viewer::Application { app, attributes }, Key::Account(_)) => {
+            (
+                Viewer::Application {
+                    app, attributes, ..
+                },
+                Key::Account(_),
+            ) => {
                 let readable: Vec<&'static AttrType> =
                     ALWAYS.iter().chain(attributes.iter()).copied().collect();
                 entry
@@ -160,15 +295,16 @@ impl Viewer<'_> {
                 if let Some(a) = entry.get_mut(&schema::APEX_PROFILE) {
                     a.values.retain(|v| v.starts_with(&prefix));
                 }
+                // memberOf values are written by `Tree::profile_dn` too: no DN parsing.
                 let own_groups: Vec<String> = app
                     .profiles
                     .iter()
                     .filter_map(|p| crate::domain::ProfileId::new(&app.code, &p.code).ok())
-                    .map(|p| super::dn::normalize(&tree.profile_dn(&p)).unwrap_or_default())
+                    .map(|p| tree.profile_dn(&p))
                     .collect();
                 if let Some(a) = entry.get_mut(&schema::MEMBER_OF) {
                     a.values
-                        .retain(|v| super::dn::normalize(v).is_ok_and(|n| own_groups.contains(&n)));
+                        .retain(|v| own_groups.iter().any(|g| g.eq_ignore_ascii_case(v)));
                 }
                 entry.attrs.retain(|a| !a.values.is_empty());
             }
@@ -197,12 +333,40 @@ pub fn habilitated(account: &Account, app_code: &str) -> bool {
             .any(|h| h.profile.app() == app_code)
 }
 
+/// Whether any account under `prefix` of an index holds a profile of the application.
+/// The index is walked lazily, as the first habilitated account answers, and the
+/// profile index tells which accounts to read: reading an account costs more.
 fn any_habilitated(dir: &Directory, index: T, prefix: &str, app_code: &str) -> DirResult<bool> {
-    let ids = dir
-        .store()
-        .index_ids(index, prefix)
-        .map_err(DirError::from)?;
-    Ok(ids
+    let store_error = |e: sled::Error| DirError::from(crate::store::StoreError::from(e));
+    let profiles: Vec<Vec<u8>> = dit::catalogue_profiles(dir)
         .iter()
-        .any(|id| dir.account(id).is_ok_and(|a| habilitated(&a, app_code))))
+        .filter(|p| p.app() == app_code)
+        .map(|p| {
+            let mut k = p.to_string().into_bytes();
+            k.push(0);
+            k
+        })
+        .collect();
+    let by_profile = dir.store().tree(T::AccountsByProfile);
+    let mut p = prefix.as_bytes().to_vec();
+    p.push(0);
+    for k in dir.store().tree(index).scan_prefix(&p).keys() {
+        let k = k.map_err(store_error)?;
+        let id = k.get(p.len()..).unwrap_or_default();
+        let mut listed = false;
+        for profile in &profiles {
+            let mut key = profile.clone();
+            key.extend_from_slice(id);
+            listed |= by_profile.contains_key(&key).map_err(store_error)?;
+        }
+        // The index only suggests: the account itself decides.
+        if listed
+            && dir
+                .account(&String::from_utf8_lossy(id))
+                .is_ok_and(|a| habilitated(&a, app_code))
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

@@ -1,7 +1,9 @@
 //! The directory information tree of CONTRACT.md: which DN names which object of the
 //! core, where each object sits, and the entry built for it.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::{Arc, RwLock};
 
 use crate::catalogue::Application;
 use crate::directory::{DirResult, Directory};
@@ -179,6 +181,14 @@ pub struct Tree {
     base_dn: String,
     base_rdns: Vec<Vec<Ava>>,
     base_norm: String,
+    /// The base and container DNs as this tree writes them: most searches name one,
+    /// and knowing it spares parsing the DN.
+    fixed: Vec<(String, Key)>,
+    /// The SIRET of each structure met, by id: every account and service entry shows
+    /// its structure's SIRET, and reading the structure for it costs. Sound because the
+    /// core only ever creates structures: a SIRET never changes and no structure is
+    /// deleted (should either change, this must go).
+    sirets: Arc<RwLock<HashMap<String, String>>>,
 }
 
 impl Tree {
@@ -188,11 +198,18 @@ impl Tree {
         if base_rdns.is_empty() {
             return Err(dn::DnError("the base DN is empty"));
         }
-        Ok(Tree {
+        let mut tree = Tree {
             base_dn: base_dn.trim().to_owned(),
             base_norm: dn::normal_form(&base_rdns),
             base_rdns,
-        })
+            fixed: Vec::new(),
+            sirets: Arc::default(),
+        };
+        tree.fixed.push((tree.base_dn.clone(), Key::Base));
+        for c in Container::ALL {
+            tree.fixed.push((tree.container_dn(c), Key::Container(c)));
+        }
+        Ok(tree)
     }
 
     /// The base DN as configured.
@@ -260,6 +277,13 @@ impl Tree {
 
     /// Resolves a DN to what it names, reading through the core.
     pub fn resolve(&self, dir: &Directory, dn_text: &str) -> Result<Key, Unresolved> {
+        if let Some((_, key)) = self
+            .fixed
+            .iter()
+            .find(|(text, _)| text.eq_ignore_ascii_case(dn_text))
+        {
+            return Ok(key.clone());
+        }
         let rdns = dn::parse(dn_text).map_err(|e| Unresolved::Invalid(e.to_string()))?;
         if rdns.is_empty() {
             return Ok(Key::RootDse);
@@ -290,12 +314,14 @@ impl Tree {
                 let found = match c {
                     Container::Structures if is(leaf, "apexSiret") => self
                         .structure_by_siret(dir, &leaf.value)
-                        .map(|s| Key::Structure(s.id)),
+                        .map(Key::Structure),
                     Container::People if is(leaf, "uid") => dir
-                        .account_by_login(&leaf.value.trim().to_lowercase())
+                        .store()
+                        .tree(T::AccountByLogin)
+                        .get(leaf.value.trim().to_lowercase().as_bytes())
                         .ok()
                         .flatten()
-                        .map(|a| Key::Account(a.id)),
+                        .map(|id| Key::Account(String::from_utf8_lossy(&id).into_owned())),
                     Container::Profiles if is(leaf, "cn") => leaf
                         .value
                         .trim()
@@ -313,7 +339,7 @@ impl Tree {
             }
             [leaf, s, c] if container(c) == Some(Container::Structures) => {
                 let here = Key::Container(Container::Structures);
-                let structure = match is(s, "apexSiret") {
+                let structure_id = match is(s, "apexSiret") {
                     true => self.structure_by_siret(dir, &s.value),
                     false => None,
                 }
@@ -321,20 +347,21 @@ impl Tree {
                 let service = is(leaf, "apexServiceId")
                     .then(|| dir.service(leaf.value.trim()).ok())
                     .flatten()
-                    .filter(|sv| sv.structure_id == structure.id);
+                    .filter(|sv| sv.structure_id == structure_id);
                 match service {
                     Some(sv) => Ok(Key::Service {
                         id: sv.id,
-                        structure_id: structure.id,
+                        structure_id,
                     }),
-                    None => Err(missing(Key::Structure(structure.id))),
+                    None => Err(missing(Key::Structure(structure_id))),
                 }
             }
             _ => Err(missing(Key::Base)),
         }
     }
 
-    fn structure_by_siret(&self, dir: &Directory, siret: &str) -> Option<Structure> {
+    /// The id of the structure with this SIRET, from the index.
+    fn structure_by_siret(&self, dir: &Directory, siret: &str) -> Option<String> {
         let siret: String = siret.chars().filter(|c| *c != ' ').collect();
         let id = dir
             .store()
@@ -342,7 +369,24 @@ impl Tree {
             .get(siret.as_bytes())
             .ok()
             .flatten()?;
-        dir.structure(&String::from_utf8_lossy(&id)).ok()
+        Some(String::from_utf8_lossy(&id).into_owned())
+    }
+
+    /// The SIRET of a structure, remembered once read; None when there is none.
+    fn siret_of(&self, dir: &Directory, structure_id: &str) -> Option<String> {
+        if let Some(siret) = self
+            .sirets
+            .read()
+            .ok()
+            .and_then(|m| m.get(structure_id).cloned())
+        {
+            return Some(siret);
+        }
+        let siret = dir.structure(structure_id).ok()?.siret.as_str().to_owned();
+        if let Ok(mut m) = self.sirets.write() {
+            m.insert(structure_id.to_owned(), siret.clone());
+        }
+        Some(siret)
     }
 
     /// The DN of what a key names, reading through the core; None when it vanished.
@@ -352,10 +396,9 @@ impl Tree {
             Key::Subschema => SUBSCHEMA_DN.to_owned(),
             Key::Base => self.base_dn.clone(),
             Key::Container(c) => self.container_dn(*c),
-            Key::Structure(id) => self.structure_dn(dir.structure(id).ok()?.siret.as_str()),
+            Key::Structure(id) => self.structure_dn(&self.siret_of(dir, id)?),
             Key::Service { id, structure_id } => {
-                let s = dir.structure(structure_id).ok()?;
-                self.service_dn(id, s.siret.as_str())
+                self.service_dn(id, &self.siret_of(dir, structure_id)?)
             }
             Key::Account(id) => self.person_dn(dir.account(id).ok()?.login.as_deref()?),
             Key::Profile(p) => self.profile_dn(p),
@@ -375,10 +418,9 @@ impl Tree {
                 Err(_) => None,
             },
             Key::Service { id, .. } => match dir.service(id) {
-                Ok(sv) => match dir.structure(&sv.structure_id) {
-                    Ok(s) => Some(self.service_entry(&sv, &s)),
-                    Err(_) => None,
-                },
+                Ok(sv) => self
+                    .siret_of(dir, &sv.structure_id)
+                    .map(|siret| self.service_entry(&sv, &siret)),
                 Err(_) => None,
             },
             Key::Account(id) => match dir.account(id) {
@@ -454,15 +496,15 @@ impl Tree {
         Ok(e)
     }
 
-    fn service_entry(&self, sv: &Service, s: &Structure) -> Entry {
-        let mut e = Entry::new(self.service_dn(&sv.id, s.siret.as_str()));
+    fn service_entry(&self, sv: &Service, siret: &str) -> Entry {
+        let mut e = Entry::new(self.service_dn(&sv.id, siret));
         e.put(
             &schema::OBJECT_CLASS,
             strings(&["top", "organizationalUnit", "apexService"]),
         );
         e.put1(&schema::OU, sv.name.clone());
         e.put1(&schema::APEX_SERVICE_ID, sv.id.clone());
-        e.put1(&schema::APEX_SIRET, s.siret.as_str());
+        e.put1(&schema::APEX_SIRET, siret);
         e.put1(&schema::ENTRY_UUID, sv.id.clone());
         e.put1(&schema::CREATE_TIMESTAMP, generalized_time(sv.created_at));
         e.put1(&schema::MODIFY_TIMESTAMP, generalized_time(sv.modified_at));
@@ -475,7 +517,7 @@ impl Tree {
         let Some(login) = &a.login else {
             return Ok(None);
         };
-        let Ok(s) = dir.structure(&a.structure_id) else {
+        let Some(siret) = self.siret_of(dir, &a.structure_id) else {
             return Ok(None);
         };
         let mut e = Entry::new(self.person_dn(login));
@@ -495,7 +537,7 @@ impl Tree {
         e.put1(&schema::GIVEN_NAME, a.person.given_name.clone());
         e.put1(&schema::MAIL, a.person.email.clone());
         e.put1(&schema::EMPLOYEE_TYPE, a.role.as_str());
-        e.put1(&schema::APEX_SIRET, s.siret.as_str());
+        e.put1(&schema::APEX_SIRET, siret.as_str());
         if let Some(sv) = &a.service_id {
             e.put1(&schema::APEX_SERVICE_ID, sv.clone());
         }
@@ -651,9 +693,20 @@ fn strings(values: &[&str]) -> Vec<String> {
 
 /// Unix seconds as a GeneralizedTime (`YYYYMMDDHHMMSSZ`).
 pub fn generalized_time(t: i64) -> String {
-    let mut out = String::new();
+    use chrono::{Datelike, Timelike};
+    let mut out = String::with_capacity(15);
+    // Plain integers: chrono's format strings are parsed on every call.
     if let Some(d) = chrono::DateTime::from_timestamp(t, 0) {
-        let _ = write!(out, "{}", d.format("%Y%m%d%H%M%SZ"));
+        let _ = write!(
+            out,
+            "{:04}{:02}{:02}{:02}{:02}{:02}Z",
+            d.year(),
+            d.month(),
+            d.day(),
+            d.hour(),
+            d.minute(),
+            d.second()
+        );
     }
     out
 }

@@ -141,7 +141,10 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             return None;
         }
         match answer.after {
-            After::Continue => {}
+            // Operations are answered one at a time, and each connection gives the
+            // others a turn after each: a client pipelining costly searches does not
+            // starve the rest.
+            After::Continue => tokio::task::yield_now().await,
             After::Close => return None,
             After::StartTls => {
                 let parts = framed.into_parts();

@@ -7,6 +7,7 @@ mod bind;
 pub mod dit;
 pub mod dn;
 pub mod filter;
+pub mod fuzzing;
 mod listener;
 pub mod ops;
 pub mod schema;
@@ -70,6 +71,7 @@ pub struct Face {
     definitions: schema::Definitions,
     limits: Limits,
     connections: Arc<Semaphore>,
+    visibility: acl::Visibility,
 }
 
 impl Face {
@@ -81,6 +83,7 @@ impl Face {
             definitions: schema::definitions(),
             limits: Limits::from_config(config),
             connections: Arc::new(Semaphore::new(config.max_connections)),
+            visibility: acl::Visibility::default(),
         })
     }
 

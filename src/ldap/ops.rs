@@ -261,7 +261,7 @@ impl Face {
 
     /// The DN the session acts as now (an account blocked since its bind has none).
     fn current_dn(&self, session: &Session) -> Option<String> {
-        match acl::viewer(&self.dir, &session.identity) {
+        match acl::viewer(&self.dir, &session.identity, &self.visibility) {
             Viewer::Anonymous => None,
             _ => session.identity.dn().map(str::to_owned),
         }
@@ -293,15 +293,24 @@ impl Face {
         }
     }
 
-    /// The entry of a key as a reader sees it; None when it vanished.
+    /// The entry of a key as a reader sees it; None when it vanished (or, for an
+    /// account, when the reader may not see it).
     fn visible_entry(
         &self,
         viewer: &Viewer<'_>,
         key: &Key,
     ) -> Result<Option<dit::Entry>, LdapResult> {
-        let entry = match search::special(&self.tree, &self.definitions, key) {
-            Some(e) => Some(e),
-            None => self.tree.entry(&self.dir, key).map_err(|e| internal(&e))?,
+        let entry = match (search::special(&self.tree, &self.definitions, key), key) {
+            (Some(e), _) => Some(e),
+            // An account is read once, for its visibility and its entry.
+            (None, Key::Account(id)) => match self.dir.account(id) {
+                Ok(a) if viewer.sees_account(&a) => self
+                    .tree
+                    .account_entry(&self.dir, &a)
+                    .map_err(|e| internal(&e))?,
+                _ => None,
+            },
+            (None, _) => self.tree.entry(&self.dir, key).map_err(|e| internal(&e))?,
         };
         Ok(entry.map(|mut e| {
             viewer.restrict(&self.tree, key, &mut e);
@@ -310,7 +319,7 @@ impl Face {
     }
 
     fn compare(&self, session: &Session, req: &LdapCompareRequest) -> LdapResult {
-        let viewer = acl::viewer(&self.dir, &session.identity);
+        let viewer = acl::viewer(&self.dir, &session.identity, &self.visibility);
         let key = match self.locate(&viewer, &req.dn) {
             Ok(k) => k,
             Err(res) => return res,
@@ -385,7 +394,7 @@ impl Face {
                 Vec::new(),
             );
         }
-        let viewer = acl::viewer(&self.dir, &session.identity);
+        let viewer = acl::viewer(&self.dir, &session.identity, &self.visibility);
         let base = match self.locate(&viewer, &req.base) {
             Ok(k) => k,
             Err(res) => return (res, Vec::new()),
@@ -400,10 +409,14 @@ impl Face {
             _ => None,
         });
         let selection = Selection::new(&req.attrs);
-        let fingerprint = format!(
-            "{:?}|{}|{:?}|{:?}|{:?}|{}",
-            session.identity, req.base, req.scope, req.filter, req.attrs, req.typesonly
-        );
+        // Only a paged search needs it (formatting a filter costs).
+        let fingerprint = match paged {
+            Some(_) => format!(
+                "{:?}|{}|{:?}|{:?}|{:?}|{}",
+                session.identity, req.base, req.scope, req.filter, req.attrs, req.typesonly
+            ),
+            None => String::new(),
+        };
 
         // The keys to examine: a fresh search, or what a paging cookie left.
         let (mut keys, returned_before) = match &paged {
@@ -555,8 +568,12 @@ impl Face {
         filter: &LdapFilter,
         recheck: bool,
     ) -> Result<Option<dit::Entry>, LdapResult> {
-        // Later pages re-check visibility: the directory may have changed meanwhile.
-        if recheck && !viewer.sees(&self.dir, key).map_err(|e| internal(&e))? {
+        // Later pages re-check visibility: the directory may have changed meanwhile
+        // (accounts are checked by `visible_entry` every time).
+        if recheck
+            && !matches!(key, Key::Account(_))
+            && !viewer.sees(&self.dir, key).map_err(|e| internal(&e))?
+        {
             return Ok(None);
         }
         let Some(entry) = self.visible_entry(viewer, key)? else {

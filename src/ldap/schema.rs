@@ -323,12 +323,15 @@ pub struct Definitions {
     pub object_classes: Vec<String>,
 }
 
-/// Reads the `attributeTypes:` and `objectClasses:` values of the schema LDIF files
-/// (continuation lines unfolded, comments skipped).
+/// Reads the `attributeTypes:` and `objectClasses:` values (or their cn=config names
+/// `olcAttributeTypes:`, `olcObjectClasses:`) of the schema LDIF files (continuation
+/// lines unfolded, comments skipped).
 pub fn definitions() -> Definitions {
     let mut out = Definitions::default();
     for text in [STANDARD_LDIF, APEX_LDIF] {
         for (name, value) in ldif_values(text) {
+            // apex.ldif is a cn=config schema entry (olc* names); standard.ldif is not.
+            let name = name.strip_prefix("olc").unwrap_or(&name);
             if name.eq_ignore_ascii_case("attributeTypes") {
                 out.attribute_types.push(value);
             } else if name.eq_ignore_ascii_case("objectClasses") {

@@ -211,8 +211,9 @@ pub fn in_scope(key: &Key, base: &Key, scope: &LdapSearchScope) -> bool {
     }
 }
 
-/// The entries a search considers, in a stable order, each visible to the reader and
-/// within scope; the filter still has to be evaluated on each.
+/// The entries a search considers, in a stable order, each within scope and visible
+/// to the reader — except accounts, whose visibility is checked on the account read
+/// for the entry (once, not twice); the filter still has to be evaluated on each.
 pub fn candidates(
     dir: &Directory,
     viewer: &Viewer<'_>,
@@ -244,7 +245,7 @@ pub fn candidates(
         if kind_ok
             && in_scope(&key, base, scope)
             && seen.insert(key.clone())
-            && viewer.sees(dir, &key)?
+            && (matches!(key, Key::Account(_)) || viewer.sees(dir, &key)?)
         {
             out.push(key);
         }
@@ -313,9 +314,13 @@ fn equality_hint(dir: &Directory, attr: &str, value: &str) -> DirResult<Option<V
     };
     let folded = dn::fold_value(value);
     let keys = match t.name {
+        // The id from the index alone: the account is read once, for its entry.
         "uid" => dir
-            .account_by_login(&folded)?
-            .map(|a| Key::Account(a.id))
+            .store()
+            .tree(T::AccountByLogin)
+            .get(folded.as_bytes())
+            .map_err(|e| store(e.into()))?
+            .map(|id| Key::Account(String::from_utf8_lossy(&id).into_owned()))
             .into_iter()
             .collect(),
         "mail" => accounts(

@@ -238,3 +238,42 @@ async fn hidden_attributes_are_absent_and_cannot_be_probed() {
         .unwrap();
     assert_eq!(res.0.rc, rc::NO_SUCH_ATTRIBUTE);
 }
+
+#[tokio::test]
+async fn a_structure_whose_last_habilitation_goes_disappears_for_the_application() {
+    let f = Fixture::start(SMALL).await;
+    let mut ldap = f.as_application("BETA").await;
+    let structure = f
+        .structures()
+        .into_iter()
+        .find(|s| {
+            f.accounts_of(s)
+                .iter()
+                .any(|a| a.habilitations.iter().any(|h| h.profile.app() == "BETA"))
+        })
+        .unwrap();
+    let dn = structure_dn(structure.siret.as_str());
+    let seen = |ldap: &mut ldap3::Ldap| {
+        let dn = dn.clone();
+        let mut ldap = ldap.clone();
+        async move { search_rc(&mut ldap, &dn, Scope::Subtree, "(objectClass=*)", &["1.1"]).await }
+    };
+    let (before, code) = seen(&mut ldap).await;
+    assert_eq!(code, rc::SUCCESS);
+    assert!(!before.is_empty());
+    // Every BETA habilitation of the structure is revoked by its administrateur.
+    let dir = f.directory();
+    let admin = f
+        .accounts_of(&structure)
+        .into_iter()
+        .find(|a| a.role == apex_idp::domain::Role::Administrateur)
+        .unwrap();
+    let (actor, _) = dir.actor(&admin.id).unwrap();
+    for a in f.accounts_of(&structure) {
+        for h in a.habilitations.iter().filter(|h| h.profile.app() == "BETA") {
+            dir.revoke(&actor, &a.id, &h.profile).await.unwrap();
+        }
+    }
+    let (after, code) = seen(&mut ldap).await;
+    assert_eq!((after.len(), code), (0, rc::NO_SUCH_OBJECT));
+}

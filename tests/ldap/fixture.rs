@@ -310,6 +310,7 @@ pub fn dns(entries: &[SearchEntry]) -> Vec<String> {
 pub mod rc {
     pub const SUCCESS: u32 = 0;
     pub const PROTOCOL_ERROR: u32 = 2;
+    pub const TIME_LIMIT_EXCEEDED: u32 = 3;
     pub const SIZE_LIMIT_EXCEEDED: u32 = 4;
     pub const COMPARE_FALSE: u32 = 5;
     pub const COMPARE_TRUE: u32 = 6;

@@ -11,6 +11,7 @@ mod acl;
 mod bind;
 mod extended;
 mod fixture;
+mod limits;
 mod paging;
 mod robustness;
 mod search;
