@@ -27,70 +27,132 @@ pub struct HousekeepingReport {
     pub tokens_dropped: usize,
 }
 
+/// How often the expiry-warning scan reads every active account, in seconds.
+const WARNING_SCAN_EVERY: i64 = 3600;
+
+/// What one account needs, found by a scan made without the writer lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chore {
+    ExpireInvitation,
+    Purge,
+    WarnExpiry,
+}
+
 impl Directory {
     fn accounts_in(&self, state: AccountState) -> DirResult<Vec<Account>> {
         let ids = self.store.index_ids(T::AccountsByState, state.as_str())?;
         ids.iter().map(|id| self.account(id)).collect()
     }
 
-    /// Runs one round of housekeeping.
+    /// Whether an account needs a chore now (checked again under the writer lock).
+    fn needs(&self, a: &Account, chore: Chore, now: i64) -> bool {
+        match chore {
+            Chore::ExpireInvitation => {
+                a.state == AccountState::Invited
+                    && a.state_changed_at + i64::from(self.settings.invitation_days) * 86_400 <= now
+                    && transition(a.state, LifecycleEvent::Expire) == Ok(Outcome::Ended)
+            }
+            Chore::Purge => {
+                a.state == AccountState::DeletionRequested
+                    && a.state_changed_at + i64::from(self.settings.retention_days) * 86_400 <= now
+                    && transition(a.state, LifecycleEvent::Purge) == Ok(Outcome::Ended)
+            }
+            Chore::WarnExpiry => {
+                let warn_secs = i64::from(self.settings.expiry_warning_days) * 86_400;
+                a.state == AccountState::Active
+                    && match (self.password_expires_at(a), a.credential.as_ref()) {
+                        (Some(expires_at), Some(c)) => {
+                            now >= expires_at - warn_secs
+                                && now < expires_at
+                                && a.expiry_warned_for != Some(c.changed_at)
+                        }
+                        _ => false,
+                    }
+            }
+        }
+    }
+
+    /// Runs one round of housekeeping. The scans read without the writer lock, so a
+    /// large directory never stalls writes; each candidate is checked again under it.
     pub async fn housekeeping(&self) -> DirResult<HousekeepingReport> {
         let mut report = HousekeepingReport::default();
         let now = self.now();
-        let invitation_secs = i64::from(self.settings.invitation_days) * 86_400;
-        let retention_secs = i64::from(self.settings.retention_days) * 86_400;
-        {
+        let mut chores: Vec<(String, Chore)> = Vec::new();
+        for (state, chore) in [
+            (AccountState::Invited, Chore::ExpireInvitation),
+            (AccountState::DeletionRequested, Chore::Purge),
+        ] {
+            for a in self.accounts_in(state)? {
+                if self.needs(&a, chore, now) {
+                    chores.push((a.id, chore));
+                }
+            }
+        }
+        // Reading every active account is the costly scan: hourly is enough for warnings
+        // counted in days.
+        let last = self
+            .last_warning_scan
+            .load(std::sync::atomic::Ordering::SeqCst);
+        if now - last >= WARNING_SCAN_EVERY || now < last {
+            self.last_warning_scan
+                .store(now, std::sync::atomic::Ordering::SeqCst);
+            for a in self.accounts_in(AccountState::Active)? {
+                if self.needs(&a, Chore::WarnExpiry, now) {
+                    chores.push((a.id, Chore::WarnExpiry));
+                }
+            }
+        }
+        let expired_tokens: Vec<Vec<u8>> = self
+            .store
+            .scan::<OneTimeToken>(T::Tokens, b"")?
+            .into_iter()
+            .filter(|(_, t)| t.expires_at <= now)
+            .map(|(k, _)| k)
+            .collect();
+        if !chores.is_empty() || !expired_tokens.is_empty() {
             let lock = self.store.lock();
             let mut batch = Batch::new();
-            for a in self.accounts_in(AccountState::Invited)? {
-                if a.state_changed_at + invitation_secs <= now
-                    && transition(a.state, LifecycleEvent::Expire) == Ok(Outcome::Ended)
-                {
-                    batch.account(SYSTEM, "account.invitation_expired", Some(&a), None);
-                    report.invitations_expired += 1;
-                }
-            }
-            for a in self.accounts_in(AccountState::DeletionRequested)? {
-                if a.state_changed_at + retention_secs <= now
-                    && transition(a.state, LifecycleEvent::Purge) == Ok(Outcome::Ended)
-                {
-                    batch.account(SYSTEM, "account.purge", Some(&a), None);
-                    report.purged += 1;
-                }
-            }
-            let warn_secs = i64::from(self.settings.expiry_warning_days) * 86_400;
-            for a in self.accounts_in(AccountState::Active)? {
-                let (Some(expires_at), Some(c)) =
-                    (self.password_expires_at(&a), a.credential.as_ref())
-                else {
+            for (id, chore) in chores {
+                let Ok(a) = self.account(&id) else { continue };
+                if !self.needs(&a, chore, now) {
                     continue;
-                };
-                if now >= expires_at - warn_secs
-                    && now < expires_at
-                    && a.expiry_warned_for != Some(c.changed_at)
-                {
-                    let mail = Message::ExpiryWarning {
-                        to_name: &a.display_name(),
-                        to_email: &a.person.email,
-                        login: a.login.as_deref().unwrap_or_default(),
-                        expires_at,
-                        link: &self.link("/"),
+                }
+                match chore {
+                    Chore::ExpireInvitation => {
+                        batch.account(SYSTEM, "account.invitation_expired", Some(&a), None);
+                        report.invitations_expired += 1;
                     }
-                    .render();
-                    self.queue_mail(&mut batch, mail)?;
-                    let after = Account {
-                        expiry_warned_for: Some(c.changed_at),
-                        ..a.clone()
-                    };
-                    super::save_account(&mut batch.writes, Some(&a), Some(&after));
-                    report.warnings += 1;
+                    Chore::Purge => {
+                        batch.account(SYSTEM, "account.purge", Some(&a), None);
+                        report.purged += 1;
+                    }
+                    Chore::WarnExpiry => {
+                        let (Some(expires_at), Some(c)) =
+                            (self.password_expires_at(&a), a.credential.as_ref())
+                        else {
+                            continue;
+                        };
+                        let mail = Message::ExpiryWarning {
+                            to_name: &a.display_name(),
+                            to_email: &a.person.email,
+                            login: a.login.as_deref().unwrap_or_default(),
+                            expires_at,
+                            link: &self.link("/"),
+                        }
+                        .render();
+                        self.queue_mail(&mut batch, mail)?;
+                        let after = Account {
+                            expiry_warned_for: Some(c.changed_at),
+                            ..a.clone()
+                        };
+                        super::save_account(&mut batch.writes, Some(&a), Some(&after));
+                        report.warnings += 1;
+                    }
                 }
             }
-            for (k, t) in self.store.scan::<OneTimeToken>(T::Tokens, b"")? {
-                if t.expires_at <= now {
-                    batch.writes.remove(T::Tokens, k);
-                    report.tokens_dropped += 1;
-                }
+            for k in expired_tokens {
+                batch.writes.remove(T::Tokens, k);
+                report.tokens_dropped += 1;
             }
             self.commit(&lock, batch)?;
         }

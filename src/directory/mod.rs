@@ -63,6 +63,8 @@ pub struct Directory {
     backoff: Backoff,
     settings: Settings,
     mail_wakeup: Arc<Notify>,
+    /// When housekeeping last read every active account for expiry warnings.
+    last_warning_scan: std::sync::atomic::AtomicI64,
 }
 
 /// Result of the core.
@@ -85,6 +87,7 @@ impl Directory {
             backoff: Backoff::new(),
             settings,
             mail_wakeup: Arc::new(Notify::new()),
+            last_warning_scan: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
         }
     }
 
