@@ -470,7 +470,7 @@ impl Directory {
 
     /// The audit log of the actor's structure (administrateurs only).
     pub fn audit_of(&self, actor: &Actor) -> DirResult<Vec<AuditEvent>> {
-        if actor.role != Role::Administrateur {
+        if !crate::domain::rights::administers(actor.role) {
             return Err(DirError::Forbidden {
                 rule: "audit-administrateur-only",
                 message: "le journal d'audit est réservé aux administrateurs de la structure"
@@ -483,7 +483,7 @@ impl Directory {
     /// Lifts the sign-in backoff of an account of the structure (administrateurs only).
     pub fn lift_backoff(&self, actor: &Actor, account_id: &str) -> DirResult<()> {
         let account = self.visible_account(actor, account_id)?;
-        if actor.role != Role::Administrateur {
+        if !crate::domain::rights::administers(actor.role) {
             return Err(DirError::Forbidden {
                 rule: "unlock-administrateur-only",
                 message: "seul un administrateur peut lever un délai de connexion".into(),

@@ -228,6 +228,12 @@ pub const MATRIX: &[(Function, Role, Option<Allowance>)] = &[
     ),
 ];
 
+/// Whether a role reads its structure's audit log and lifts sign-in delays: these
+/// administration rights sit beside the seed's matrix, with the administrateurs.
+pub fn administers(role: Role) -> bool {
+    role == Role::Administrateur
+}
+
 /// The cell of the matrix for a function and a role.
 pub fn allowance(function: Function, role: Role) -> Option<Allowance> {
     MATRIX

@@ -50,8 +50,8 @@ pub fn subnav(signed: &Signed, current: &str) -> Markup {
     if signed.may(Function::Habilitate) || signed.may(Function::Delegate) {
         items.push((section::PROFILES, "Habilitations par profil"));
     }
-    // The audit log is the administrateurs' (the core's rule `audit-administrateur-only`).
-    if signed.actor.role == Role::Administrateur {
+    // The same rule as the core's `audit-administrateur-only`.
+    if crate::domain::rights::administers(signed.actor.role) {
         items.push((section::AUDIT, "Journal d'audit"));
     }
     html! {
