@@ -135,8 +135,13 @@ impl Directory {
 
     /// An account by id.
     pub fn account(&self, id: &str) -> DirResult<Account> {
+        self.account_shared(id).map(Arc::unwrap_or_clone)
+    }
+
+    /// An account by id, shared with the store's cache (no copy).
+    pub fn account_shared(&self, id: &str) -> DirResult<Arc<Account>> {
         self.store
-            .get(T::Accounts, id.as_bytes())?
+            .get_shared(T::Accounts, id.as_bytes())?
             .ok_or(DirError::NotFound { what: "compte" })
     }
 
@@ -150,20 +155,33 @@ impl Directory {
         else {
             return Ok(None);
         };
-        Ok(self.store.get(T::Accounts, &id)?)
+        Ok(self
+            .store
+            .get_shared(T::Accounts, &id)?
+            .map(Arc::unwrap_or_clone))
     }
 
     /// A structure by id.
     pub fn structure(&self, id: &str) -> DirResult<Structure> {
+        self.structure_shared(id).map(Arc::unwrap_or_clone)
+    }
+
+    /// A structure by id, shared with the store's cache (no copy).
+    pub fn structure_shared(&self, id: &str) -> DirResult<Arc<Structure>> {
         self.store
-            .get(T::Structures, id.as_bytes())?
+            .get_shared(T::Structures, id.as_bytes())?
             .ok_or(DirError::NotFound { what: "structure" })
     }
 
     /// A service by id.
     pub fn service(&self, id: &str) -> DirResult<Service> {
+        self.service_shared(id).map(Arc::unwrap_or_clone)
+    }
+
+    /// A service by id, shared with the store's cache (no copy).
+    pub fn service_shared(&self, id: &str) -> DirResult<Arc<Service>> {
         self.store
-            .get(T::Services, id.as_bytes())?
+            .get_shared(T::Services, id.as_bytes())?
             .ok_or(DirError::NotFound { what: "service" })
     }
 

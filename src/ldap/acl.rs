@@ -119,14 +119,14 @@ pub enum Viewer<'a> {
         /// Structures and services found visible or not, kept between operations.
         visibility: &'a Visibility,
         /// The directory's version when the operation started.
-        stamp: Option<Vec<u8>>,
+        stamp: u64,
     },
 }
 
 /// Which structures and services each application sees, remembered while the directory
 /// does not change: finding out costs reading indexes and accounts, on every search.
-/// The stamp is the audit log's last sequence number, which every change of an account
-/// (habilitations, service, identifier, deletion) moves in the same transaction.
+/// The stamp is the store's count of commits, which every change of an account
+/// (habilitations, service, identifier, deletion) moves.
 #[derive(Debug, Default)]
 pub struct Visibility {
     known: Mutex<Known>,
@@ -134,7 +134,7 @@ pub struct Visibility {
 
 #[derive(Debug, Default)]
 struct Known {
-    stamp: Option<Vec<u8>>,
+    stamp: u64,
     count: usize,
     by_application: HashMap<String, HashMap<Key, bool>>,
 }
@@ -144,22 +144,17 @@ const MAX_REMEMBERED: usize = 1 << 20;
 
 impl Visibility {
     /// The directory's version now.
-    fn stamp(dir: &Directory) -> Option<Vec<u8>> {
-        dir.store()
-            .tree(T::Audit)
-            .last()
-            .ok()
-            .flatten()
-            .map(|(k, _)| k.to_vec())
+    fn stamp(dir: &Directory) -> u64 {
+        dir.store().version()
     }
 
-    fn recall(&self, stamp: &Option<Vec<u8>>, app: &str, key: &Key) -> Option<bool> {
+    fn recall(&self, stamp: &u64, app: &str, key: &Key) -> Option<bool> {
         let mut known = self.known.lock().ok()?;
         if &known.stamp != stamp {
             // A newer operation starts afresh; an older one just does not use it.
             if stamp > &known.stamp {
                 *known = Known {
-                    stamp: stamp.clone(),
+                    stamp: *stamp,
                     ..Known::default()
                 };
             }
@@ -168,7 +163,7 @@ impl Visibility {
         known.by_application.get(app)?.get(key).copied()
     }
 
-    fn remember(&self, stamp: &Option<Vec<u8>>, app: &str, key: &Key, visible: bool) {
+    fn remember(&self, stamp: &u64, app: &str, key: &Key, visible: bool) {
         let Ok(mut known) = self.known.lock() else {
             return;
         };

@@ -414,13 +414,11 @@ impl Tree {
             Key::Base => Some(self.base_entry()),
             Key::Container(c) => Some(self.container_entry(*c)),
             Key::Structure(id) => match dir.structure(id) {
-                Ok(s) => Some(self.structure_entry(dir, &s)?),
+                Ok(s) => Some(self.structure_entry(&s, has_services(dir, &s.id)?)),
                 Err(_) => None,
             },
             Key::Service { id, .. } => match dir.service(id) {
-                Ok(sv) => self
-                    .siret_of(dir, &sv.structure_id)
-                    .map(|siret| self.service_entry(&sv, &siret)),
+                Ok(sv) => self.service_entry(dir, &sv),
                 Err(_) => None,
             },
             Key::Account(id) => match dir.account(id) {
@@ -476,7 +474,8 @@ impl Tree {
         e
     }
 
-    fn structure_entry(&self, dir: &Directory, s: &Structure) -> DirResult<Entry> {
+    /// The entry of a structure; `services`: whether it has any (`hasSubordinates`).
+    pub fn structure_entry(&self, s: &Structure, services: bool) -> Entry {
         let mut e = Entry::new(self.structure_dn(s.siret.as_str()));
         e.put(
             &schema::OBJECT_CLASS,
@@ -488,15 +487,14 @@ impl Tree {
         e.put1(&schema::ENTRY_UUID, s.id.clone());
         e.put1(&schema::CREATE_TIMESTAMP, generalized_time(s.created_at));
         e.put1(&schema::MODIFY_TIMESTAMP, generalized_time(s.modified_at));
-        let services = dir
-            .store()
-            .index_has_any(T::ServicesByStructure, &s.id)
-            .map_err(crate::directory::DirError::from)?;
         self.common(&mut e, "organization", services);
-        Ok(e)
+        e
     }
 
-    fn service_entry(&self, sv: &Service, siret: &str) -> Entry {
+    /// The entry of a service; None when its structure vanished.
+    pub fn service_entry(&self, dir: &Directory, sv: &Service) -> Option<Entry> {
+        let siret = self.siret_of(dir, &sv.structure_id)?;
+        let siret = siret.as_str();
         let mut e = Entry::new(self.service_dn(&sv.id, siret));
         e.put(
             &schema::OBJECT_CLASS,
@@ -509,7 +507,7 @@ impl Tree {
         e.put1(&schema::CREATE_TIMESTAMP, generalized_time(sv.created_at));
         e.put1(&schema::MODIFY_TIMESTAMP, generalized_time(sv.modified_at));
         self.common(&mut e, "organizationalUnit", false);
-        e
+        Some(e)
     }
 
     /// The entry of an account; None for an account without identifier (not in the tree).
@@ -651,6 +649,13 @@ pub const OID_MANAGE_DSA_IT: &str = "2.16.840.1.113730.3.4.2";
 const FEATURE_ALL_OPERATIONAL: &str = "1.3.6.1.4.1.4203.1.5.1";
 /// Absolute true and false filters `(&)` `(|)` (RFC 4526).
 const FEATURE_TRUE_FALSE_FILTERS: &str = "1.3.6.1.4.1.4203.1.5.3";
+
+/// Whether a structure has services.
+pub fn has_services(dir: &Directory, structure_id: &str) -> DirResult<bool> {
+    dir.store()
+        .index_has_any(T::ServicesByStructure, structure_id)
+        .map_err(crate::directory::DirError::from)
+}
 
 /// The application with this code, when it has an LDAP service account.
 pub fn ldap_application<'a>(dir: &'a Directory, code: &str) -> Option<&'a Application> {

@@ -11,7 +11,7 @@ use tokio_util::codec::Decoder;
 use super::dit::{Attr, Entry};
 use super::filter;
 use super::schema::{self, AttrType};
-use super::search::{Selection, render};
+use super::search::{Selection, encode};
 use super::{MAX_BER_DEPTH, dn};
 
 /// Largest message the fuzz target decodes (the default `max_message_bytes`).
@@ -43,7 +43,7 @@ fn take_apart(msg: &LdapMsg, entries: &[Entry]) {
             if filter::elements(&req.filter) <= MAX_FILTER_ELEMENTS {
                 for entry in entries {
                     if filter::evaluate(&req.filter, entry) == filter::Tri::True {
-                        let _ = render(entry.clone(), &selection, req.typesonly, false);
+                        let _ = encode(msg.msgid, entry, &selection, req.typesonly, false);
                     }
                 }
             }

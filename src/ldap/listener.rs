@@ -13,10 +13,39 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
+use tokio_util::bytes::BytesMut;
 use tokio_util::codec::Framed;
+use tokio_util::codec::{Decoder, Encoder};
 
-use super::ops::{After, notice_of_disconnection};
+use super::ops::{After, Reply, notice_of_disconnection};
 use super::{Face, MAX_BER_DEPTH, Session};
+
+/// ldap3_proto's codec for what clients send; for what we send, its encoder or the
+/// bytes a search already encoded.
+struct Wire(LdapCodec);
+
+impl Decoder for Wire {
+    type Item = LdapMsg;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<LdapMsg>, std::io::Error> {
+        self.0.decode(src)
+    }
+}
+
+impl Encoder<Reply> for Wire {
+    type Error = std::io::Error;
+
+    fn encode(&mut self, reply: Reply, dst: &mut BytesMut) -> Result<(), std::io::Error> {
+        match reply {
+            Reply::Message(m) => self.0.encode(m, dst),
+            Reply::Encoded(bytes) => {
+                dst.extend_from_slice(&bytes);
+                Ok(())
+            }
+        }
+    }
+}
 
 /// Longest TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -103,7 +132,10 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     stop: &mut watch::Receiver<bool>,
 ) -> Option<S> {
     let limits = face.limits();
-    let codec = LdapCodec::new(Some(limits.max_message_bytes), Some(MAX_BER_DEPTH));
+    let codec = Wire(LdapCodec::new(
+        Some(limits.max_message_bytes),
+        Some(MAX_BER_DEPTH),
+    ));
     let mut framed = Framed::new(io, codec);
     loop {
         let next = tokio::select! {
@@ -116,7 +148,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         let Some(next) = next else {
             let bye =
                 notice_of_disconnection(LdapResultCode::Unavailable, "the server is stopping");
-            let _ = send(&mut framed, vec![bye], limits.idle_timeout).await;
+            let _ = send(&mut framed, vec![Reply::Message(bye)], limits.idle_timeout).await;
             return None;
         };
         let msg = match next {
@@ -128,7 +160,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                     LdapResultCode::ProtocolError,
                     "malformed or oversized LDAP message",
                 );
-                let _ = send(&mut framed, vec![bye], limits.idle_timeout).await;
+                let _ = send(&mut framed, vec![Reply::Message(bye)], limits.idle_timeout).await;
                 return None;
             }
             Ok(Some(Ok(msg))) => msg,
@@ -157,8 +189,8 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// Writes messages; a client that does not read in time is dropped.
 async fn send<S: AsyncRead + AsyncWrite + Unpin>(
-    framed: &mut Framed<S, LdapCodec>,
-    messages: Vec<LdapMsg>,
+    framed: &mut Framed<S, Wire>,
+    messages: Vec<Reply>,
     timeout: Duration,
 ) -> Result<(), ()> {
     let write = async {

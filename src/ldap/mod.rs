@@ -3,7 +3,9 @@
 //! message, asks the pure handler (`ops`) what to answer, and writes the answer.
 
 pub mod acl;
+mod ber;
 mod bind;
+mod cache;
 pub mod dit;
 pub mod dn;
 pub mod filter;
@@ -26,7 +28,7 @@ use crate::directory::Directory;
 pub use acl::Identity;
 pub use dit::Key;
 pub use listener::spawn;
-pub use ops::{After, Answer};
+pub use ops::{After, Answer, Reply};
 
 /// Largest BER nesting accepted by the decoder (bounds the depth of filters).
 pub const MAX_BER_DEPTH: usize = 48;
@@ -72,6 +74,7 @@ pub struct Face {
     limits: Limits,
     connections: Arc<Semaphore>,
     visibility: acl::Visibility,
+    entries: cache::EntryCache,
 }
 
 impl Face {
@@ -84,6 +87,7 @@ impl Face {
             limits: Limits::from_config(config),
             connections: Arc::new(Semaphore::new(config.max_connections)),
             visibility: acl::Visibility::default(),
+            entries: cache::EntryCache::default(),
         })
     }
 

@@ -2,6 +2,7 @@
 //! Errors of the core are mapped to LDAP result codes here and in `bind`, once.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use ldap3_proto::control::LdapControl;
@@ -11,6 +12,7 @@ use ldap3_proto::proto::{
 };
 
 use super::acl::{self, Viewer};
+use super::cache::{Source, View};
 use super::dit::{self, Key, Unresolved};
 use super::filter::{self, Tri};
 use super::search::{self, Selection};
@@ -27,11 +29,45 @@ pub enum After {
     Close,
 }
 
+/// One message of an answer: to encode, or already encoded (search result entries,
+/// written straight to BER by `ber`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// A message ldap3_proto encodes.
+    Message(LdapMsg),
+    /// A whole LDAPMessage, encoded.
+    Encoded(Vec<u8>),
+}
+
+impl Reply {
+    /// The message itself, decoded again when it was encoded here; None when it does
+    /// not decode (never for what `ber` writes).
+    pub fn decoded(&self) -> Option<LdapMsg> {
+        use tokio_util::codec::Decoder;
+        match self {
+            Reply::Message(m) => Some(m.clone()),
+            Reply::Encoded(bytes) => {
+                let mut buf = tokio_util::bytes::BytesMut::from(bytes.as_slice());
+                ldap3_proto::LdapCodec::new(Some(1 << 30), None)
+                    .decode(&mut buf)
+                    .ok()
+                    .flatten()
+            }
+        }
+    }
+}
+
+impl From<LdapMsg> for Reply {
+    fn from(m: LdapMsg) -> Reply {
+        Reply::Message(m)
+    }
+}
+
 /// The messages answering one request, and what follows.
 #[derive(Debug)]
 pub struct Answer {
     /// Messages to write, in order.
-    pub messages: Vec<LdapMsg>,
+    pub messages: Vec<Reply>,
     /// What the connection does next.
     pub after: After,
 }
@@ -39,11 +75,11 @@ pub struct Answer {
 impl Answer {
     fn one(msgid: i32, op: LdapOp) -> Answer {
         Answer {
-            messages: vec![LdapMsg {
+            messages: vec![Reply::Message(LdapMsg {
                 msgid,
                 op,
                 ctrl: Vec::new(),
-            }],
+            })],
             after: After::Continue,
         }
     }
@@ -192,10 +228,10 @@ impl Face {
             }
             // A response or an intermediate message from a client breaks the protocol.
             _ => Answer {
-                messages: vec![notice_of_disconnection(
+                messages: vec![Reply::Message(notice_of_disconnection(
                     LdapResultCode::ProtocolError,
                     "a client sent a server message",
-                )],
+                ))],
                 after: After::Close,
             },
         }
@@ -294,28 +330,58 @@ impl Face {
     }
 
     /// The entry of a key as a reader sees it; None when it vanished (or, for an
-    /// account, when the reader may not see it).
+    /// account, when the reader may not see it). Entries of accounts, structures and
+    /// services come from the entry cache while their object has not changed.
     fn visible_entry(
         &self,
         viewer: &Viewer<'_>,
         key: &Key,
-    ) -> Result<Option<dit::Entry>, LdapResult> {
-        let entry = match (search::special(&self.tree, &self.definitions, key), key) {
-            (Some(e), _) => Some(e),
+    ) -> Result<Option<Arc<dit::Entry>>, LdapResult> {
+        if let Some(e) = search::special(&self.tree, &self.definitions, key) {
+            return Ok(Some(Arc::new(e)));
+        }
+        let dir = &self.dir;
+        let source = match key {
             // An account is read once, for its visibility and its entry.
-            (None, Key::Account(id)) => match self.dir.account(id) {
-                Ok(a) if viewer.sees_account(&a) => self
-                    .tree
-                    .account_entry(&self.dir, &a)
-                    .map_err(|e| internal(&e))?,
-                _ => None,
+            Key::Account(id) => match dir.account_shared(id) {
+                Ok(a) if viewer.sees_account(&a) => Source::Account(a),
+                _ => return Ok(None),
             },
-            (None, _) => self.tree.entry(&self.dir, key).map_err(|e| internal(&e))?,
+            Key::Structure(id) => match dir.structure_shared(id) {
+                Ok(s) => {
+                    let services = dit::has_services(dir, &s.id).map_err(|e| internal(&e))?;
+                    Source::Structure(s, services)
+                }
+                Err(_) => return Ok(None),
+            },
+            Key::Service { id, .. } => match dir.service_shared(id) {
+                Ok(sv) => Source::Service(sv),
+                Err(_) => return Ok(None),
+            },
+            _ => {
+                let entry = self.tree.entry(dir, key).map_err(|e| internal(&e))?;
+                return Ok(entry.map(|mut e| {
+                    viewer.restrict(&self.tree, key, &mut e);
+                    Arc::new(e)
+                }));
+            }
         };
-        Ok(entry.map(|mut e| {
-            viewer.restrict(&self.tree, key, &mut e);
-            e
-        }))
+        let build = |source: &Source| -> crate::directory::DirResult<Option<dit::Entry>> {
+            let entry = match source {
+                Source::Account(a) => self.tree.account_entry(dir, a)?,
+                Source::Structure(s, services) => Some(self.tree.structure_entry(s, *services)),
+                Source::Service(sv) => self.tree.service_entry(dir, sv),
+            };
+            Ok(entry.map(|mut e| {
+                viewer.restrict(&self.tree, key, &mut e);
+                e
+            }))
+        };
+        self.entries
+            .get_or_build(key, View::of(viewer, key), source.clone(), || {
+                build(&source)
+            })
+            .map_err(|e| internal(&e))
     }
 
     fn compare(&self, session: &Session, req: &LdapCompareRequest) -> LdapResult {
@@ -360,11 +426,11 @@ impl Face {
     ) -> Answer {
         let mut messages = Vec::new();
         let (res, ctrl_out) = self.search_into(session, msgid, req, ctrl, &mut messages);
-        messages.push(LdapMsg {
+        messages.push(Reply::Message(LdapMsg {
             msgid,
             op: LdapOp::SearchResultDone(res),
             ctrl: ctrl_out,
-        });
+        }));
         Answer {
             messages,
             after: After::Continue,
@@ -378,7 +444,7 @@ impl Face {
         msgid: i32,
         req: &LdapSearchRequest,
         ctrl: &[LdapControl],
-        out: &mut Vec<LdapMsg>,
+        out: &mut Vec<Reply>,
     ) -> (LdapResult, Vec<LdapControl>) {
         let started = Instant::now();
         let limits = &self.limits;
@@ -493,16 +559,13 @@ impl Face {
                 keys.clear();
                 break;
             }
-            out.push(LdapMsg {
+            out.push(Reply::Encoded(search::encode(
                 msgid,
-                op: LdapOp::SearchResultEntry(search::render(
-                    entry,
-                    &selection,
-                    req.typesonly,
-                    key == Key::RootDse,
-                )),
-                ctrl: Vec::new(),
-            });
+                &entry,
+                &selection,
+                req.typesonly,
+                key == Key::RootDse,
+            )));
             returned += 1;
             in_page += 1;
             if paged.is_some() && in_page >= page_size {
@@ -567,7 +630,7 @@ impl Face {
         key: &Key,
         filter: &LdapFilter,
         recheck: bool,
-    ) -> Result<Option<dit::Entry>, LdapResult> {
+    ) -> Result<Option<Arc<dit::Entry>>, LdapResult> {
         // Later pages re-check visibility: the directory may have changed meanwhile
         // (accounts are checked by `visible_entry` every time).
         if recheck
@@ -625,7 +688,7 @@ mod tests {
     }
 
     fn code(answer: &Answer) -> LdapResultCode {
-        match &answer.messages.last().unwrap().op {
+        match &answer.messages.last().unwrap().decoded().unwrap().op {
             LdapOp::SearchResultDone(r)
             | LdapOp::AddResponse(r)
             | LdapOp::DelResponse(r)
@@ -657,7 +720,24 @@ mod tests {
 
         let answer = face.handle(&mut s, msg(root_dse_search())).await;
         assert_eq!(answer.messages.len(), 2);
-        assert!(answer.messages.iter().all(|m| m.msgid == 7));
+        let decoded: Vec<LdapMsg> = answer
+            .messages
+            .iter()
+            .map(|m| m.decoded().unwrap())
+            .collect();
+        assert!(decoded.iter().all(|m| m.msgid == 7));
+        match &decoded[0].op {
+            LdapOp::SearchResultEntry(e) => {
+                assert_eq!(e.dn, "");
+                assert_eq!(e.attributes.len(), 1, "only namingContexts was asked for");
+                assert_eq!(e.attributes[0].atype, "namingContexts");
+                assert_eq!(
+                    e.attributes[0].vals,
+                    vec![b"dc=apex,dc=dgfip,dc=gouv,dc=fr".to_vec()]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         assert_eq!(code(&answer), LdapResultCode::Success);
 
         let add = LdapOp::DelRequest("uid=x,ou=people,dc=apex,dc=dgfip,dc=gouv,dc=fr".into());
@@ -703,6 +783,10 @@ mod tests {
             .handle(&mut s, msg(LdapOp::SearchResultDone(success())))
             .await;
         assert_eq!(answer.after, After::Close);
-        assert_eq!(answer.messages[0].msgid, 0, "a Notice of Disconnection");
+        assert_eq!(
+            answer.messages[0].decoded().unwrap().msgid,
+            0,
+            "a Notice of Disconnection"
+        );
     }
 }

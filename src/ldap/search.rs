@@ -4,15 +4,14 @@
 
 use std::collections::BTreeSet;
 
-use ldap3_proto::proto::{
-    LdapFilter, LdapPartialAttribute, LdapSearchResultEntry, LdapSearchScope,
-};
+use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
 
 use crate::directory::{DirError, DirResult, Directory};
 use crate::domain::ProfileId;
 use crate::store::{StoreError, T};
 
 use super::acl::Viewer;
+use super::ber;
 use super::dit::{self, Container, Entry, Key, Tree};
 use super::dn;
 use super::schema::{self, AttrType, Usage};
@@ -610,30 +609,24 @@ impl Selection {
     }
 }
 
-/// The search result entry for an entry, with the attributes asked for.
-pub fn render(
-    entry: Entry,
+/// The SearchResultEntry message for an entry, with the attributes asked for, encoded.
+pub fn encode(
+    msgid: i32,
+    entry: &Entry,
     selection: &Selection,
     types_only: bool,
     root_dse: bool,
-) -> LdapSearchResultEntry {
-    let attributes = entry
+) -> Vec<u8> {
+    let attributes: Vec<ber::Attribute<'_>> = entry
         .attrs
-        .into_iter()
+        .iter()
         .filter(|a| selection.wants(a.ty, root_dse))
-        .map(|a| LdapPartialAttribute {
-            atype: a.ty.name.to_owned(),
-            vals: if types_only {
-                Vec::new()
-            } else {
-                a.values.into_iter().map(String::into_bytes).collect()
-            },
+        .map(|a| ber::Attribute {
+            name: a.ty.name,
+            values: if types_only { &[] } else { &a.values },
         })
         .collect();
-    LdapSearchResultEntry {
-        dn: entry.dn,
-        attributes,
-    }
+    ber::search_result_entry(msgid, &entry.dn, &attributes)
 }
 
 /// The base entry to render for the root DSE and the subschema, which every reader sees.

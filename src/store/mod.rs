@@ -2,12 +2,14 @@
 //! write sets, a checked format version. It knows bytes and keys, not rules.
 
 mod backup;
+pub mod bounded;
+mod cache;
 mod index;
 mod writeset;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -23,6 +25,11 @@ pub const FORMAT_VERSION: u32 = 1;
 /// sled's page cache: bounds resident memory on large directories (sled's default is
 /// 1 GiB); the operating system's file cache still serves what does not fit.
 const CACHE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Decoded accounts, structures and services kept in memory, at most this many of
+/// each (a few hundred bytes each): the working set of the LDAP face, the API and the
+/// issuer.
+const CACHED_VALUES: usize = 65_536;
 
 /// Key of the format version in the meta tree.
 const FORMAT_KEY: &[u8] = b"format_version";
@@ -182,6 +189,8 @@ pub struct Store {
     /// One flush at a time: sled 0.34's concurrent `flush_async` calls can deadlock,
     /// and a waiting writer is covered by the next flush anyway (group commit).
     flusher: tokio::sync::Mutex<()>,
+    /// Decoded values of the trees read on every request.
+    cache: cache::ReadCache,
 }
 
 /// Proof that the caller holds the single-writer lock.
@@ -223,6 +232,7 @@ impl Store {
             trees,
             writer: Mutex::new(()),
             committed: AtomicU64::new(0),
+            cache: cache::ReadCache::new(CACHED_VALUES),
             flushed: AtomicU64::new(0),
             flusher: tokio::sync::Mutex::new(()),
         };
@@ -323,6 +333,11 @@ impl Store {
                     StoreError::Sled(sled::Error::Unsupported("transaction aborted".into()))
                 }
             })?;
+        for (t, key, _) in writes.iter() {
+            if cache::ReadCache::covers(*t) {
+                self.cache.invalidate(*t, key);
+            }
+        }
         self.committed.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
@@ -348,6 +363,32 @@ impl Store {
     pub fn flush_sync(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
+    }
+
+    /// How many commits this store has applied since it was opened: any change of the
+    /// directory moves it.
+    pub fn version(&self) -> u64 {
+        self.committed.load(Ordering::SeqCst)
+    }
+
+    /// Reads one value, shared: accounts, structures and services come from memory
+    /// when they were read since their last change.
+    pub fn get_shared<V>(&self, t: T, key: &[u8]) -> Result<Option<Arc<V>>, StoreError>
+    where
+        V: DeserializeOwned + Send + Sync + 'static,
+    {
+        if !cache::ReadCache::covers(t) {
+            return Ok(self.get(t, key)?.map(Arc::new));
+        }
+        let miss = match self.cache.get::<V>(t, key) {
+            Ok(v) => return Ok(Some(v)),
+            Err(miss) => miss,
+        };
+        let Some(value) = self.get::<V>(t, key)?.map(Arc::new) else {
+            return Ok(None);
+        };
+        self.cache.keep(miss, t, key, Arc::clone(&value));
+        Ok(Some(value))
     }
 
     /// Reads and decodes one value.

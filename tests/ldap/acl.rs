@@ -277,3 +277,85 @@ async fn a_structure_whose_last_habilitation_goes_disappears_for_the_application
     let (after, code) = seen(&mut ldap).await;
     assert_eq!((after.len(), code), (0, rc::NO_SUCH_OBJECT));
 }
+
+/// Entries are kept between searches: a change must show in the very next one, for
+/// every kind of reader that read the entry before.
+#[tokio::test]
+async fn a_change_shows_at_once_in_entries_already_served() {
+    let f = Fixture::start(SMALL).await;
+    let (structure, holder, profile) = f
+        .structures()
+        .into_iter()
+        .find_map(|s| {
+            let holder = f.accounts_of(&s).into_iter().find(|a| {
+                a.role != apex_idp::domain::Role::Administrateur
+                    && a.habilitations.iter().any(|h| h.profile.app() == "BETA")
+            })?;
+            let profile = holder
+                .habilitations
+                .iter()
+                .find(|h| h.profile.app() == "BETA")?
+                .profile
+                .clone();
+            Some((s, holder, profile))
+        })
+        .unwrap();
+    let login = holder.login.clone().unwrap();
+    let colleague = f
+        .accounts_of(&structure)
+        .into_iter()
+        .find(|a| a.id != holder.id && a.login.is_some())
+        .unwrap();
+    let mut app = f.as_application("BETA").await;
+    let mut person = f.as_person(colleague.login.as_deref().unwrap()).await;
+    let uid = format!("(uid={login})");
+    let profiles = |entries: &[ldap3::SearchEntry]| -> Vec<String> {
+        entries
+            .first()
+            .and_then(|e| e.attrs.get("apexProfile"))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let service = f.services_of(&structure).into_iter().next().unwrap();
+    let service_filter = format!("(apexServiceId={})", service.id);
+    // Twice each: the second answer comes from what the first one built.
+    for _ in 0..2 {
+        let seen = search(&mut app, BASE, Scope::Subtree, &uid, &["apexProfile"]).await;
+        assert_eq!(profiles(&seen), vec![profile.to_string()]);
+        let seen = search(&mut person, BASE, Scope::Subtree, &uid, &["apexProfile"]).await;
+        assert!(profiles(&seen).contains(&profile.to_string()));
+        let seen = search(&mut person, BASE, Scope::Subtree, &service_filter, &["ou"]).await;
+        assert_eq!(seen[0].attrs["ou"], vec![service.name.clone()]);
+    }
+
+    let dir = f.directory();
+    let admin = f
+        .accounts_of(&structure)
+        .into_iter()
+        .find(|a| a.role == apex_idp::domain::Role::Administrateur)
+        .unwrap();
+    let (actor, _) = dir.actor(&admin.id).unwrap();
+    dir.revoke(&actor, &holder.id, &profile).await.unwrap();
+    dir.rename_service(&actor, &service.id, "Service renommé")
+        .await
+        .unwrap();
+
+    let seen = search(&mut app, BASE, Scope::Subtree, &uid, &["apexProfile"]).await;
+    let still_beta = holder
+        .habilitations
+        .iter()
+        .any(|h| h.profile.app() == "BETA" && h.profile != profile);
+    if still_beta {
+        assert!(!profiles(&seen).contains(&profile.to_string()));
+    } else {
+        assert!(
+            seen.is_empty(),
+            "no longer habilitated for BETA: {:?}",
+            dns(&seen)
+        );
+    }
+    let seen = search(&mut person, BASE, Scope::Subtree, &uid, &["apexProfile"]).await;
+    assert!(!profiles(&seen).contains(&profile.to_string()));
+    let seen = search(&mut person, BASE, Scope::Subtree, &service_filter, &["ou"]).await;
+    assert_eq!(seen[0].attrs["ou"], vec!["Service renommé".to_owned()]);
+}
