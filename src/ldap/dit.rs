@@ -3,12 +3,13 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::catalogue::Application;
 use crate::directory::{DirResult, Directory};
 use crate::domain::{Account, ProfileId, Service, Structure};
 use crate::store::T;
+use crate::store::bounded::BoundedMap;
 
 use super::dn::{self, Ava};
 use super::schema::{self, AttrType};
@@ -189,7 +190,13 @@ pub struct Tree {
     /// core only ever creates structures: a SIRET never changes and no structure is
     /// deleted (should either change, this must go).
     sirets: Arc<RwLock<HashMap<String, String>>>,
+    /// DNs resolved before, as clients wrote them, with the DN this tree wrote for the
+    /// key then: a key is reused only while it still names an object of that DN.
+    resolved: Arc<Mutex<BoundedMap<String, (Key, String)>>>,
 }
+
+/// DNs of structures, services and people remembered once resolved.
+const RESOLVED_DNS: usize = 65_536;
 
 impl Tree {
     /// The tree under `base_dn` (already checked by the configuration).
@@ -204,6 +211,7 @@ impl Tree {
             base_rdns,
             fixed: Vec::new(),
             sirets: Arc::default(),
+            resolved: Arc::new(Mutex::new(BoundedMap::new(RESOLVED_DNS, 0x5eed))),
         };
         tree.fixed.push((tree.base_dn.clone(), Key::Base));
         for c in Container::ALL {
@@ -284,11 +292,45 @@ impl Tree {
         {
             return Ok(key.clone());
         }
+        let lock = || self.resolved.lock().unwrap_or_else(PoisonError::into_inner);
+        let known = lock().get(dn_text).cloned();
+        if let Some((key, written)) = known
+            && self.still_names(dir, &key, &written)
+        {
+            return Ok(key);
+        }
+        let key = self.resolve_afresh(dir, dn_text)?;
+        if matches!(
+            key,
+            Key::Structure(_) | Key::Service { .. } | Key::Account(_)
+        ) && let Some(written) = self.dn_of(dir, &key)
+        {
+            lock().insert(dn_text.to_owned(), (key.clone(), written));
+        }
+        Ok(key)
+    }
+
+    /// Whether a key resolved before still exists under the DN written for it then.
+    fn still_names(&self, dir: &Directory, key: &Key, written: &str) -> bool {
+        let exists = match key {
+            // Its DN is read from the account itself.
+            Key::Account(_) => true,
+            // Structures are never deleted and their SIRET never changes.
+            Key::Structure(_) => true,
+            Key::Service { id, structure_id } => dir
+                .service_shared(id)
+                .is_ok_and(|sv| &sv.structure_id == structure_id),
+            _ => false,
+        };
+        exists && self.dn_of(dir, key).as_deref() == Some(written)
+    }
+
+    fn resolve_afresh(&self, dir: &Directory, dn_text: &str) -> Result<Key, Unresolved> {
         let rdns = dn::parse(dn_text).map_err(|e| Unresolved::Invalid(e.to_string()))?;
         if rdns.is_empty() {
             return Ok(Key::RootDse);
         }
-        if dn::normal_form(&rdns) == "cn=subschema" {
+        if rdns.len() == 1 && dn::normal_form(&rdns) == "cn=subschema" {
             return Ok(Key::Subschema);
         }
         let Some(own) = self.below_base(&rdns) else {
@@ -400,7 +442,7 @@ impl Tree {
             Key::Service { id, structure_id } => {
                 self.service_dn(id, &self.siret_of(dir, structure_id)?)
             }
-            Key::Account(id) => self.person_dn(dir.account(id).ok()?.login.as_deref()?),
+            Key::Account(id) => self.person_dn(dir.account_shared(id).ok()?.login.as_deref()?),
             Key::Profile(p) => self.profile_dn(p),
             Key::Application(code) => self.application_dn(code),
         })

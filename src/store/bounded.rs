@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 /// A bounded map with random eviction.
+#[derive(Debug)]
 pub struct BoundedMap<K, V> {
     /// Each value with the position of its key in `keys`.
     map: HashMap<K, (V, usize)>,

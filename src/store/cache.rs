@@ -11,8 +11,34 @@ use super::T;
 use super::bounded::BoundedMap;
 
 /// The trees whose values are cached; every write to them goes through
-/// `Store::commit`, which invalidates.
-pub const CACHED: [T; 3] = [T::Accounts, T::Structures, T::Services];
+/// `Store::commit`, which invalidates. For the indexes, what is cached is the list of
+/// ids under one prefix (`prefix \0 id` keys), small for these three.
+pub const CACHED: [T; 6] = [
+    T::Accounts,
+    T::Structures,
+    T::Services,
+    T::ServicesByStructure,
+    T::AccountsByStructure,
+    T::AccountsByService,
+];
+
+/// Whether a cached tree is an index, cached by prefix.
+pub fn is_index(t: T) -> bool {
+    matches!(
+        t,
+        T::ServicesByStructure | T::AccountsByStructure | T::AccountsByService
+    )
+}
+
+/// The cache key a write to `key` of `t` affects: the key itself, or its prefix.
+pub fn affected(t: T, key: &[u8]) -> &[u8] {
+    if is_index(t) {
+        let end = key.iter().position(|b| *b == 0).unwrap_or(key.len());
+        key.get(..end).unwrap_or(key)
+    } else {
+        key
+    }
+}
 
 /// Shards: readers of different keys rarely wait on each other.
 const SHARDS: usize = 64;

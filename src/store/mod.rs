@@ -335,7 +335,7 @@ impl Store {
             })?;
         for (t, key, _) in writes.iter() {
             if cache::ReadCache::covers(*t) {
-                self.cache.invalidate(*t, key);
+                self.cache.invalidate(*t, cache::affected(*t, key));
             }
         }
         self.committed.fetch_add(1, Ordering::SeqCst);
@@ -377,7 +377,7 @@ impl Store {
     where
         V: DeserializeOwned + Send + Sync + 'static,
     {
-        if !cache::ReadCache::covers(t) {
+        if !cache::ReadCache::covers(t) || cache::is_index(t) {
             return Ok(self.get(t, key)?.map(Arc::new));
         }
         let miss = match self.cache.get::<V>(t, key) {
@@ -416,6 +416,20 @@ impl Store {
 
     /// The ids stored after `prefix \0` in an index tree.
     pub fn index_ids(&self, t: T, prefix: &str) -> Result<Vec<String>, StoreError> {
+        if !cache::is_index(t) {
+            return self.scan_index(t, prefix);
+        }
+        let miss = match self.cache.get::<Vec<String>>(t, prefix.as_bytes()) {
+            Ok(ids) => return Ok(ids.as_ref().clone()),
+            Err(miss) => miss,
+        };
+        let ids = self.scan_index(t, prefix)?;
+        self.cache
+            .keep(miss, t, prefix.as_bytes(), Arc::new(ids.clone()));
+        Ok(ids)
+    }
+
+    fn scan_index(&self, t: T, prefix: &str) -> Result<Vec<String>, StoreError> {
         let mut p = prefix.as_bytes().to_vec();
         p.push(0);
         self.tree(t)
@@ -431,6 +445,11 @@ impl Store {
 
     /// Whether an index has any entry under `prefix \0`.
     pub fn index_has_any(&self, t: T, prefix: &str) -> Result<bool, StoreError> {
+        if cache::is_index(t)
+            && let Ok(ids) = self.cache.get::<Vec<String>>(t, prefix.as_bytes())
+        {
+            return Ok(!ids.is_empty());
+        }
         let mut p = prefix.as_bytes().to_vec();
         p.push(0);
         Ok(self.tree(t).scan_prefix(&p).next().transpose()?.is_some())
@@ -523,5 +542,54 @@ mod tests {
         }
         let err = reopen(dir.path()).err().unwrap();
         assert!(matches!(err, StoreError::NotAStore(_)), "{err}");
+    }
+
+    #[test]
+    fn commits_show_at_once_through_the_caches() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        let put = |t: T, key: &[u8], value: &str| {
+            let mut w = WriteSet::new();
+            w.put(t, key.to_vec(), &value.to_owned());
+            store.commit(&store.lock(), &w).unwrap();
+        };
+        put(T::Accounts, b"a1", "first");
+        put(T::AccountsByStructure, &key(&["s1", "a1"]), "");
+        // Read twice: the second read comes from the cache.
+        for _ in 0..2 {
+            let v: Arc<String> = store.get_shared(T::Accounts, b"a1").unwrap().unwrap();
+            assert_eq!(v.as_str(), "first");
+            assert_eq!(
+                store.index_ids(T::AccountsByStructure, "s1").unwrap(),
+                ["a1"]
+            );
+            assert!(store.index_has_any(T::AccountsByStructure, "s1").unwrap());
+        }
+        put(T::Accounts, b"a1", "second");
+        put(T::AccountsByStructure, &key(&["s1", "a2"]), "");
+        let v: Arc<String> = store.get_shared(T::Accounts, b"a1").unwrap().unwrap();
+        assert_eq!(v.as_str(), "second");
+        assert_eq!(
+            store.index_ids(T::AccountsByStructure, "s1").unwrap(),
+            ["a1", "a2"]
+        );
+        let mut w = WriteSet::new();
+        w.remove(T::Accounts, b"a1".to_vec());
+        w.remove(T::AccountsByStructure, key(&["s1", "a1"]));
+        w.remove(T::AccountsByStructure, key(&["s1", "a2"]));
+        store.commit(&store.lock(), &w).unwrap();
+        assert!(
+            store
+                .get_shared::<String>(T::Accounts, b"a1")
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .index_ids(T::AccountsByStructure, "s1")
+                .unwrap()
+                .is_empty()
+        );
+        assert!(!store.index_has_any(T::AccountsByStructure, "s1").unwrap());
     }
 }
