@@ -118,6 +118,31 @@ impl Scene {
         self.refused(token, method, path, Some((JSON, bytes)), status, rule)
             .await
     }
+
+    /// As [`Scene::refused_json`], for a structure the operator creates.
+    async fn refused_structure(&self, body: Value, status: u16, rule: &str) -> RawReply {
+        let path = "/operator/structures";
+        self.refused_json(Some(OPERATOR_TOKEN), "POST", path, body, status, Some(rule))
+            .await
+    }
+
+    /// A request without body (`path` from the server root) that must be answered with
+    /// a problem document of `status`; nothing else is checked.
+    async fn problem(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        status: u16,
+    ) -> RawReply {
+        let r = self.f.send_raw(token, method, path, None).await;
+        assert_eq!(
+            (r.status, r.header("content-type")),
+            (status, PROBLEM),
+            "{method} {path}: {r:?}"
+        );
+        r
+    }
 }
 
 fn raw(text: &str) -> Option<(&'static str, Vec<u8>)> {
@@ -192,24 +217,12 @@ async fn wrong_types_missing_and_unknown_fields_are_422() {
         sc.refused_json(admin, "POST", "/accounts", body, 422, Some("invalid-body"))
             .await;
     }
-    sc.refused_json(
-        Some(OPERATOR_TOKEN),
-        "POST",
-        "/operator/structures",
+    for body in [
         json!({"siret": 35600000049837u64, "category": "CSP", "name": "Numérique"}),
-        422,
-        Some("invalid-body"),
-    )
-    .await;
-    sc.refused_json(
-        Some(OPERATOR_TOKEN),
-        "POST",
-        "/operator/structures",
         json!({"siret": "35600000049837", "category": "CSP"}),
-        422,
-        Some("invalid-body"),
-    )
-    .await;
+    ] {
+        sc.refused_structure(body, 422, "invalid-body").await;
+    }
     // A JSON body without its content type is refused too (and is no 5xx).
     sc.refused(
         admin,
@@ -242,36 +255,18 @@ async fn oversized_body_is_413_and_the_limit_is_exact() {
     let body_of = |len: usize| format!("{{\"name\":\"{}\"}}", "a".repeat(len - 11)).into_bytes();
     let over = body_of(limit + 1);
     assert_eq!(over.len(), limit + 1);
-    sc.refused(
-        admin,
-        "POST",
-        "/services",
-        Some((JSON, over)),
-        413,
-        Some("body-too-large"),
-    )
-    .await;
-    sc.refused(
-        admin,
-        "POST",
-        "/services",
-        Some((JSON, body_of(256 * 1024))),
-        413,
-        Some("body-too-large"),
-    )
-    .await;
     // Exactly at the limit the body is read: the name is then refused as a value.
     let at = body_of(limit);
     assert_eq!(at.len(), limit);
-    sc.refused(
-        admin,
-        "POST",
-        "/services",
-        Some((JSON, at)),
-        422,
-        Some("name"),
-    )
-    .await;
+    for (body, status, rule) in [
+        (over, 413, "body-too-large"),
+        (body_of(256 * 1024), 413, "body-too-large"),
+        (at, 422, "name"),
+    ] {
+        let body = Some((JSON, body));
+        sc.refused(admin, "POST", "/services", body, status, Some(rule))
+            .await;
+    }
 }
 
 #[tokio::test]
@@ -286,16 +281,8 @@ async fn bad_siret_is_refused_with_the_siret_rule() {
         "732829320000744",
         "",
     ] {
-        let r = sc
-            .refused_json(
-                Some(OPERATOR_TOKEN),
-                "POST",
-                "/operator/structures",
-                json!({"siret": siret, "category": "CSP", "name": "Cabinet Faux"}),
-                422,
-                Some("siret"),
-            )
-            .await;
+        let body = json!({"siret": siret, "category": "CSP", "name": "Cabinet Faux"});
+        let r = sc.refused_structure(body, 422, "siret").await;
         assert_eq!(r.body["field"], "siret", "{siret}: {r:?}");
     }
 }
@@ -303,15 +290,8 @@ async fn bad_siret_is_refused_with_the_siret_rule() {
 #[tokio::test]
 async fn duplicate_siret_is_a_conflict() {
     let sc = scene().await;
-    sc.refused_json(
-        Some(OPERATOR_TOKEN),
-        "POST",
-        "/operator/structures",
-        json!({"siret": "73282932000074", "category": "CSP", "name": "Cabinet Bis"}),
-        409,
-        Some("siret-taken"),
-    )
-    .await;
+    let bis = json!({"siret": "73282932000074", "category": "CSP", "name": "Cabinet Bis"});
+    sc.refused_structure(bis, 409, "siret-taken").await;
     // The La Poste vector is valid; once taken it conflicts too.
     let (s, _) =
         sc.f.op(
@@ -321,31 +301,17 @@ async fn duplicate_siret_is_a_conflict() {
         )
         .await;
     assert_eq!(s, 201);
-    sc.refused_json(
-        Some(OPERATOR_TOKEN),
-        "POST",
-        "/operator/structures",
-        json!({"siret": "35600000049837", "category": "CSP", "name": "La Poste encore"}),
-        409,
-        Some("siret-taken"),
-    )
-    .await;
+    let again = json!({"siret": "35600000049837", "category": "CSP", "name": "La Poste encore"});
+    sc.refused_structure(again, 409, "siret-taken").await;
 }
 
 #[tokio::test]
 async fn unknown_category_is_refused() {
     let sc = scene().await;
     for category in ["XYZ", "csp", ""] {
-        let r = sc
-            .refused_json(
-                Some(OPERATOR_TOKEN),
-                "POST",
-                "/operator/structures",
-                json!({"siret": "35600000049837", "category": category, "name": "Cabinet Catégorie"}),
-                422,
-                Some("category"),
-            )
-            .await;
+        let body =
+            json!({"siret": "35600000049837", "category": category, "name": "Cabinet Catégorie"});
+        let r = sc.refused_structure(body, 422, "category").await;
         assert_eq!(r.body["field"], "category");
     }
 }
@@ -449,52 +415,21 @@ async fn bad_email_is_refused_with_the_field() {
 async fn wrong_state_is_a_conflict() {
     let sc = scene().await;
     let admin = Some(sc.admin.token.as_str());
-    sc.refused(
-        admin,
-        "POST",
-        &format!("/accounts/{}/validate", sc.collab.id),
-        None,
-        409,
-        Some("account-state"),
-    )
-    .await;
-    sc.refused(
-        admin,
-        "POST",
-        &format!("/accounts/{}/validate", sc.invited.id),
-        None,
-        409,
-        Some("account-state"),
-    )
-    .await;
-    sc.refused(
-        admin,
-        "POST",
-        &format!("/accounts/{}/resend-identifier", sc.invited.id),
-        None,
-        409,
-        Some("account-state"),
-    )
-    .await;
-    sc.refused(
-        admin,
-        "POST",
-        &format!("/accounts/{}/reject", sc.collab.id),
-        None,
-        409,
-        Some("account-state"),
-    )
-    .await;
+    for (id, action) in [
+        (&sc.collab.id, "validate"),
+        (&sc.invited.id, "validate"),
+        (&sc.invited.id, "resend-identifier"),
+        (&sc.collab.id, "reject"),
+    ] {
+        let path = format!("/accounts/{id}/{action}");
+        sc.refused(admin, "POST", &path, None, 409, Some("account-state"))
+            .await;
+    }
     let (s, _) = sc.f.call(None, "GET", "/accounts?state=bogus", None).await;
     assert_eq!(s, 401);
-    let r =
-        sc.f.send_raw(admin, "GET", "/api/v1/accounts?state=bogus", None)
-            .await;
-    assert_eq!(
-        (r.status, r.header("content-type")),
-        (422, PROBLEM),
-        "{r:?}"
-    );
+    let r = sc
+        .problem(admin, "GET", "/api/v1/accounts?state=bogus", 422)
+        .await;
     assert_eq!(r.body["field"], "state");
 }
 
@@ -518,8 +453,7 @@ async fn no_or_garbage_token_is_401_with_www_authenticate() {
             r.header("www-authenticate").starts_with("Bearer"),
             "{token:?}: {r:?}"
         );
-        let r = sc.f.send_raw(token, "GET", "/api/v1/structure", None).await;
-        assert_eq!((r.status, r.header("content-type")), (401, PROBLEM));
+        let r = sc.problem(token, "GET", "/api/v1/structure", 401).await;
         assert!(r.header("www-authenticate").starts_with("Bearer"));
     }
     // Another scheme is no bearer token.
@@ -605,11 +539,7 @@ async fn unknown_route_is_a_404_problem() {
         ("GET", "/api/v2/structure"),
         ("GET", "/nope"),
     ] {
-        let r =
-            sc.f.send_raw(Some(&sc.admin.token), method, path, None)
-                .await;
-        assert_eq!(r.status, 404, "{method} {path}: {r:?}");
-        assert_eq!(r.header("content-type"), PROBLEM, "{method} {path}");
+        let r = sc.problem(Some(&sc.admin.token), method, path, 404).await;
         assert_eq!(r.body["type"], "urn:apex-idp:problem:not-found");
     }
     // A write to an unknown route writes nothing.
@@ -646,18 +576,7 @@ async fn undecodable_path_or_query_is_a_400_problem() {
         Some("bad-path"),
     )
     .await;
-    let r =
-        sc.f.send_raw(
-            admin,
-            "GET",
-            "/api/v1/accounts?state=active&state=invited",
-            None,
-        )
-        .await;
-    assert_eq!(
-        (r.status, r.header("content-type")),
-        (400, PROBLEM),
-        "{r:?}"
-    );
+    let query = "/api/v1/accounts?state=active&state=invited";
+    let r = sc.problem(admin, "GET", query, 400).await;
     assert_eq!(r.body["type"], "urn:apex-idp:problem:bad-query");
 }

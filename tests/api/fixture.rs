@@ -1,52 +1,17 @@
-//! The shared fixture: a real server on port 0 with a temporary store, a file outbox,
-//! a manual clock and cheap argon2 parameters; real HTTP through reqwest.
-#![allow(dead_code)] // shared by every test module; not each uses every helper
+//! The API fixture: the shared test server (`tests/common`: port 0, temporary store,
+//! file outbox, manual clock, cheap argon2) driven through the JSON API with real HTTP;
+//! people created through the API, and a world of two structures.
 
-use std::collections::HashSet;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
-
-use apex_idp::clock::ManualClock;
-use apex_idp::config::{Argon2Config, Config};
+use apex_idp::config::Config;
 use apex_idp::domain::login::fold;
-use apex_idp::server::{self, Server};
 use serde_json::{Value, json};
+
+use crate::common::{self, TestServer};
+
+pub use crate::common::{CHEAP, OPERATOR_TOKEN, link_token, test_config};
 
 /// The password every test person chooses.
 pub const PASSWORD: &str = "Cheval-Agrafe-Pile-42";
-/// The operator token of the fixture.
-pub const OPERATOR_TOKEN: &str = "operator-token-for-tests-0123456789";
-/// Cheap hashing: tests measure rules, not argon2.
-pub const CHEAP: Argon2Config = Argon2Config {
-    m_kib: 64,
-    t: 1,
-    p: 1,
-};
-
-fn operator_hash() -> String {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| {
-        apex_idp::auth::Hasher::new(CHEAP)
-            .unwrap()
-            .hash_blocking(OPERATOR_TOKEN)
-            .unwrap()
-    })
-    .clone()
-}
-
-/// A configuration for a test server in `dir`.
-pub fn test_config(dir: &std::path::Path) -> Config {
-    let mut c = Config::default();
-    c.server.data_dir = dir.join("data");
-    c.server.public_url = "http://apex.test".into();
-    c.http.listen = "127.0.0.1:0".into();
-    c.mail.outbox_dir = dir.join("outbox");
-    c.argon2 = CHEAP;
-    c.operator.token_hashes = vec![operator_hash()];
-    c.catalogue.file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/catalogue.toml");
-    c
-}
 
 /// A person of a test structure, signed in.
 #[derive(Debug, Clone)]
@@ -57,17 +22,8 @@ pub struct Person {
     pub token: String,
 }
 
-/// A running test server.
-pub struct Fixture {
-    pub base: String,
-    pub http: reqwest::Client,
-    pub clock: ManualClock,
-    pub outbox: PathBuf,
-    pub server: Option<Server>,
-    pub dir: tempfile::TempDir,
-    seen: Mutex<HashSet<PathBuf>>,
-    counter: std::sync::atomic::AtomicU32,
-}
+/// A running test server, over an empty directory unless its data dir held one.
+pub type Fixture = TestServer;
 
 impl Fixture {
     pub async fn start() -> Fixture {
@@ -77,33 +33,7 @@ impl Fixture {
     }
 
     pub async fn start_with(dir: tempfile::TempDir, config: Config) -> Fixture {
-        server::install_crypto_provider();
-        let clock = ManualClock::new();
-        let server = server::start(&config, Arc::new(clock.clone()))
-            .await
-            .unwrap();
-        let base = format!("http://{}", server.http_addr);
-        let http = reqwest::Client::builder().no_proxy().build().unwrap();
-        Fixture {
-            base,
-            http,
-            clock,
-            outbox: config.mail.outbox_dir.clone(),
-            server: Some(server),
-            dir,
-            seen: Mutex::new(HashSet::new()),
-            counter: Default::default(),
-        }
-    }
-
-    pub fn directory(&self) -> &Arc<apex_idp::directory::Directory> {
-        &self.server.as_ref().unwrap().directory
-    }
-
-    /// A unique suffix for names and addresses.
-    pub fn unique(&self) -> u32 {
-        self.counter
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        TestServer::launch(dir, &config, common::http_client(), async |_| {}).await
     }
 
     /// One API call; returns the status and the JSON body (Null when empty).
@@ -114,72 +44,37 @@ impl Fixture {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let url = format!("{}/api/v1{}", self.base, path);
-        let mut req = self.http.request(method.parse().unwrap(), &url);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        let value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        (status, value)
+        let body = body.map(|b| ("application/json", serde_json::to_vec(&b).unwrap()));
+        let reply = self
+            .send_raw(token, method, &format!("/api/v1{path}"), body)
+            .await;
+        (reply.status, reply.body)
     }
 
     pub async fn op(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         self.call(Some(OPERATOR_TOKEN), method, path, body).await
     }
 
-    pub async fn sign_in(&self, login: &str, password: &str) -> String {
-        let (s, v) = self
-            .call(
-                None,
-                "POST",
-                "/sessions",
-                Some(json!({"login": login, "password": password})),
-            )
-            .await;
-        assert_eq!(s, 201, "sign-in of {login}: {v}");
-        v["token"].as_str().unwrap().to_owned()
+    /// A `GET` by `who`.
+    pub async fn get(&self, who: &Person, path: &str) -> (u16, Value) {
+        self.call(Some(&who.token), "GET", path, None).await
     }
 
-    /// Waits for the next mail to `email` not seen yet, and returns its decoded text.
-    pub async fn mail_to(&self, email: &str) -> String {
-        for _ in 0..500 {
-            if let Ok(entries) = std::fs::read_dir(&self.outbox) {
-                let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
-                    .filter_map(|e| e.ok())
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-                    .map(|p| (std::fs::metadata(&p).and_then(|m| m.modified()).unwrap(), p))
-                    .collect();
-                files.sort();
-                for (_, path) in files {
-                    if self.seen.lock().unwrap().contains(&path) {
-                        continue;
-                    }
-                    let text = decode_qp(&std::fs::read_to_string(&path).unwrap());
-                    let to_line = text
-                        .lines()
-                        .find(|l| l.starts_with("To:"))
-                        .unwrap_or_default()
-                        .to_owned();
-                    if to_line.contains(email) {
-                        self.seen.lock().unwrap().insert(path);
-                        return text;
-                    }
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("no mail to {email} within 5 s");
+    /// A `POST` by `who`.
+    pub async fn post(&self, who: &Person, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call(Some(&who.token), "POST", path, body).await
+    }
+
+    /// A sign-in attempt; returns the answer as is.
+    pub async fn try_sign_in(&self, login: &str, password: &str) -> (u16, Value) {
+        let body = json!({"login": login, "password": password});
+        self.call(None, "POST", "/sessions", Some(body)).await
+    }
+
+    pub async fn sign_in(&self, login: &str, password: &str) -> String {
+        let (s, v) = self.try_sign_in(login, password).await;
+        assert_eq!(s, 201, "sign-in of {login}: {v}");
+        v["token"].as_str().unwrap().to_owned()
     }
 
     /// Operator: creates a structure and returns its id.
@@ -195,14 +90,19 @@ impl Fixture {
         v["id"].as_str().unwrap().to_owned()
     }
 
-    /// Operator invites an administrateur, who completes his form and signs in.
-    pub async fn admin(&self, structure_id: &str, given: &str, family: &str) -> Person {
-        let email = format!(
+    /// A unique address for a new person.
+    fn email_for(&self, given: &str, family: &str) -> String {
+        format!(
             "{}.{}{}@example.fr",
             fold(given),
             fold(family),
             self.unique()
-        );
+        )
+    }
+
+    /// Operator invites an administrateur, who completes his form and signs in.
+    pub async fn admin(&self, structure_id: &str, given: &str, family: &str) -> Person {
+        let email = self.email_for(given, family);
         let (s, v) = self
             .op(
                 "POST",
@@ -212,16 +112,8 @@ impl Fixture {
             .await;
         assert_eq!(s, 201, "{v}");
         let id = v["id"].as_str().unwrap().to_owned();
-        let link = link_token(&self.mail_to(&email).await, "/invitations/");
-        let (s, v) = self
-            .call(
-                None,
-                "POST",
-                &format!("/invitations/{link}"),
-                Some(json!({"password": PASSWORD})),
-            )
-            .await;
-        assert_eq!(s, 200, "{v}");
+        let link = self.link_to(&email, "/invitations/").await;
+        let v = self.accept(&link).await;
         assert_eq!(v["state"], "active");
         let login = v["login"].as_str().unwrap().to_owned();
         let token = self.sign_in(&login, PASSWORD).await;
@@ -246,14 +138,7 @@ impl Fixture {
     ) -> Person {
         let invited = self.invite(inviter, role, service_id, given, family).await;
         self.complete(&invited).await;
-        let (s, v) = self
-            .call(
-                Some(&validator.token),
-                "POST",
-                &format!("/accounts/{}/validate", invited.id),
-                None,
-            )
-            .await;
+        let (s, v) = self.act(validator, &invited.id, "validate").await;
         assert_eq!(s, 200, "{v}");
         let login = v["login"].as_str().unwrap().to_owned();
         let mail = self.mail_to(&invited.email).await;
@@ -275,16 +160,10 @@ impl Fixture {
         given: &str,
         family: &str,
     ) -> Person {
-        let email = format!(
-            "{}.{}{}@example.fr",
-            fold(given),
-            fold(family),
-            self.unique()
-        );
+        let email = self.email_for(given, family);
         let (s, v) = self
-            .call(
-                Some(&inviter.token),
-                "POST",
+            .post(
+                inviter,
                 "/accounts",
                 Some(json!({"role": role, "service_id": service_id, "email": email, "given_name": given, "family_name": family})),
             )
@@ -298,9 +177,8 @@ impl Fixture {
         }
     }
 
-    /// The holder of an invitation completes his form (state awaiting_validation).
-    pub async fn complete(&self, invited: &Person) {
-        let link = link_token(&self.mail_to(&invited.email).await, "/invitations/");
+    /// The holder of the invitation `link` chooses his password; returns the answer.
+    pub async fn accept(&self, link: &str) -> Value {
         let (s, v) = self
             .call(
                 None,
@@ -310,29 +188,78 @@ impl Fixture {
             )
             .await;
         assert_eq!(s, 200, "{v}");
+        v
+    }
+
+    /// The holder of an invitation completes his form (state awaiting_validation).
+    pub async fn complete(&self, invited: &Person) {
+        let link = self.link_to(&invited.email, "/invitations/").await;
+        self.accept(&link).await;
+    }
+
+    /// Creates a service; returns the answer as is.
+    pub async fn create_service(&self, who: &Person, name: &str) -> (u16, Value) {
+        self.post(who, "/services", Some(json!({"name": name})))
+            .await
     }
 
     /// Creates a service and returns its id.
     pub async fn service(&self, admin: &Person, name: &str) -> String {
-        let (s, v) = self
-            .call(
-                Some(&admin.token),
-                "POST",
-                "/services",
-                Some(json!({"name": name})),
-            )
-            .await;
+        let (s, v) = self.create_service(admin, name).await;
         assert_eq!(s, 201, "{v}");
         v["id"].as_str().unwrap().to_owned()
     }
 
+    /// Renames a service.
+    pub async fn rename_service(&self, who: &Person, id: &str, name: &str) -> (u16, Value) {
+        let path = format!("/services/{id}");
+        let body = json!({"name": name});
+        self.call(Some(&who.token), "PATCH", &path, Some(body))
+            .await
+    }
+
+    /// Deletes a service.
+    pub async fn delete_service(&self, who: &Person, id: &str) -> (u16, Value) {
+        let path = format!("/services/{id}");
+        self.call(Some(&who.token), "DELETE", &path, None).await
+    }
+
+    /// Merges the service `from` into `into`.
+    pub async fn merge(&self, who: &Person, from: &str, into: &str) -> (u16, Value) {
+        let path = format!("/services/{from}/merge");
+        self.post(who, &path, Some(json!({"into": into}))).await
+    }
+
+    /// Transfers `accounts` to the service `to`.
+    pub async fn transfer(&self, who: &Person, accounts: &[&str], to: &str) -> (u16, Value) {
+        let body = json!({"accounts": accounts, "to_service": to});
+        self.post(who, "/transfers", Some(body)).await
+    }
+
+    /// The account `id` as `viewer` asks for it; the answer as is.
+    pub async fn get_account(&self, viewer: &Person, id: &str) -> (u16, Value) {
+        self.get(viewer, &format!("/accounts/{id}")).await
+    }
+
     /// The account as its structure sees it.
     pub async fn account(&self, viewer: &Person, id: &str) -> Value {
-        let (s, v) = self
-            .call(Some(&viewer.token), "GET", &format!("/accounts/{id}"), None)
-            .await;
+        let (s, v) = self.get_account(viewer, id).await;
         assert_eq!(s, 200, "{v}");
         v
+    }
+
+    /// The structure (services and accounts) as `viewer` consults it.
+    pub async fn view(&self, viewer: &Person) -> Value {
+        let (s, v) = self.get(viewer, "/structure").await;
+        assert_eq!(s, 200, "{v}");
+        v
+    }
+
+    /// An action on the account `id`: `POST /accounts/{id}/{action}` (`validate`,
+    /// `reject`, `resend-identifier`, `deletion-request`).
+    pub async fn act(&self, actor: &Person, id: &str, action: &str) -> (u16, Value) {
+        self.post(actor, &format!("/accounts/{id}/{action}"), None)
+            .await
     }
 
     /// Number of audit events and whether the chain is intact (operator view).
@@ -344,37 +271,6 @@ impl Fixture {
             v["chain"]["intact"] == true,
         )
     }
-}
-
-/// Extracts the one-time token that follows `marker` in a mail.
-pub fn link_token(mail: &str, marker: &str) -> String {
-    let start = mail
-        .find(marker)
-        .unwrap_or_else(|| panic!("no {marker} link in mail:\n{mail}"))
-        + marker.len();
-    mail[start..start + 43].to_owned()
-}
-
-/// Decodes quoted-printable soft breaks and escapes (enough for our mails).
-pub fn decode_qp(raw: &str) -> String {
-    let unfolded = raw.replace("=\r\n", "").replace("=\n", "");
-    let bytes = unfolded.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'='
-            && i + 2 < bytes.len()
-            && bytes[i + 1].is_ascii_hexdigit()
-            && bytes[i + 2].is_ascii_hexdigit()
-        {
-            out.push(u8::from_str_radix(&unfolded[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Two structures, each with an administrateur, two services, a responsable per
@@ -450,28 +346,21 @@ pub fn assert_problem(answer: &(u16, Value), status: u16, rule: &str) {
     );
 }
 
+/// What `text` finds in each item of a JSON array (none when it is no array).
+fn texts(list: &Value, text: impl Fn(&Value) -> Option<&str>) -> Vec<String> {
+    list.as_array()
+        .map(|items| items.iter().filter_map(&text).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
 /// The `id` of every object of a JSON array.
 pub fn ids(list: &Value) -> Vec<String> {
-    list.as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|i| i["id"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+    texts(list, |i| i["id"].as_str())
 }
 
 /// The strings of a JSON array (profiles of an account).
 pub fn strings(list: &Value) -> Vec<String> {
-    list.as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|i| i.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+    texts(list, Value::as_str)
 }
 
 /// What a refused call must leave as it was: both structures as their administrateurs
@@ -520,8 +409,8 @@ impl Fixture {
         id: &str,
         profile: &str,
     ) -> (u16, Value) {
-        let path = format!("/accounts/{id}/habilitations/{profile}");
-        self.call(Some(&actor.token), method, &path, None).await
+        self.profile_call(actor, method, id, "habilitations", profile)
+            .await
     }
 
     /// Delegates (`PUT`) or removes (`DELETE`) a delegation.
@@ -532,14 +421,63 @@ impl Fixture {
         id: &str,
         profile: &str,
     ) -> (u16, Value) {
-        let path = format!("/accounts/{id}/delegations/{profile}");
+        self.profile_call(actor, method, id, "delegations", profile)
+            .await
+    }
+
+    /// Grants a habilitation not held yet: 201.
+    pub async fn grant(&self, actor: &Person, id: &str, profile: &str) {
+        let answer = self.habilitate(actor, "PUT", id, profile).await;
+        assert_eq!(answer.0, 201, "grant of {profile} to {id}: {}", answer.1);
+    }
+
+    /// Removes a held habilitation: 204.
+    pub async fn revoke(&self, actor: &Person, id: &str, profile: &str) {
+        let answer = self.habilitate(actor, "DELETE", id, profile).await;
+        assert_eq!(
+            answer.0, 204,
+            "removal of {profile} from {id}: {}",
+            answer.1
+        );
+    }
+
+    /// Delegates a profile not delegated yet: 201.
+    pub async fn grant_delegation(&self, actor: &Person, id: &str, profile: &str) {
+        let answer = self.delegate(actor, "PUT", id, profile).await;
+        assert_eq!(
+            answer.0, 201,
+            "delegation of {profile} to {id}: {}",
+            answer.1
+        );
+    }
+
+    /// Removes a delegation: 204.
+    pub async fn revoke_delegation(&self, actor: &Person, id: &str, profile: &str) {
+        let answer = self.delegate(actor, "DELETE", id, profile).await;
+        assert_eq!(
+            answer.0, 204,
+            "end of delegation {profile} to {id}: {}",
+            answer.1
+        );
+    }
+
+    /// `PUT` or `DELETE` of a profile in a list of an account (`habilitations`,
+    /// `delegations`).
+    async fn profile_call(
+        &self,
+        actor: &Person,
+        method: &str,
+        id: &str,
+        list: &str,
+        profile: &str,
+    ) -> (u16, Value) {
+        let path = format!("/accounts/{id}/{list}/{profile}");
         self.call(Some(&actor.token), method, &path, None).await
     }
 
     /// Requests the deletion of an account.
     pub async fn request_deletion(&self, actor: &Person, id: &str) -> (u16, Value) {
-        let path = format!("/accounts/{id}/deletion-request");
-        self.call(Some(&actor.token), "POST", &path, None).await
+        self.act(actor, id, "deletion-request").await
     }
 }
 
@@ -585,6 +523,7 @@ impl Fixture {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap();
+        // JSON when it parses, else the text; Null when empty.
         let body = if text.is_empty() {
             Value::Null
         } else {
@@ -595,27 +534,5 @@ impl Fixture {
             headers,
             body,
         }
-    }
-
-    /// Number of `.eml` files in the outbox once the mail queue is empty.
-    pub async fn outbox_settled(&self) -> usize {
-        for _ in 0..500 {
-            if apex_idp::directory::mailqueue::depth(self.directory().store()) == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert_eq!(
-            apex_idp::directory::mailqueue::depth(self.directory().store()),
-            0,
-            "the mail queue drains"
-        );
-        std::fs::read_dir(&self.outbox)
-            .map(|d| {
-                d.filter_map(|e| e.ok())
-                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
-                    .count()
-            })
-            .unwrap_or(0)
     }
 }

@@ -2,15 +2,11 @@
 
 use serde_json::{Value, json};
 
-use crate::fixture::{
-    Fixture, PASSWORD, Person, World, assert_problem, ids, link_token, strings, test_config,
-};
+use crate::fixture::{Fixture, PASSWORD, Person, World, assert_problem, ids, strings, test_config};
 
 /// The accounts of the viewer's structure, by id.
 async fn accounts(f: &Fixture, viewer: &Person) -> Vec<Value> {
-    let (s, v) = f.call(Some(&viewer.token), "GET", "/structure", None).await;
-    assert_eq!(s, 200, "{v}");
-    v["accounts"].as_array().unwrap().clone()
+    f.view(viewer).await["accounts"].as_array().unwrap().clone()
 }
 
 /// The same person with a fresh session (after the clock moved past the old one).
@@ -26,6 +22,17 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
+/// A month on, housekeeping purges the one account whose deletion was requested, `id`:
+/// `admin`, signed in again (returned), no longer finds it.
+async fn purge(f: &Fixture, admin: &Person, id: &str) -> Person {
+    f.clock.advance(31 * 86_400);
+    let report = f.directory().housekeeping().await.unwrap();
+    assert_eq!(report.purged, 1);
+    let admin = signed_in_again(f, admin).await;
+    assert_problem(&f.get_account(&admin, id).await, 404, "not-found");
+    admin
+}
+
 // ---------------------------------------------------------------------------------------
 // No cascade
 
@@ -33,32 +40,13 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 async fn deleting_a_responsable_leaves_the_habilitations_he_granted() {
     let w = World::build().await;
     let (f, a) = (&w.f, &w.a);
-    assert_eq!(
-        f.delegate(&a.admin, "PUT", &a.resp1.id, "DEMO:UTILISATEUR")
-            .await
-            .0,
-        201
-    );
-    assert_eq!(
-        f.habilitate(&a.admin, "PUT", &a.resp1.id, "FICOBA:CONSULTATION")
-            .await
-            .0,
-        201
-    );
-    assert_eq!(
-        f.habilitate(&a.resp1, "PUT", &a.collab1.id, "DEMO:UTILISATEUR")
-            .await
-            .0,
-        201
-    );
+    f.grant_delegation(&a.admin, &a.resp1.id, "DEMO:UTILISATEUR")
+        .await;
+    f.grant(&a.admin, &a.resp1.id, "FICOBA:CONSULTATION").await;
+    f.grant(&a.resp1, &a.collab1.id, "DEMO:UTILISATEUR").await;
 
     // His own habilitation goes, then his account: nobody else changes.
-    assert_eq!(
-        f.habilitate(&a.admin, "DELETE", &a.resp1.id, "FICOBA:CONSULTATION")
-            .await
-            .0,
-        204
-    );
+    f.revoke(&a.admin, &a.resp1.id, "FICOBA:CONSULTATION").await;
     let others = |list: Vec<Value>| -> Vec<Value> {
         list.into_iter()
             .filter(|acc| acc["id"] != a.resp1.id.as_str())
@@ -72,25 +60,11 @@ async fn deleting_a_responsable_leaves_the_habilitations_he_granted() {
         f.habilitations(&a.admin, &a.collab1.id).await,
         ["DEMO:UTILISATEUR"]
     );
-    let (_, apps) = f
-        .call(Some(&a.collab1.token), "GET", "/me/applications", None)
-        .await;
+    let (_, apps) = f.get(&a.collab1, "/me/applications").await;
     assert_eq!(apps[0]["code"], "DEMO", "{apps}");
 
     // Still so once he is purged.
-    f.clock.advance(31 * 86_400);
-    let report = f.directory().housekeeping().await.unwrap();
-    assert_eq!(report.purged, 1);
-    let admin = signed_in_again(f, &a.admin).await;
-    let gone = f
-        .call(
-            Some(&admin.token),
-            "GET",
-            &format!("/accounts/{}", a.resp1.id),
-            None,
-        )
-        .await;
-    assert_problem(&gone, 404, "not-found");
+    let admin = purge(f, &a.admin, &a.resp1.id).await;
     assert_eq!(before, others(accounts(f, &admin).await));
     assert_eq!(
         f.habilitations(&admin, &a.collab1.id).await,
@@ -103,22 +77,13 @@ async fn removing_a_delegation_leaves_the_habilitations_granted_with_it() {
     let w = World::build().await;
     let (f, a) = (&w.f, &w.a);
     let profile = "DEMO:UTILISATEUR";
-    assert_eq!(
-        f.delegate(&a.admin, "PUT", &a.resp1.id, profile).await.0,
-        201
-    );
-    assert_eq!(
-        f.habilitate(&a.resp1, "PUT", &a.collab1.id, profile)
-            .await
-            .0,
-        201
-    );
+    f.grant_delegation(&a.admin, &a.resp1.id, profile).await;
+    f.grant(&a.resp1, &a.collab1.id, profile).await;
     let newcomer = f
         .member(&a.admin, &a.admin, "collaborateur", &a.s1, "Néo", "Venu")
         .await;
 
-    let (s, v) = f.delegate(&a.admin, "DELETE", &a.resp1.id, profile).await;
-    assert_eq!(s, 204, "{v}");
+    f.revoke_delegation(&a.admin, &a.resp1.id, profile).await;
     assert!(f.delegations(&a.admin, &a.resp1.id).await.is_empty());
     assert_eq!(f.habilitations(&a.admin, &a.collab1.id).await, [profile]);
 
@@ -133,12 +98,7 @@ async fn removing_a_delegation_leaves_the_habilitations_granted_with_it() {
     assert_eq!(f.habilitations(&a.admin, &a.collab1.id).await, [profile]);
 
     // The administrateur still can.
-    assert_eq!(
-        f.habilitate(&a.admin, "DELETE", &a.collab1.id, profile)
-            .await
-            .0,
-        204
-    );
+    f.revoke(&a.admin, &a.collab1.id, profile).await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -149,15 +109,11 @@ async fn a_responsable_acts_on_his_own_service_only() {
     let w = World::build().await;
     let (f, a) = (&w.f, &w.a);
     let profile = "DEMO:UTILISATEUR";
-    assert_eq!(
-        f.delegate(&a.admin, "PUT", &a.resp1.id, profile).await.0,
-        201
-    );
+    f.grant_delegation(&a.admin, &a.resp1.id, profile).await;
 
     let before = w.snapshot().await;
     for p in [&a.collab2, &a.resp2] {
-        let path = format!("/accounts/{}/resend-identifier", p.id);
-        let resend = f.call(Some(&a.resp1.token), "POST", &path, None).await;
+        let resend = f.act(&a.resp1, &p.id, "resend-identifier").await;
         assert_problem(&resend, 403, "matrix-own-service");
         let deletion = f.request_deletion(&a.resp1, &p.id).await;
         assert_problem(&deletion, 403, "matrix-own-service");
@@ -166,36 +122,15 @@ async fn a_responsable_acts_on_his_own_service_only() {
     }
     let body = json!({"role": "collaborateur", "service_id": a.s2, "email": "hors@example.fr",
                       "given_name": "Hors", "family_name": "Service"});
-    let pre = f
-        .call(Some(&a.resp1.token), "POST", "/accounts", Some(body))
-        .await;
+    let pre = f.post(&a.resp1, "/accounts", Some(body)).await;
     assert_problem(&pre, 403, "matrix-own-service");
     assert_eq!(before, w.snapshot().await, "nothing changed");
 
     // His service is what counts: transfers move people in and out of his reach.
-    let (s, _) = f
-        .call(
-            Some(&a.admin.token),
-            "POST",
-            "/transfers",
-            Some(json!({"accounts": [a.collab2.id], "to_service": a.s1})),
-        )
-        .await;
+    let (s, _) = f.transfer(&a.admin, &[&a.collab2.id], &a.s1).await;
     assert_eq!(s, 200);
-    assert_eq!(
-        f.habilitate(&a.resp1, "PUT", &a.collab2.id, profile)
-            .await
-            .0,
-        201
-    );
-    let (s, _) = f
-        .call(
-            Some(&a.admin.token),
-            "POST",
-            "/transfers",
-            Some(json!({"accounts": [a.collab1.id], "to_service": a.s2})),
-        )
-        .await;
+    f.grant(&a.resp1, &a.collab2.id, profile).await;
+    let (s, _) = f.transfer(&a.admin, &[&a.collab1.id], &a.s2).await;
     assert_eq!(s, 200);
     let grant = f.habilitate(&a.resp1, "PUT", &a.collab1.id, profile).await;
     assert_problem(&grant, 403, "matrix-own-service");
@@ -239,25 +174,14 @@ async fn profiles_are_limited_to_the_applications_of_the_structure_category() {
     }
     assert!(f.delegations(&admin, &resp.id).await.is_empty());
 
-    assert_eq!(
-        f.habilitate(&admin, "PUT", &collab.id, "DEMO:UTILISATEUR")
-            .await
-            .0,
-        201
-    );
-    assert_eq!(
-        f.delegate(&admin, "PUT", &resp.id, "DEMO:ADMINISTRATEUR")
-            .await
-            .0,
-        201
-    );
+    f.grant(&admin, &collab.id, "DEMO:UTILISATEUR").await;
+    f.grant_delegation(&admin, &resp.id, "DEMO:ADMINISTRATEUR")
+        .await;
     assert_eq!(
         f.habilitations(&admin, &collab.id).await,
         ["DEMO:UTILISATEUR"]
     );
-    let (_, apps) = f
-        .call(Some(&collab.token), "GET", "/me/applications", None)
-        .await;
+    let (_, apps) = f.get(&collab, "/me/applications").await;
     let codes: Vec<&str> = apps
         .as_array()
         .unwrap()
@@ -269,12 +193,8 @@ async fn profiles_are_limited_to_the_applications_of_the_structure_category() {
     // A CSP structure of the same server receives FICOBA.
     let csp = f.structure("73282932000074", "Centre CSP").await;
     let csp_admin = f.admin(&csp, "Carole", "Partage").await;
-    assert_eq!(
-        f.habilitate(&csp_admin, "PUT", &csp_admin.id, "FICOBA:CONSULTATION")
-            .await
-            .0,
-        201
-    );
+    f.grant(&csp_admin, &csp_admin.id, "FICOBA:CONSULTATION")
+        .await;
 }
 
 #[tokio::test]
@@ -306,12 +226,7 @@ async fn deletion_is_refused_while_habilitations_remain_and_allowed_after_their_
     let w = World::build().await;
     let (f, a) = (&w.f, &w.a);
     for profile in ["FICOBA:CONSULTATION", "DEMO:UTILISATEUR"] {
-        assert_eq!(
-            f.habilitate(&a.admin, "PUT", &a.collab1.id, profile)
-                .await
-                .0,
-            201
-        );
+        f.grant(&a.admin, &a.collab1.id, profile).await;
     }
     let blocked = f.request_deletion(&a.admin, &a.collab1.id).await;
     assert_problem(&blocked, 409, "habilitations-remain");
@@ -322,33 +237,20 @@ async fn deletion_is_refused_while_habilitations_remain_and_allowed_after_their_
     assert_eq!(f.account(&a.admin, &a.collab1.id).await["state"], "active");
     f.sign_in(&a.collab1.login, PASSWORD).await;
 
-    assert_eq!(
-        f.habilitate(&a.admin, "DELETE", &a.collab1.id, "FICOBA:CONSULTATION")
-            .await
-            .0,
-        204
-    );
+    f.revoke(&a.admin, &a.collab1.id, "FICOBA:CONSULTATION")
+        .await;
     let blocked = f.request_deletion(&a.admin, &a.collab1.id).await;
     assert_problem(&blocked, 409, "habilitations-remain");
     assert_eq!(strings(&blocked.1["blocking"]), ["DEMO:UTILISATEUR"]);
 
-    assert_eq!(
-        f.habilitate(&a.admin, "DELETE", &a.collab1.id, "DEMO:UTILISATEUR")
-            .await
-            .0,
-        204
-    );
+    f.revoke(&a.admin, &a.collab1.id, "DEMO:UTILISATEUR").await;
     let (s, v) = f.request_deletion(&a.admin, &a.collab1.id).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["state"], "deletion_requested");
 
     // A delegation is no habilitation: it does not block.
-    assert_eq!(
-        f.delegate(&a.admin, "PUT", &a.resp2.id, "DEMO:UTILISATEUR")
-            .await
-            .0,
-        201
-    );
+    f.grant_delegation(&a.admin, &a.resp2.id, "DEMO:UTILISATEUR")
+        .await;
     let (s, v) = f.request_deletion(&a.admin, &a.resp2.id).await;
     assert_eq!(s, 200, "{v}");
 }
@@ -369,14 +271,7 @@ async fn a_deletion_request_blocks_sign_in_and_ends_sessions_at_once() {
         let structure = f.call(Some(token), "GET", "/structure", None).await;
         assert_problem(&structure, 401, "unauthenticated");
     }
-    let sign_in = f
-        .call(
-            None,
-            "POST",
-            "/sessions",
-            Some(json!({"login": a.collab1.login, "password": PASSWORD})),
-        )
-        .await;
+    let sign_in = f.try_sign_in(&a.collab1.login, PASSWORD).await;
     assert_problem(&sign_in, 401, "bad-credentials");
     assert!(f.mail_to(&a.collab1.email).await.contains("supprim"));
 }
@@ -387,21 +282,13 @@ async fn a_structure_never_loses_its_last_administrateur() {
     let (f, a) = (&w.f, &w.a);
     // Administrateurs cannot be deletion-requested through the API at all.
     let before = w.snapshot().await;
-    assert_problem(
-        &f.request_deletion(&a.admin, &a.admin.id).await,
-        403,
-        "matrix-target-role",
-    );
-    assert_problem(
-        &f.request_deletion(&a.resp1, &a.admin.id).await,
-        403,
-        "matrix-own-service",
-    );
-    assert_problem(
-        &f.request_deletion(&a.collab1, &a.admin.id).await,
-        403,
-        "matrix-role",
-    );
+    for (actor, rule) in [
+        (&a.admin, "matrix-target-role"),
+        (&a.resp1, "matrix-own-service"),
+        (&a.collab1, "matrix-role"),
+    ] {
+        assert_problem(&f.request_deletion(actor, &a.admin.id).await, 403, rule);
+    }
     assert_eq!(before, w.snapshot().await, "nothing changed");
 
     // Not even when a second one exists.
@@ -415,7 +302,7 @@ async fn a_structure_never_loses_its_last_administrateur() {
     }
     for p in [&a.admin, &admin2] {
         assert_eq!(f.account(&a.admin, &p.id).await["state"], "active");
-        assert_eq!(f.call(Some(&p.token), "GET", "/me", None).await.0, 200);
+        assert_eq!(f.get(p, "/me").await.0, 200);
     }
 }
 
@@ -426,9 +313,8 @@ async fn a_structure_never_loses_its_last_administrateur() {
 async fn a_service_is_deleted_only_when_empty() {
     let w = World::build().await;
     let (f, a) = (&w.f, &w.a);
-    let path = format!("/services/{}", a.s1);
     let before = w.snapshot().await;
-    let refused = f.call(Some(&a.admin.token), "DELETE", &path, None).await;
+    let refused = f.delete_service(&a.admin, &a.s1).await;
     assert_problem(&refused, 409, "service-not-empty");
     assert_eq!(
         sorted(strings(&refused.1["blocking"])),
@@ -437,19 +323,12 @@ async fn a_service_is_deleted_only_when_empty() {
     assert_eq!(before, w.snapshot().await, "nothing changed");
 
     let (s, v) = f
-        .call(
-            Some(&a.admin.token),
-            "POST",
-            "/transfers",
-            Some(json!({"accounts": [a.resp1.id, a.collab1.id], "to_service": a.s2})),
-        )
+        .transfer(&a.admin, &[&a.resp1.id, &a.collab1.id], &a.s2)
         .await;
     assert_eq!(s, 200, "{v}");
-    let (s, v) = f.call(Some(&a.admin.token), "DELETE", &path, None).await;
+    let (s, v) = f.delete_service(&a.admin, &a.s1).await;
     assert_eq!(s, 204, "{v}");
-    let (_, view) = f
-        .call(Some(&a.admin.token), "GET", "/structure", None)
-        .await;
+    let (_, view) = f.get(&a.admin, "/structure").await;
     assert_eq!(ids(&view["services"]), [a.s2.as_str()]);
     assert_eq!(view["accounts"].as_array().unwrap().len(), 5);
 }
@@ -461,28 +340,14 @@ async fn merging_moves_everyone_then_deletes_the_source() {
     let invited = f
         .invite(&a.admin, "collaborateur", &a.s1, "Ivo", "Invite")
         .await;
-    assert_eq!(
-        f.habilitate(&a.admin, "PUT", &a.collab1.id, "DEMO:UTILISATEUR")
-            .await
-            .0,
-        201
-    );
+    f.grant(&a.admin, &a.collab1.id, "DEMO:UTILISATEUR").await;
     let before = accounts(f, &a.admin).await;
 
-    let (s, v) = f
-        .call(
-            Some(&a.admin.token),
-            "POST",
-            &format!("/services/{}/merge", a.s1),
-            Some(json!({"into": a.s2})),
-        )
-        .await;
+    let (s, v) = f.merge(&a.admin, &a.s1, &a.s2).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["id"], a.s2.as_str());
 
-    let (_, view) = f
-        .call(Some(&a.admin.token), "GET", "/structure", None)
-        .await;
+    let (_, view) = f.get(&a.admin, "/structure").await;
     assert_eq!(
         ids(&view["services"]),
         [a.s2.as_str()],
@@ -502,17 +367,10 @@ async fn merging_moves_everyone_then_deletes_the_source() {
         f.account(&a.admin, &invited.id).await["service_id"],
         a.s2.as_str()
     );
-    let (_, me) = f.call(Some(&a.resp1.token), "GET", "/me", None).await;
+    let (_, me) = f.get(&a.resp1, "/me").await;
     assert_eq!(me["service"]["id"], a.s2.as_str());
 
-    let same = f
-        .call(
-            Some(&a.admin.token),
-            "POST",
-            &format!("/services/{}/merge", a.s2),
-            Some(json!({"into": a.s2})),
-        )
-        .await;
+    let same = f.merge(&a.admin, &a.s2, &a.s2).await;
     assert_problem(&same, 422, "merge-same");
 }
 
@@ -520,21 +378,10 @@ async fn merging_moves_everyone_then_deletes_the_source() {
 async fn a_transfer_keeps_the_account_id_login_and_habilitations() {
     let w = World::build().await;
     let (f, a) = (&w.f, &w.a);
-    assert_eq!(
-        f.habilitate(&a.admin, "PUT", &a.collab1.id, "FICOBA:CONSULTATION")
-            .await
-            .0,
-        201
-    );
-    let before = f.account(&a.admin, &a.collab1.id).await;
-    let (s, v) = f
-        .call(
-            Some(&a.admin.token),
-            "POST",
-            "/transfers",
-            Some(json!({"accounts": [a.collab1.id], "to_service": a.s2})),
-        )
+    f.grant(&a.admin, &a.collab1.id, "FICOBA:CONSULTATION")
         .await;
+    let before = f.account(&a.admin, &a.collab1.id).await;
+    let (s, v) = f.transfer(&a.admin, &[&a.collab1.id], &a.s2).await;
     assert_eq!(s, 200, "{v}");
     let after = f.account(&a.admin, &a.collab1.id).await;
     for field in ["id", "login", "habilitations", "role", "state", "email"] {
@@ -543,17 +390,16 @@ async fn a_transfer_keeps_the_account_id_login_and_habilitations() {
     assert_eq!(after["service_id"], a.s2.as_str());
 
     // His session goes on; his identifier still signs him in.
-    let (s, me) = f.call(Some(&a.collab1.token), "GET", "/me", None).await;
+    let (s, me) = f.get(&a.collab1, "/me").await;
     assert_eq!(s, 200);
     assert_eq!(me["service"]["id"], a.s2.as_str());
     assert_eq!(me["habilitations"], json!(["FICOBA:CONSULTATION"]));
     f.sign_in(&a.collab1.login, PASSWORD).await;
 
     // He now answers to the responsable of his new service.
-    let path = format!("/accounts/{}/resend-identifier", a.collab1.id);
-    let (s, _) = f.call(Some(&a.resp2.token), "POST", &path, None).await;
+    let (s, _) = f.act(&a.resp2, &a.collab1.id, "resend-identifier").await;
     assert_eq!(s, 202);
-    let old = f.call(Some(&a.resp1.token), "POST", &path, None).await;
+    let old = f.act(&a.resp1, &a.collab1.id, "resend-identifier").await;
     assert_problem(&old, 403, "matrix-own-service");
 }
 
@@ -585,29 +431,15 @@ async fn every_change_writes_one_audit_event_and_the_chain_stays_intact() {
     let w = World::build().await;
     let (f, a) = (&w.f, &w.a);
     let admin = &a.admin;
-    let t = Some(admin.token.as_str());
     let (mut count, intact) = f.audit_chain().await;
     assert!(intact);
 
-    let (_, svc) = f
-        .call(t, "POST", "/services", Some(json!({"name": "Audit"})))
-        .await;
+    let (_, svc) = f.create_service(admin, "Audit").await;
     let svc = svc["id"].as_str().unwrap().to_owned();
     grew(f, &mut count, 1, "service creation").await;
-    f.call(
-        t,
-        "PATCH",
-        &format!("/services/{svc}"),
-        Some(json!({"name": "Audit interne"})),
-    )
-    .await;
+    f.rename_service(admin, &svc, "Audit interne").await;
     grew(f, &mut count, 1, "service rename").await;
-    assert_eq!(
-        f.habilitate(admin, "PUT", &a.collab1.id, "DEMO:UTILISATEUR")
-            .await
-            .0,
-        201
-    );
+    f.grant(admin, &a.collab1.id, "DEMO:UTILISATEUR").await;
     grew(f, &mut count, 1, "habilitation").await;
     assert_eq!(
         f.habilitate(admin, "PUT", &a.collab1.id, "DEMO:UTILISATEUR")
@@ -616,58 +448,26 @@ async fn every_change_writes_one_audit_event_and_the_chain_stays_intact() {
         200
     );
     grew(f, &mut count, 0, "a habilitation already held").await;
-    assert_eq!(
-        f.delegate(admin, "PUT", &a.resp1.id, "FICOBA:GESTION")
-            .await
-            .0,
-        201
-    );
-    grew(f, &mut count, 1, "delegation").await;
-    let refused = f
-        .call(
-            Some(&a.resp1.token),
-            "POST",
-            "/services",
-            Some(json!({"name": "Refusé"})),
-        )
+    f.grant_delegation(admin, &a.resp1.id, "FICOBA:GESTION")
         .await;
+    grew(f, &mut count, 1, "delegation").await;
+    let refused = f.create_service(&a.resp1, "Refusé").await;
     assert_eq!(refused.0, 403);
     grew(f, &mut count, 0, "a refused call").await;
     let (s, _) = f
-        .call(
-            t,
-            "POST",
-            "/transfers",
-            Some(json!({"accounts": [a.collab1.id, a.collab2.id], "to_service": svc})),
-        )
+        .transfer(admin, &[&a.collab1.id, &a.collab2.id], &svc)
         .await;
     assert_eq!(s, 200);
     grew(f, &mut count, 2, "a transfer of two accounts").await;
-    let path = format!("/accounts/{}/resend-identifier", a.collab2.id);
-    assert_eq!(f.call(t, "POST", &path, None).await.0, 202);
+    let resent = f.act(admin, &a.collab2.id, "resend-identifier").await;
+    assert_eq!(resent.0, 202);
     grew(f, &mut count, 1, "identifier resent").await;
-    assert_eq!(
-        f.habilitate(admin, "DELETE", &a.collab1.id, "DEMO:UTILISATEUR")
-            .await
-            .0,
-        204
-    );
+    f.revoke(admin, &a.collab1.id, "DEMO:UTILISATEUR").await;
     grew(f, &mut count, 1, "habilitation removal").await;
-    assert_eq!(
-        f.delegate(admin, "DELETE", &a.resp1.id, "FICOBA:GESTION")
-            .await
-            .0,
-        204
-    );
-    grew(f, &mut count, 1, "delegation removal").await;
-    let (s, _) = f
-        .call(
-            t,
-            "POST",
-            &format!("/services/{svc}/merge"),
-            Some(json!({"into": a.s1})),
-        )
+    f.revoke_delegation(admin, &a.resp1.id, "FICOBA:GESTION")
         .await;
+    grew(f, &mut count, 1, "delegation removal").await;
+    let (s, _) = f.merge(admin, &svc, &a.s1).await;
     assert_eq!(s, 200);
     grew(f, &mut count, 3, "a merge moving two accounts").await;
     assert_eq!(f.request_deletion(admin, &a.collab2.id).await.0, 200);
@@ -684,7 +484,7 @@ async fn every_change_writes_one_audit_event_and_the_chain_stays_intact() {
     grew(f, &mut count, 1, "personal data").await;
 
     // The administrateur reads them, newest last, naming what changed.
-    let (s, log) = f.call(t, "GET", "/audit", None).await;
+    let (s, log) = f.get(admin, "/audit").await;
     assert_eq!(s, 200);
     let tail: Vec<(&str, &str)> = log
         .as_array()
@@ -733,7 +533,7 @@ async fn an_administrateur_reads_the_audit_of_his_structure_only() {
     let w = World::build().await;
     let f = &w.f;
     for (side, other) in [(&w.a, &w.b), (&w.b, &w.a)] {
-        let (s, log) = f.call(Some(&side.admin.token), "GET", "/audit", None).await;
+        let (s, log) = f.get(&side.admin, "/audit").await;
         assert_eq!(s, 200, "{log}");
         let events = log.as_array().unwrap();
         assert!(
@@ -766,13 +566,10 @@ async fn only_administrateurs_read_the_audit_log() {
     let w = World::build().await;
     let (f, a) = (&w.f, &w.a);
     for p in [&a.resp1, &a.collab1] {
-        let answer = f.call(Some(&p.token), "GET", "/audit", None).await;
+        let answer = f.get(p, "/audit").await;
         assert_problem(&answer, 403, "audit-administrateur-only");
     }
-    assert_eq!(
-        f.call(Some(&a.admin.token), "GET", "/audit", None).await.0,
-        200
-    );
+    assert_eq!(f.get(&a.admin, "/audit").await.0, 200);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -785,23 +582,15 @@ async fn an_expired_invitation_ends_without_an_account() {
     let late = f
         .invite(&a.admin, "collaborateur", &a.s1, "Tom", "Tard")
         .await;
-    let late_link = link_token(&f.mail_to(&late.email).await, "/invitations/");
+    let late_link = f.link_to(&late.email, "/invitations/").await;
     let early = f
         .invite(&a.admin, "collaborateur", &a.s1, "Eva", "Tot")
         .await;
-    let early_link = link_token(&f.mail_to(&early.email).await, "/invitations/");
+    let early_link = f.link_to(&early.email, "/invitations/").await;
 
     // Six days on, a link still works.
     f.clock.advance(6 * 86_400);
-    let (s, v) = f
-        .call(
-            None,
-            "POST",
-            &format!("/invitations/{early_link}"),
-            Some(json!({"password": PASSWORD})),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
+    f.accept(&early_link).await;
 
     // Past seven days, the other is refused and its account is gone.
     f.clock.advance(86_400 + 1);
@@ -821,28 +610,15 @@ async fn an_expired_invitation_ends_without_an_account() {
         .await;
     assert_problem(&used, 404, "link-invalid");
 
-    let admin = {
-        let token = f.sign_in(&a.admin.login, PASSWORD).await;
-        Person {
-            token,
-            ..a.admin.clone()
-        }
-    };
-    let gone = f
-        .call(
-            Some(&admin.token),
-            "GET",
-            &format!("/accounts/{}", late.id),
-            None,
-        )
-        .await;
+    let admin = signed_in_again(f, &a.admin).await;
+    let gone = f.get_account(&admin, &late.id).await;
     assert_problem(&gone, 404, "not-found");
     assert!(!ids(&Value::Array(accounts(f, &admin).await)).contains(&late.id));
     assert_eq!(
         f.account(&admin, &early.id).await["state"],
         "awaiting_validation"
     );
-    let (_, log) = f.call(Some(&admin.token), "GET", "/audit", None).await;
+    let (_, log) = f.get(&admin, "/audit").await;
     assert!(log.as_array().unwrap().iter().any(
         |e| e["action"] == "account.invitation_expired" && e["target"] == late.id.as_str()
     ));
@@ -864,19 +640,7 @@ async fn a_login_is_never_reused_after_purge() {
     );
 
     assert_eq!(f.request_deletion(&a.admin, &first.id).await.0, 200);
-    f.clock.advance(31 * 86_400);
-    let report = f.directory().housekeeping().await.unwrap();
-    assert_eq!(report.purged, 1);
-    let admin = signed_in_again(f, &a.admin).await;
-    let gone = f
-        .call(
-            Some(&admin.token),
-            "GET",
-            &format!("/accounts/{}", first.id),
-            None,
-        )
-        .await;
-    assert_problem(&gone, 404, "not-found");
+    let admin = purge(f, &a.admin, &first.id).await;
 
     let third = f
         .member(&admin, &admin, "collaborateur", &a.s1, "Jean", "Dupont")
@@ -888,14 +652,7 @@ async fn a_login_is_never_reused_after_purge() {
     assert_ne!(third.login, second.login);
     assert_eq!(third.login, "jdupont3");
     assert_ne!(third.id, first.id, "ids are never reused either");
-    let failed = f
-        .call(
-            None,
-            "POST",
-            "/sessions",
-            Some(json!({"login": "jdupont", "password": PASSWORD})),
-        )
-        .await;
+    let failed = f.try_sign_in("jdupont", PASSWORD).await;
     assert_problem(&failed, 401, "bad-credentials");
 }
 
@@ -918,7 +675,7 @@ async fn identical_names_get_distinct_identifiers() {
         "identifiers are unique across structures"
     );
     for p in [&one, &two, &three] {
-        let (_, me) = f.call(Some(&p.token), "GET", "/me", None).await;
+        let (_, me) = f.get(p, "/me").await;
         assert_eq!(me["id"], p.id.as_str());
         assert_eq!(me["login"], p.login.as_str());
     }
@@ -941,8 +698,9 @@ async fn habilitations_left_outside_an_edited_catalogue_can_still_be_removed() {
     let c2 = f
         .member(&admin, &admin, "collaborateur", &svc, "Cléa", "Deux")
         .await;
-    for (p, profile) in [(&c1, "FICOBA:CONSULTATION"), (&c2, "FICOBA:GESTION")] {
-        assert_eq!(f.habilitate(&admin, "PUT", &p.id, profile).await.0, 201);
+    let held = [(&c1, "FICOBA:CONSULTATION"), (&c2, "FICOBA:GESTION")];
+    for (p, profile) in held {
+        f.grant(&admin, &p.id, profile).await;
     }
 
     // The operator takes FICOBA away from the category CSP, and drops FICOBA:GESTION.
@@ -972,9 +730,8 @@ async fn habilitations_left_outside_an_edited_catalogue_can_still_be_removed() {
         .await;
     assert_problem(&grant, 403, "category-not-entitled");
     // ...but what is held can be removed, so that the account can be deleted.
-    for (p, profile) in [(&c1, "FICOBA:CONSULTATION"), (&c2, "FICOBA:GESTION")] {
-        let (s, v) = f.habilitate(&admin, "DELETE", &p.id, profile).await;
-        assert_eq!(s, 204, "{profile}: {v}");
+    for (p, profile) in held {
+        f.revoke(&admin, &p.id, profile).await;
         assert!(f.habilitations(&admin, &p.id).await.is_empty());
         let (s, v) = f.request_deletion(&admin, &p.id).await;
         assert_eq!(s, 200, "{v}");

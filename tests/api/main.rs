@@ -8,6 +8,8 @@
 
 mod backup_online;
 mod bad_input;
+#[path = "../common/mod.rs"]
+mod common;
 mod concurrency;
 mod durability;
 mod fixture;

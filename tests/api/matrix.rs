@@ -7,7 +7,9 @@ use apex_idp::domain::Role;
 use apex_idp::domain::rights::{Function, MATRIX, Reach};
 use serde_json::{Value, json};
 
-use crate::fixture::{Fixture, PASSWORD, Person, World, assert_problem, ids, link_token, strings};
+use crate::fixture::{
+    Fixture, PASSWORD, Person, Side, World, assert_problem, ids, link_token, strings,
+};
 
 /// A pre-creation body with a unique address.
 fn pre_creation(f: &Fixture, role: &str, service_id: &str) -> Value {
@@ -20,16 +22,15 @@ fn pre_creation(f: &Fixture, role: &str, service_id: &str) -> Value {
     })
 }
 
-/// The structure as `viewer` consults it.
-async fn structure(f: &Fixture, viewer: &Person) -> Value {
-    let (s, v) = f.call(Some(&viewer.token), "GET", "/structure", None).await;
-    assert_eq!(s, 200, "{v}");
-    v
+/// `who` pre-creates an account of `role` in `service_id`, with a unique address.
+async fn pre_create(f: &Fixture, who: &Person, role: &str, service_id: &str) -> (u16, Value) {
+    f.post(who, "/accounts", Some(pre_creation(f, role, service_id)))
+        .await
 }
 
 /// The name of a service of the viewer's structure, if it exists.
 async fn service_name(f: &Fixture, viewer: &Person, id: &str) -> Option<String> {
-    structure(f, viewer).await["services"]
+    f.view(viewer).await["services"]
         .as_array()
         .unwrap()
         .iter()
@@ -37,7 +38,7 @@ async fn service_name(f: &Fixture, viewer: &Person, id: &str) -> Option<String> 
         .map(|s| s["name"].as_str().unwrap().to_owned())
 }
 
-fn people(side: &crate::fixture::Side) -> [&Person; 5] {
+fn people(side: &Side) -> [&Person; 5] {
     [
         &side.admin,
         &side.resp1,
@@ -45,10 +46,6 @@ fn people(side: &crate::fixture::Side) -> [&Person; 5] {
         &side.collab1,
         &side.collab2,
     ]
-}
-
-async fn post(f: &Fixture, who: &Person, path: &str, body: Option<Value>) -> (u16, Value) {
-    f.call(Some(&who.token), "POST", path, body).await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -59,7 +56,7 @@ async fn administrateur_manages_services_of_his_structure_only() {
     let w = World::build().await;
     let (f, a, b) = (&w.f, &w.a, &w.b);
 
-    let (s, v) = post(f, &a.admin, "/services", Some(json!({"name": "Paie"}))).await;
+    let (s, v) = f.create_service(&a.admin, "Paie").await;
     assert_eq!(s, 201, "{v}");
     let paie = v["id"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -67,28 +64,14 @@ async fn administrateur_manages_services_of_his_structure_only() {
         Some("Paie")
     );
 
-    let (s, v) = f
-        .call(
-            Some(&a.admin.token),
-            "PATCH",
-            &format!("/services/{paie}"),
-            Some(json!({"name": "Paie et RH"})),
-        )
-        .await;
+    let (s, v) = f.rename_service(&a.admin, &paie, "Paie et RH").await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(
         service_name(f, &a.admin, &paie).await.as_deref(),
         Some("Paie et RH")
     );
 
-    let (s, v) = f
-        .call(
-            Some(&a.admin.token),
-            "DELETE",
-            &format!("/services/{paie}"),
-            None,
-        )
-        .await;
+    let (s, v) = f.delete_service(&a.admin, &paie).await;
     assert_eq!(s, 204, "{v}");
     assert_eq!(service_name(f, &a.admin, &paie).await, None);
 
@@ -96,23 +79,9 @@ async fn administrateur_manages_services_of_his_structure_only() {
     let empty_b = f.service(&b.admin, "Vide chez B").await;
     let before = w.snapshot().await;
     for id in [&b.s1, &empty_b] {
-        let rename = f
-            .call(
-                Some(&a.admin.token),
-                "PATCH",
-                &format!("/services/{id}"),
-                Some(json!({"name": "Pris par A"})),
-            )
-            .await;
+        let rename = f.rename_service(&a.admin, id, "Pris par A").await;
         assert_problem(&rename, 404, "not-found");
-        let delete = f
-            .call(
-                Some(&a.admin.token),
-                "DELETE",
-                &format!("/services/{id}"),
-                None,
-            )
-            .await;
+        let delete = f.delete_service(&a.admin, id).await;
         assert_problem(&delete, 404, "not-found");
     }
     assert_eq!(before, w.snapshot().await, "nothing changed");
@@ -125,36 +94,15 @@ async fn responsable_and_collaborateur_cannot_manage_services() {
     let empty = f.service(&a.admin, "Vide").await;
     let before = w.snapshot().await;
     for who in [&a.resp1, &a.collab1] {
-        let create = post(f, who, "/services", Some(json!({"name": "Interdit"}))).await;
+        let create = f.create_service(who, "Interdit").await;
         assert_problem(&create, 403, "matrix-role");
         for id in [&a.s1, &empty] {
-            let rename = f
-                .call(
-                    Some(&who.token),
-                    "PATCH",
-                    &format!("/services/{id}"),
-                    Some(json!({"name": "Renommé"})),
-                )
-                .await;
+            let rename = f.rename_service(who, id, "Renommé").await;
             assert_problem(&rename, 403, "matrix-role");
         }
-        let delete = f
-            .call(
-                Some(&who.token),
-                "DELETE",
-                &format!("/services/{empty}"),
-                None,
-            )
-            .await;
+        let delete = f.delete_service(who, &empty).await;
         assert_problem(&delete, 403, "matrix-role");
-        let other = f
-            .call(
-                Some(&who.token),
-                "PATCH",
-                &format!("/services/{}", b.s1),
-                Some(json!({"name": "Renommé"})),
-            )
-            .await;
+        let other = f.rename_service(who, &b.s1, "Renommé").await;
         assert_problem(&other, 404, "not-found");
     }
     assert_eq!(before, w.snapshot().await, "nothing changed");
@@ -169,13 +117,9 @@ async fn administrateur_merges_and_transfers_within_his_structure_only() {
     let (f, a, b) = (&w.f, &w.a, &w.b);
 
     // Transfer a collaborateur and a responsable: same ids and identifiers, new service.
-    let (s, v) = post(
-        f,
-        &a.admin,
-        "/transfers",
-        Some(json!({"accounts": [a.collab1.id, a.resp1.id], "to_service": a.s2})),
-    )
-    .await;
+    let (s, v) = f
+        .transfer(&a.admin, &[&a.collab1.id, &a.resp1.id], &a.s2)
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v.as_array().unwrap().len(), 2);
     for p in [&a.collab1, &a.resp1] {
@@ -186,26 +130,14 @@ async fn administrateur_merges_and_transfers_within_his_structure_only() {
 
     // An administrateur is no target of a transfer.
     let before = w.snapshot().await;
-    let (s, v) = post(
-        f,
-        &a.admin,
-        "/transfers",
-        Some(json!({"accounts": [a.admin.id], "to_service": a.s1})),
-    )
-    .await;
-    assert_problem(&(s, v), 403, "matrix-target-role");
+    let answer = f.transfer(&a.admin, &[&a.admin.id], &a.s1).await;
+    assert_problem(&answer, 403, "matrix-target-role");
     assert_eq!(before, w.snapshot().await, "nothing changed");
 
     // Merge s2 (now four people strong) into s1: everyone moves, s2 is gone.
-    let (s, v) = post(
-        f,
-        &a.admin,
-        &format!("/services/{}/merge", a.s2),
-        Some(json!({"into": a.s1})),
-    )
-    .await;
+    let (s, v) = f.merge(&a.admin, &a.s2, &a.s1).await;
     assert_eq!(s, 200, "{v}");
-    let view = structure(f, &a.admin).await;
+    let view = f.view(&a.admin).await;
     assert_eq!(ids(&view["services"]), vec![a.s1.clone()]);
     for p in [&a.collab1, &a.resp1, &a.collab2, &a.resp2] {
         assert_eq!(
@@ -216,24 +148,18 @@ async fn administrateur_merges_and_transfers_within_his_structure_only() {
 
     // Across structures: 404, and nothing moves (all or none).
     let before = w.snapshot().await;
-    let attempts = [
-        json!({"accounts": [b.collab1.id], "to_service": a.s1}),
-        json!({"accounts": [a.collab1.id], "to_service": b.s1}),
-        json!({"accounts": [a.collab2.id, b.collab1.id], "to_service": a.s1}),
-        json!({"accounts": [b.resp1.id], "to_service": b.s2}),
+    let attempts: [(&[&str], &str); 4] = [
+        (&[&b.collab1.id], &a.s1),
+        (&[&a.collab1.id], &b.s1),
+        (&[&a.collab2.id, &b.collab1.id], &a.s1),
+        (&[&b.resp1.id], &b.s2),
     ];
-    for body in attempts {
-        let answer = post(f, &a.admin, "/transfers", Some(body)).await;
+    for (accounts, to) in attempts {
+        let answer = f.transfer(&a.admin, accounts, to).await;
         assert_problem(&answer, 404, "not-found");
     }
     for (from, into) in [(&b.s1, &b.s2), (&a.s1, &b.s1), (&b.s1, &a.s1)] {
-        let answer = post(
-            f,
-            &a.admin,
-            &format!("/services/{from}/merge"),
-            Some(json!({"into": into})),
-        )
-        .await;
+        let answer = f.merge(&a.admin, from, into).await;
         assert_problem(&answer, 404, "not-found");
     }
     assert_eq!(before, w.snapshot().await, "nothing changed");
@@ -245,23 +171,11 @@ async fn responsable_and_collaborateur_cannot_merge_or_transfer() {
     let (f, a) = (&w.f, &w.a);
     let before = w.snapshot().await;
     for who in [&a.resp1, &a.collab1] {
-        for accounts in [json!([a.collab1.id]), json!([who.id])] {
-            let answer = post(
-                f,
-                who,
-                "/transfers",
-                Some(json!({"accounts": accounts, "to_service": a.s2})),
-            )
-            .await;
+        for moved in [&a.collab1.id, &who.id] {
+            let answer = f.transfer(who, &[moved], &a.s2).await;
             assert_problem(&answer, 403, "matrix-role");
         }
-        let merge = post(
-            f,
-            who,
-            &format!("/services/{}/merge", a.s1),
-            Some(json!({"into": a.s2})),
-        )
-        .await;
+        let merge = f.merge(who, &a.s1, &a.s2).await;
         assert_problem(&merge, 403, "matrix-role");
     }
     assert_eq!(before, w.snapshot().await, "nothing changed");
@@ -291,9 +205,7 @@ async fn administrateur_pre_creates_responsables_and_collaborateurs_in_any_servi
         assert_eq!(acc["role"], role);
         assert_eq!(acc["service_id"], service.as_str());
     }
-    let (s, v) = f
-        .call(Some(&a.admin.token), "GET", "/accounts?state=invited", None)
-        .await;
+    let (s, v) = f.get(&a.admin, "/accounts?state=invited").await;
     assert_eq!(s, 200);
     let invited = ids(&v);
     assert!(
@@ -303,33 +215,12 @@ async fn administrateur_pre_creates_responsables_and_collaborateurs_in_any_servi
 
     // Not an administrateur (the operator creates those), nor in another structure.
     let before = w.snapshot().await;
-    let admin = post(
-        f,
-        &a.admin,
-        "/accounts",
-        Some(pre_creation(f, "administrateur", &a.s1)),
-    )
-    .await;
+    let admin = pre_create(f, &a.admin, "administrateur", &a.s1).await;
     assert_problem(&admin, 403, "matrix-target-role");
     // A service of B answers exactly as a service that does not exist.
-    let cross = post(
-        f,
-        &a.admin,
-        "/accounts",
-        Some(pre_creation(f, "collaborateur", &b.s1)),
-    )
-    .await;
-    let unknown = post(
-        f,
-        &a.admin,
-        "/accounts",
-        Some(pre_creation(
-            f,
-            "collaborateur",
-            "00000000-0000-4000-8000-000000000000",
-        )),
-    )
-    .await;
+    let cross = pre_create(f, &a.admin, "collaborateur", &b.s1).await;
+    let none = "00000000-0000-4000-8000-000000000000";
+    let unknown = pre_create(f, &a.admin, "collaborateur", none).await;
     assert_problem(&cross, 422, "unknown-service");
     assert_eq!(cross, unknown, "B's service is indistinguishable from none");
     assert_eq!(before, w.snapshot().await, "nothing changed");
@@ -345,16 +236,7 @@ async fn responsable_pre_creates_collaborateurs_of_his_own_service_only() {
         .await;
     let mail = f.mail_to(&recruit.email).await;
     assert!(mail.contains("Rémi Resp"), "the mail names the inviter");
-    let link = link_token(&mail, "/invitations/");
-    let (s, v) = f
-        .call(
-            None,
-            "POST",
-            &format!("/invitations/{link}"),
-            Some(json!({"password": PASSWORD})),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
+    let v = f.accept(&link_token(&mail, "/invitations/")).await;
     assert_eq!(
         v["state"], "awaiting_validation",
         "the administrateur validates"
@@ -364,25 +246,13 @@ async fn responsable_pre_creates_collaborateurs_of_his_own_service_only() {
     assert_eq!(acc["service_id"], a.s1.as_str());
 
     let before = w.snapshot().await;
-    let other_service = post(
-        f,
-        &a.resp1,
-        "/accounts",
-        Some(pre_creation(f, "collaborateur", &a.s2)),
-    )
-    .await;
+    let other_service = pre_create(f, &a.resp1, "collaborateur", &a.s2).await;
     assert_problem(&other_service, 403, "matrix-own-service");
     for role in ["responsable", "administrateur"] {
-        let answer = post(f, &a.resp1, "/accounts", Some(pre_creation(f, role, &a.s1))).await;
+        let answer = pre_create(f, &a.resp1, role, &a.s1).await;
         assert_problem(&answer, 403, "matrix-target-role");
     }
-    let cross = post(
-        f,
-        &a.resp1,
-        "/accounts",
-        Some(pre_creation(f, "collaborateur", &b.s1)),
-    )
-    .await;
+    let cross = pre_create(f, &a.resp1, "collaborateur", &b.s1).await;
     assert_problem(&cross, 422, "unknown-service");
     assert_eq!(before, w.snapshot().await, "nothing changed");
 }
@@ -393,13 +263,7 @@ async fn collaborateur_cannot_pre_create() {
     let (f, a) = (&w.f, &w.a);
     let before = w.snapshot().await;
     for role in ["collaborateur", "responsable"] {
-        let answer = post(
-            f,
-            &a.collab1,
-            "/accounts",
-            Some(pre_creation(f, role, &a.s1)),
-        )
-        .await;
+        let answer = pre_create(f, &a.collab1, role, &a.s1).await;
         assert_problem(&answer, 403, "matrix-role");
     }
     assert_eq!(before, w.snapshot().await, "nothing changed");
@@ -425,67 +289,33 @@ async fn only_administrateur_validates_or_rejects_pending_creations() {
     for who in [&a.resp1, &a.collab1] {
         for p in [&by_admin, &by_resp] {
             for action in ["validate", "reject"] {
-                let answer = post(f, who, &format!("/accounts/{}/{action}", p.id), None).await;
-                assert_problem(&answer, 403, "matrix-role");
+                assert_problem(&f.act(who, &p.id, action).await, 403, "matrix-role");
             }
         }
     }
     for p in [&by_admin, &by_resp] {
         for action in ["validate", "reject"] {
-            let answer = post(f, &b.admin, &format!("/accounts/{}/{action}", p.id), None).await;
-            assert_problem(&answer, 404, "not-found");
+            assert_problem(&f.act(&b.admin, &p.id, action).await, 404, "not-found");
         }
     }
     assert_eq!(before, w.snapshot().await, "nothing changed");
-    let (_, pending) = f
-        .call(
-            Some(&a.admin.token),
-            "GET",
-            "/accounts?state=awaiting_validation",
-            None,
-        )
-        .await;
+    let (_, pending) = f.get(&a.admin, "/accounts?state=awaiting_validation").await;
     let pending = ids(&pending);
     assert!(pending.contains(&by_admin.id) && pending.contains(&by_resp.id));
 
     // The administrateur validates one (identifier generated and mailed) and rejects the other.
-    let (s, v) = post(
-        f,
-        &a.admin,
-        &format!("/accounts/{}/validate", by_resp.id),
-        None,
-    )
-    .await;
+    let (s, v) = f.act(&a.admin, &by_resp.id, "validate").await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["state"], "active");
     assert_eq!(v["login"], "hpatient");
     assert!(f.mail_to(&by_resp.email).await.contains("hpatient"));
     f.sign_in("hpatient", PASSWORD).await;
-    let again = post(
-        f,
-        &a.admin,
-        &format!("/accounts/{}/validate", by_resp.id),
-        None,
-    )
-    .await;
+    let again = f.act(&a.admin, &by_resp.id, "validate").await;
     assert_problem(&again, 409, "account-state");
 
-    let (s, v) = post(
-        f,
-        &a.admin,
-        &format!("/accounts/{}/reject", by_admin.id),
-        None,
-    )
-    .await;
+    let (s, v) = f.act(&a.admin, &by_admin.id, "reject").await;
     assert_eq!(s, 204, "{v}");
-    let gone = f
-        .call(
-            Some(&a.admin.token),
-            "GET",
-            &format!("/accounts/{}", by_admin.id),
-            None,
-        )
-        .await;
+    let gone = f.get_account(&a.admin, &by_admin.id).await;
     assert_problem(&gone, 404, "not-found");
 }
 
@@ -493,13 +323,7 @@ async fn only_administrateur_validates_or_rejects_pending_creations() {
 // resend an identifier
 
 async fn resend(f: &Fixture, who: &Person, target: &str) -> (u16, Value) {
-    post(
-        f,
-        who,
-        &format!("/accounts/{target}/resend-identifier"),
-        None,
-    )
-    .await
+    f.act(who, target, "resend-identifier").await
 }
 
 #[tokio::test]
@@ -530,11 +354,8 @@ async fn responsable_resends_identifiers_of_collaborateurs_of_his_service_only()
     for p in [&a.collab2, &a.resp2, &a.admin] {
         assert_problem(&resend(f, &a.resp1, &p.id).await, 403, "matrix-own-service");
     }
-    assert_problem(
-        &resend(f, &a.resp1, &a.resp1.id).await,
-        403,
-        "matrix-target-role",
-    );
+    let himself = resend(f, &a.resp1, &a.resp1.id).await;
+    assert_problem(&himself, 403, "matrix-target-role");
     assert_problem(&resend(f, &a.resp1, &b.collab1.id).await, 404, "not-found");
     assert_eq!(before, w.snapshot().await, "nothing changed");
 }
@@ -563,32 +384,24 @@ async fn administrateur_requests_deletion_of_responsables_and_collaborateurs_wit
 {
     let w = World::build().await;
     let (f, a, b) = (&w.f, &w.a, &w.b);
-    for p in ["DEMO:UTILISATEUR", "FICOBA:CONSULTATION"] {
-        assert_eq!(f.habilitate(&a.admin, "PUT", &a.collab2.id, p).await.0, 201);
+    let profiles = ["DEMO:UTILISATEUR", "FICOBA:CONSULTATION"];
+    for p in profiles {
+        f.grant(&a.admin, &a.collab2.id, p).await;
     }
 
     let before = w.snapshot().await;
     let blocked = f.request_deletion(&a.admin, &a.collab2.id).await;
     assert_problem(&blocked, 409, "habilitations-remain");
-    assert_eq!(
-        sorted(strings(&blocked.1["blocking"])),
-        ["DEMO:UTILISATEUR", "FICOBA:CONSULTATION"]
-    );
-    assert_problem(
-        &f.request_deletion(&a.admin, &a.admin.id).await,
-        403,
-        "matrix-target-role",
-    );
+    assert_eq!(sorted(strings(&blocked.1["blocking"])), profiles);
+    let himself = f.request_deletion(&a.admin, &a.admin.id).await;
+    assert_problem(&himself, 403, "matrix-target-role");
     for p in [&b.collab1, &b.resp1] {
         assert_problem(&f.request_deletion(&a.admin, &p.id).await, 404, "not-found");
     }
     assert_eq!(before, w.snapshot().await, "nothing changed");
 
-    for p in ["DEMO:UTILISATEUR", "FICOBA:CONSULTATION"] {
-        assert_eq!(
-            f.habilitate(&a.admin, "DELETE", &a.collab2.id, p).await.0,
-            204
-        );
+    for p in profiles {
+        f.revoke(&a.admin, &a.collab2.id, p).await;
     }
     for p in [&a.collab2, &a.resp2] {
         let (s, v) = f.request_deletion(&a.admin, &p.id).await;
@@ -605,48 +418,25 @@ async fn administrateur_requests_deletion_of_responsables_and_collaborateurs_wit
 async fn responsable_requests_deletion_of_collaborateurs_of_his_service_only() {
     let w = World::build().await;
     let (f, a, b) = (&w.f, &w.a, &w.b);
-    assert_eq!(
-        f.delegate(&a.admin, "PUT", &a.resp1.id, "DEMO:UTILISATEUR")
-            .await
-            .0,
-        201
-    );
-    assert_eq!(
-        f.habilitate(&a.resp1, "PUT", &a.collab1.id, "DEMO:UTILISATEUR")
-            .await
-            .0,
-        201
-    );
+    f.grant_delegation(&a.admin, &a.resp1.id, "DEMO:UTILISATEUR")
+        .await;
+    f.grant(&a.resp1, &a.collab1.id, "DEMO:UTILISATEUR").await;
 
     let before = w.snapshot().await;
     let blocked = f.request_deletion(&a.resp1, &a.collab1.id).await;
     assert_problem(&blocked, 409, "habilitations-remain");
     assert_eq!(strings(&blocked.1["blocking"]), ["DEMO:UTILISATEUR"]);
     for p in [&a.collab2, &a.resp2, &a.admin] {
-        assert_problem(
-            &f.request_deletion(&a.resp1, &p.id).await,
-            403,
-            "matrix-own-service",
-        );
+        let answer = f.request_deletion(&a.resp1, &p.id).await;
+        assert_problem(&answer, 403, "matrix-own-service");
     }
-    assert_problem(
-        &f.request_deletion(&a.resp1, &a.resp1.id).await,
-        403,
-        "matrix-target-role",
-    );
-    assert_problem(
-        &f.request_deletion(&a.resp1, &b.collab1.id).await,
-        404,
-        "not-found",
-    );
+    let himself = f.request_deletion(&a.resp1, &a.resp1.id).await;
+    assert_problem(&himself, 403, "matrix-target-role");
+    let cross = f.request_deletion(&a.resp1, &b.collab1.id).await;
+    assert_problem(&cross, 404, "not-found");
     assert_eq!(before, w.snapshot().await, "nothing changed");
 
-    assert_eq!(
-        f.habilitate(&a.resp1, "DELETE", &a.collab1.id, "DEMO:UTILISATEUR")
-            .await
-            .0,
-        204
-    );
+    f.revoke(&a.resp1, &a.collab1.id, "DEMO:UTILISATEUR").await;
     let (s, v) = f.request_deletion(&a.resp1, &a.collab1.id).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(
@@ -661,11 +451,8 @@ async fn collaborateur_cannot_request_deletion() {
     let (f, a) = (&w.f, &w.a);
     let before = w.snapshot().await;
     for p in [&a.collab1, &a.collab2, &a.resp1, &a.admin] {
-        assert_problem(
-            &f.request_deletion(&a.collab1, &p.id).await,
-            403,
-            "matrix-role",
-        );
+        let answer = f.request_deletion(&a.collab1, &p.id).await;
+        assert_problem(&answer, 403, "matrix-role");
     }
     assert_eq!(before, w.snapshot().await, "nothing changed");
 }
@@ -682,7 +469,7 @@ async fn every_role_consults_his_own_structure_and_never_the_other() {
         let other_people: Vec<String> = people(other).iter().map(|p| p.id.clone()).collect();
         let other_services = [other.s1.clone(), other.s2.clone()];
         for viewer in people(side) {
-            let view = structure(f, viewer).await;
+            let view = f.view(viewer).await;
             assert_eq!(view["structure"]["id"], side.structure_id.as_str());
             assert_eq!(
                 sorted(ids(&view["services"])),
@@ -698,25 +485,15 @@ async fn every_role_consults_his_own_structure_and_never_the_other() {
             );
 
             for query in ["/accounts", "/accounts?state=active"] {
-                let (s, v) = f.call(Some(&viewer.token), "GET", query, None).await;
+                let (s, v) = f.get(viewer, query).await;
                 assert_eq!(s, 200, "{v}");
                 assert_eq!(sorted(ids(&v)), sorted(own_people.clone()), "{query}");
             }
-            let (s, v) = f
-                .call(
-                    Some(&viewer.token),
-                    "GET",
-                    &format!("/accounts/{}", side.collab2.id),
-                    None,
-                )
-                .await;
+            let (s, v) = f.get_account(viewer, &side.collab2.id).await;
             assert_eq!(s, 200, "{v}");
             assert_eq!(v["login"], side.collab2.login.as_str());
             for id in &other_people {
-                let answer = f
-                    .call(Some(&viewer.token), "GET", &format!("/accounts/{id}"), None)
-                    .await;
-                assert_problem(&answer, 404, "not-found");
+                assert_problem(&f.get_account(viewer, id).await, 404, "not-found");
             }
         }
     }
@@ -746,12 +523,8 @@ async fn administrateur_habilitates_any_account_of_his_structure_with_any_entitl
         assert_eq!(f.habilitations(&a.admin, &p.id).await, [profile]);
     }
 
-    assert_eq!(
-        f.habilitate(&b.admin, "PUT", &b.collab1.id, "FICOBA:CONSULTATION")
-            .await
-            .0,
-        201
-    );
+    f.grant(&b.admin, &b.collab1.id, "FICOBA:CONSULTATION")
+        .await;
     let before = w.snapshot().await;
     for method in ["PUT", "DELETE"] {
         for p in [&b.collab1, &b.admin] {
@@ -774,26 +547,14 @@ async fn administrateur_habilitates_any_account_of_his_structure_with_any_entitl
 async fn responsable_habilitates_collaborateurs_of_his_service_with_delegated_profiles_only() {
     let w = World::build().await;
     let (f, a) = (&w.f, &w.a);
-    assert_eq!(
-        f.delegate(&a.admin, "PUT", &a.resp1.id, "DEMO:UTILISATEUR")
-            .await
-            .0,
-        201
-    );
-    let (s, v) = f
-        .habilitate(&a.resp1, "PUT", &a.collab1.id, "DEMO:UTILISATEUR")
+    f.grant_delegation(&a.admin, &a.resp1.id, "DEMO:UTILISATEUR")
         .await;
-    assert_eq!(s, 201, "{v}");
+    f.grant(&a.resp1, &a.collab1.id, "DEMO:UTILISATEUR").await;
     assert_eq!(
         f.habilitations(&a.resp1, &a.collab1.id).await,
         ["DEMO:UTILISATEUR"]
     );
-    assert_eq!(
-        f.habilitate(&a.admin, "PUT", &a.collab1.id, "FICOBA:GESTION")
-            .await
-            .0,
-        201
-    );
+    f.grant(&a.admin, &a.collab1.id, "FICOBA:GESTION").await;
 
     let before = w.snapshot().await;
     for profile in ["FICOBA:CONSULTATION", "DEMO:ADMINISTRATEUR"] {
@@ -806,10 +567,7 @@ async fn responsable_habilitates_collaborateurs_of_his_service_with_delegated_pr
     assert_problem(&answer, 403, "not-delegated");
     assert_eq!(before, w.snapshot().await, "nothing changed");
 
-    let (s, v) = f
-        .habilitate(&a.resp1, "DELETE", &a.collab1.id, "DEMO:UTILISATEUR")
-        .await;
-    assert_eq!(s, 204, "{v}");
+    f.revoke(&a.resp1, &a.collab1.id, "DEMO:UTILISATEUR").await;
     assert_eq!(
         f.habilitations(&a.admin, &a.collab1.id).await,
         ["FICOBA:GESTION"]
@@ -821,22 +579,9 @@ async fn responsable_cannot_habilitate_outside_his_service() {
     let w = World::build().await;
     let (f, a, b) = (&w.f, &w.a, &w.b);
     let profile = "DEMO:UTILISATEUR";
-    assert_eq!(
-        f.delegate(&a.admin, "PUT", &a.resp1.id, profile).await.0,
-        201
-    );
-    assert_eq!(
-        f.habilitate(&a.admin, "PUT", &a.collab2.id, profile)
-            .await
-            .0,
-        201
-    );
-    assert_eq!(
-        f.habilitate(&b.admin, "PUT", &b.collab1.id, profile)
-            .await
-            .0,
-        201
-    );
+    f.grant_delegation(&a.admin, &a.resp1.id, profile).await;
+    f.grant(&a.admin, &a.collab2.id, profile).await;
+    f.grant(&b.admin, &b.collab1.id, profile).await;
 
     let before = w.snapshot().await;
     for method in ["PUT", "DELETE"] {
@@ -857,12 +602,7 @@ async fn collaborateur_cannot_habilitate() {
     let w = World::build().await;
     let (f, a) = (&w.f, &w.a);
     for p in [&a.collab1, &a.collab2] {
-        assert_eq!(
-            f.habilitate(&a.admin, "PUT", &p.id, "DEMO:UTILISATEUR")
-                .await
-                .0,
-            201
-        );
+        f.grant(&a.admin, &p.id, "DEMO:UTILISATEUR").await;
     }
     let before = w.snapshot().await;
     for p in [&a.collab1, &a.collab2, &a.resp1] {
@@ -890,12 +630,8 @@ async fn administrateur_delegates_profiles_to_responsables_only() {
             "a delegation is no habilitation"
         );
     }
-    assert_eq!(
-        f.delegate(&b.admin, "PUT", &b.resp1.id, "DEMO:UTILISATEUR")
-            .await
-            .0,
-        201
-    );
+    f.grant_delegation(&b.admin, &b.resp1.id, "DEMO:UTILISATEUR")
+        .await;
 
     let before = w.snapshot().await;
     for p in [&a.collab1, &a.admin] {
@@ -910,10 +646,8 @@ async fn administrateur_delegates_profiles_to_responsables_only() {
     }
     assert_eq!(before, w.snapshot().await, "nothing changed");
 
-    let (s, v) = f
-        .delegate(&a.admin, "DELETE", &a.resp1.id, "FICOBA:GESTION")
+    f.revoke_delegation(&a.admin, &a.resp1.id, "FICOBA:GESTION")
         .await;
-    assert_eq!(s, 204, "{v}");
     assert!(f.delegations(&a.admin, &a.resp1.id).await.is_empty());
 }
 
@@ -921,12 +655,8 @@ async fn administrateur_delegates_profiles_to_responsables_only() {
 async fn responsable_and_collaborateur_cannot_delegate() {
     let w = World::build().await;
     let (f, a) = (&w.f, &w.a);
-    assert_eq!(
-        f.delegate(&a.admin, "PUT", &a.resp2.id, "DEMO:UTILISATEUR")
-            .await
-            .0,
-        201
-    );
+    f.grant_delegation(&a.admin, &a.resp2.id, "DEMO:UTILISATEUR")
+        .await;
     let before = w.snapshot().await;
     for who in [&a.resp1, &a.collab1] {
         for p in [&a.resp1, &a.resp2] {
@@ -948,9 +678,9 @@ async fn responsable_and_collaborateur_cannot_delegate() {
 async fn every_role_manages_his_own_data_and_opens_his_applications() {
     let w = World::build().await;
     let (f, a, b) = (&w.f, &w.a, &w.b);
-    let b_before = structure(f, &b.admin).await;
+    let b_before = f.view(&b.admin).await;
     for (i, p) in [&a.admin, &a.resp1, &a.collab1].into_iter().enumerate() {
-        let (s, me) = f.call(Some(&p.token), "GET", "/me", None).await;
+        let (s, me) = f.get(p, "/me").await;
         assert_eq!(s, 200, "{me}");
         assert_eq!(me["id"], p.id.as_str());
         assert_eq!(me["login"], p.login.as_str());
@@ -966,11 +696,11 @@ async fn every_role_manages_his_own_data_and_opens_his_applications() {
             )
             .await;
         assert_eq!(s, 200, "{v}");
-        let (_, me) = f.call(Some(&p.token), "GET", "/me", None).await;
+        let (_, me) = f.get(p, "/me").await;
         assert_eq!(me["family_name"], family.as_str());
         assert_eq!(me["login"], p.login.as_str(), "the identifier stays");
 
-        let (s, export) = f.call(Some(&p.token), "GET", "/me/export", None).await;
+        let (s, export) = f.get(p, "/me/export").await;
         assert_eq!(s, 200, "{export}");
         assert_eq!(export["account"]["id"], p.id.as_str());
         assert!(
@@ -987,20 +717,11 @@ async fn every_role_manages_his_own_data_and_opens_his_applications() {
             "{export}"
         );
 
-        let (s, apps) = f
-            .call(Some(&p.token), "GET", "/me/applications", None)
-            .await;
+        let (s, apps) = f.get(p, "/me/applications").await;
         assert_eq!(s, 200);
         assert_eq!(apps, json!([]), "no habilitation, no application");
-        assert_eq!(
-            f.habilitate(&a.admin, "PUT", &p.id, "DEMO:UTILISATEUR")
-                .await
-                .0,
-            201
-        );
-        let (_, apps) = f
-            .call(Some(&p.token), "GET", "/me/applications", None)
-            .await;
+        f.grant(&a.admin, &p.id, "DEMO:UTILISATEUR").await;
+        let (_, apps) = f.get(p, "/me/applications").await;
         let apps = apps.as_array().unwrap();
         assert_eq!(apps.len(), 1, "{apps:?}");
         assert_eq!(apps[0]["code"], "DEMO");
@@ -1010,7 +731,7 @@ async fn every_role_manages_his_own_data_and_opens_his_applications() {
     for (p, family) in [(&a.resp2, "Resp"), (&a.collab2, "Collab")] {
         assert_eq!(f.account(&a.admin, &p.id).await["family_name"], family);
     }
-    assert_eq!(b_before, structure(f, &b.admin).await);
+    assert_eq!(b_before, f.view(&b.admin).await);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1043,17 +764,13 @@ impl Probe<'_> {
         match function {
             Function::ManageServices => {
                 let name = format!("Sonde {}", f.unique());
-                post(f, actor, "/services", Some(json!({"name": name}))).await
+                f.create_service(actor, &name).await
             }
             Function::MergeAndTransfer => {
                 // Moving someone to the service he is in: allowed, and harmless.
-                let body = json!({"accounts": [collab.id], "to_service": service});
-                post(f, actor, "/transfers", Some(body)).await
+                f.transfer(actor, &[&collab.id], service).await
             }
-            Function::PreCreate => {
-                let body = pre_creation(f, "collaborateur", service);
-                post(f, actor, "/accounts", Some(body)).await
-            }
+            Function::PreCreate => pre_create(f, actor, "collaborateur", service).await,
             Function::ValidateCreations => {
                 let id = if aim == Aim::OtherStructure {
                     self.b_pending.clone()
@@ -1064,7 +781,7 @@ impl Probe<'_> {
                     f.complete(&p).await;
                     p.id
                 };
-                post(f, actor, &format!("/accounts/{id}/validate"), None).await
+                f.act(actor, &id, "validate").await
             }
             Function::ResendIdentifier => resend(f, actor, &collab.id).await,
             Function::RequestDeletion => {
@@ -1077,15 +794,7 @@ impl Probe<'_> {
                 };
                 f.request_deletion(actor, &id).await
             }
-            Function::Consult => {
-                f.call(
-                    Some(&actor.token),
-                    "GET",
-                    &format!("/accounts/{}", collab.id),
-                    None,
-                )
-                .await
-            }
+            Function::Consult => f.get_account(actor, &collab.id).await,
             Function::Habilitate => {
                 let answer = f
                     .habilitate(actor, "PUT", &collab.id, "DEMO:UTILISATEUR")
@@ -1108,7 +817,7 @@ impl Probe<'_> {
                 }
                 answer
             }
-            Function::OwnData => f.call(Some(&actor.token), "GET", "/me/export", None).await,
+            Function::OwnData => f.get(actor, "/me/export").await,
         }
     }
 }
@@ -1123,12 +832,8 @@ async fn every_cell_of_the_rights_matrix_data_is_exercised_through_the_api() {
     let w = World::build().await;
     let (f, a, b) = (&w.f, &w.a, &w.b);
     // The responsable may only hand out what was delegated to him.
-    assert_eq!(
-        f.delegate(&a.admin, "PUT", &a.resp1.id, "DEMO:UTILISATEUR")
-            .await
-            .0,
-        201
-    );
+    f.grant_delegation(&a.admin, &a.resp1.id, "DEMO:UTILISATEUR")
+        .await;
     let b_pending = f
         .invite(&b.admin, "collaborateur", &b.s1, "Bea", "Attente")
         .await;
@@ -1137,7 +842,7 @@ async fn every_cell_of_the_rights_matrix_data_is_exercised_through_the_api() {
         w: &w,
         b_pending: b_pending.id,
     };
-    let b_before = structure(f, &b.admin).await;
+    let b_before = f.view(&b.admin).await;
 
     let mut exercised = HashSet::new();
     for (function, role, cell) in MATRIX {
@@ -1198,7 +903,7 @@ async fn every_cell_of_the_rights_matrix_data_is_exercised_through_the_api() {
         }
     }
     assert_eq!(exercised.len(), Function::ALL.len() * Role::ALL.len());
-    assert_eq!(b_before, structure(f, &b.admin).await, "B never changed");
+    assert_eq!(b_before, f.view(&b.admin).await, "B never changed");
     let (_, intact) = f.audit_chain().await;
     assert!(intact);
 }

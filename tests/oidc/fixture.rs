@@ -1,26 +1,24 @@
-//! The OIDC fixture: a real server on a known free port (so that `public_url`, the
-//! issuer, is the real address), the demo directory, signing keys generated once per
-//! test run, a manual clock; browsers with their own cookie jar, and relying parties
-//! that use `openidconnect`'s types to verify what they receive.
-#![allow(dead_code)] // shared by every test module; not each uses every helper
+//! The OIDC fixture: the shared test server (`tests/common`) on a known free port (so
+//! that `public_url`, the issuer, is the real address), over the demo directory, with
+//! signing keys generated once per test run; browsers with their own cookie jar, and
+//! relying parties that use `openidconnect`'s types to verify what they receive.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use apex_idp::catalogue::Catalogue;
-use apex_idp::clock::ManualClock;
-use apex_idp::config::{Argon2Config, Config};
-use apex_idp::directory::{Directory, actor_of};
-use apex_idp::domain::{AccountState, Actor};
 use apex_idp::oidc::keys::{self, Alg, KeyRecord};
 use apex_idp::oidc::{ApexClaims, ApexIdToken};
-use apex_idp::server::{self, Server};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openidconnect::core::{CoreGenderClaim, CoreIdTokenVerifier, CoreJsonWebKey};
 use openidconnect::{ClientId, ClientSecret, IdTokenClaims, IssuerUrl, JsonWebKeySet, Nonce};
 use serde_json::Value;
+
+use crate::common::{self, DemoPerson, Resp, TestServer};
+
+pub use crate::common::{Browser, OPERATOR_TOKEN};
 
 /// The password of every demo person.
 pub const PASSWORD: &str = apex_idp::demo::DEMO_PASSWORD;
@@ -70,26 +68,6 @@ pub const MOBILE: Rp = Rp {
     alg: Alg::RS256,
 };
 
-const CHEAP: Argon2Config = Argon2Config {
-    m_kib: 64,
-    t: 1,
-    p: 1,
-};
-
-/// The operator token of every test server.
-pub const OPERATOR_TOKEN: &str = "oidc-tests-operator-token";
-
-fn operator_hash() -> String {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| {
-        apex_idp::auth::Hasher::new(CHEAP)
-            .unwrap()
-            .hash_blocking(OPERATOR_TOKEN)
-            .unwrap()
-    })
-    .clone()
-}
-
 /// The test catalogue file.
 fn catalogue_file() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oidc/catalogue.toml")
@@ -114,24 +92,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A person of the demo directory.
-#[derive(Debug, Clone)]
-pub struct Person {
-    pub id: String,
-    pub login: String,
-    pub state: AccountState,
-}
-
 /// A running issuer.
-pub struct Op {
-    pub base: String,
-    pub http: reqwest::Client,
-    pub clock: ManualClock,
-    pub server: Option<Server>,
-    pub dir: tempfile::TempDir,
-    /// Demo people by family name, lower-case (`martin`, `petit`, `durand`, ...).
-    pub people: HashMap<String, Person>,
-}
+pub type Op = TestServer;
 
 impl Op {
     pub async fn start() -> Op {
@@ -141,82 +103,30 @@ impl Op {
     /// A server whose catalogue is the test catalogue changed by `edit`, written at
     /// start (for what is only known at run time, such as back-channel logout URIs).
     pub async fn start_with_catalogue(edit: impl FnOnce(&mut Catalogue)) -> Op {
-        server::install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
         let text = std::fs::read_to_string(catalogue_file()).unwrap();
         let mut catalogue: Catalogue = toml::from_str(&text).unwrap();
         edit(&mut catalogue);
         let file = dir.path().join("catalogue.toml");
         std::fs::write(&file, toml::to_string(&catalogue).unwrap()).unwrap();
+        // The issuer is the public URL: it must be the real address.
         let port = free_port();
-        let base = format!("http://127.0.0.1:{port}");
-        let mut config = Config::default();
-        config.server.data_dir = dir.path().join("data");
-        config.server.public_url = base.clone();
+        let mut config = common::test_config(dir.path());
+        config.server.public_url = format!("http://127.0.0.1:{port}");
         config.http.listen = format!("127.0.0.1:{port}");
-        config.mail.outbox_dir = dir.path().join("outbox");
-        config.argon2 = CHEAP;
-        config.operator.token_hashes = vec![operator_hash()];
         config.catalogue.file = file;
-        let clock = ManualClock::new();
-        let directory = server::open_directory(&config, Arc::new(clock.clone())).unwrap();
-        apex_idp::demo::seed(&directory).await.unwrap();
-        let tree = directory.store().face_tree(keys::TREE).unwrap();
-        keys::install(&tree, test_keys()).unwrap();
-        let mut people = HashMap::new();
-        for s in directory.structures().unwrap() {
-            for a in directory.accounts_of(&s.id).unwrap() {
-                people.insert(
-                    a.person.family_name.to_lowercase(),
-                    Person {
-                        id: a.id.clone(),
-                        login: a.login.clone().unwrap_or_default(),
-                        state: a.state,
-                    },
-                );
-            }
-        }
-        let server = server::start_with(&config, directory).await.unwrap();
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        Op {
-            base,
-            http,
-            clock,
-            server: Some(server),
-            dir,
-            people,
-        }
-    }
-
-    pub fn directory(&self) -> &Arc<Directory> {
-        &self.server.as_ref().unwrap().directory
-    }
-
-    pub fn person(&self, family: &str) -> Person {
-        self.people
-            .get(family)
-            .unwrap_or_else(|| panic!("no demo person {family}"))
-            .clone()
-    }
-
-    /// The matrix's view of a demo person, for acting through the core.
-    pub fn actor(&self, family: &str) -> Actor {
-        actor_of(&self.directory().account(&self.person(family).id).unwrap())
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-
-    pub fn browser(&self) -> Browser {
-        Browser {
-            http: self.http.clone(),
-            cookies: Mutex::new(HashMap::new()),
-        }
+        let http = common::browser_client();
+        let op = TestServer::launch(dir, &config, http, async |directory| {
+            apex_idp::demo::seed(directory).await.unwrap();
+            let tree = directory.store().face_tree(keys::TREE).unwrap();
+            keys::install(&tree, test_keys()).unwrap();
+        })
+        .await;
+        assert_eq!(
+            op.base, config.server.public_url,
+            "the issuer is the base URL"
+        );
+        op
     }
 
     pub async fn discovery(&self) -> Value {
@@ -275,7 +185,7 @@ impl Op {
     }
 
     /// The whole sign-in of a person in a browser, up to the code.
-    pub async fn code_for(&self, browser: &Browser, flow: &Flow, who: &Person) -> String {
+    pub async fn code_for(&self, browser: &Browser, flow: &Flow, who: &DemoPerson) -> String {
         let page = browser.get(&flow.url).await;
         assert_eq!(page.status, 200, "sign-in page: {}", page.body);
         let answer = browser.sign_in(self, &page, &who.login, PASSWORD).await;
@@ -397,15 +307,8 @@ pub fn random(n: usize) -> String {
     URL_SAFE_NO_PAD.encode(b)
 }
 
-/// An HTTP answer, read whole.
-#[derive(Debug, Clone)]
-pub struct Resp {
-    pub status: u16,
-    pub headers: reqwest::header::HeaderMap,
-    pub body: String,
-}
-
 impl Resp {
+    /// The `Location` header, if any.
     pub fn location(&self) -> Option<String> {
         self.headers
             .get("location")
@@ -426,88 +329,16 @@ impl Resp {
             .into_owned()
             .collect()
     }
-
-    /// The value of a hidden field of the page's form.
-    pub fn hidden(&self, name: &str) -> String {
-        let marker = format!("name=\"{name}\" value=\"");
-        let start = self
-            .body
-            .find(&marker)
-            .unwrap_or_else(|| panic!("no field {name} in {}", self.body))
-            + marker.len();
-        let end = self.body[start..].find('"').unwrap() + start;
-        self.body[start..end].to_owned()
-    }
-
-    pub fn set_cookies(&self) -> Vec<String> {
-        self.headers
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect()
-    }
 }
 
-/// A browser: follows nothing by itself, keeps cookies.
-pub struct Browser {
-    http: reqwest::Client,
-    pub cookies: Mutex<HashMap<String, String>>,
-}
-
+/// The issuer's browser: takes absolute URLs, posts forms as given.
 impl Browser {
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn read(&self, resp: reqwest::Response) -> Resp {
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        for c in headers.get_all("set-cookie") {
-            let c = c.to_str().unwrap();
-            let pair = c.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            let mut jar = self.cookies.lock().unwrap();
-            if value.is_empty() || c.contains("Max-Age=0") {
-                jar.remove(name);
-            } else {
-                jar.insert(name.to_owned(), value.to_owned());
-            }
-        }
-        let body = resp.text().await.unwrap();
-        Resp {
-            status,
-            headers,
-            body,
-        }
-    }
-
     pub async fn get(&self, url: &str) -> Resp {
-        let resp = self
-            .http
-            .get(url)
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.read(resp).await
+        self.send(self.http.get(url)).await
     }
 
     pub async fn post(&self, url: &str, form: &[(&str, &str)]) -> Resp {
-        let resp = self
-            .http
-            .post(url)
-            .header("cookie", self.cookie_header())
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        self.read(resp).await
+        self.send(self.http.post(url).form(form)).await
     }
 
     /// Fills and sends the sign-in form of `page`.
@@ -524,9 +355,5 @@ impl Browser {
             ],
         )
         .await
-    }
-
-    pub fn has_cookie(&self, name: &str) -> bool {
-        self.cookies.lock().unwrap().contains_key(name)
     }
 }

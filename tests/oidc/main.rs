@@ -8,6 +8,8 @@
 )]
 
 mod backchannel;
+#[path = "../common/mod.rs"]
+mod common;
 mod discovery;
 mod fixture;
 mod flow;

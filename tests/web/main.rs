@@ -8,6 +8,8 @@
 )]
 
 mod administration;
+#[path = "../common/mod.rs"]
+mod common;
 mod csrf;
 mod fixture;
 mod invitation;
