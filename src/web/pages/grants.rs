@@ -39,6 +39,52 @@ fn refused(signed: &Signed, e: DirError, back: &str) -> Response {
     )
 }
 
+/// What a form does with a profile on an account.
+#[derive(Debug, Clone, Copy)]
+enum Change {
+    Habilitate,
+    RemoveHabilitation,
+    Delegate,
+    RemoveDelegation,
+}
+
+impl Change {
+    /// The notice of the page shown once done.
+    fn notice(self) -> &'static str {
+        match self {
+            Change::Habilitate => "habilitation",
+            Change::RemoveHabilitation => "habilitation-retiree",
+            Change::Delegate => "delegation",
+            Change::RemoveDelegation => "delegation-retiree",
+        }
+    }
+}
+
+/// Applies a change to the profile posted in `fields`, then back to `back`.
+async fn change(
+    st: &AppState,
+    signed: &Signed,
+    id: &str,
+    fields: &Fields,
+    change: Change,
+    back: String,
+) -> Response {
+    let (dir, actor) = (&st.directory, &signed.actor);
+    let result = match profile_of(fields) {
+        Ok(p) => match change {
+            Change::Habilitate => dir.grant(actor, id, &p).await.map(drop),
+            Change::RemoveHabilitation => dir.revoke(actor, id, &p).await.map(drop),
+            Change::Delegate => dir.delegate(actor, id, &p).await.map(drop),
+            Change::RemoveDelegation => dir.undelegate(actor, id, &p).await.map(drop),
+        },
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => see_other(&with_notice(&back, change.notice())),
+        Err(e) => refused(signed, e, &back),
+    }
+}
+
 /// `POST /structure/accounts/{id}/habilitations`: field `profile`.
 pub async fn habilitate(
     State(st): State<Arc<AppState>>,
@@ -47,14 +93,7 @@ pub async fn habilitate(
     Posted(fields): Posted,
 ) -> Response {
     let back = back_to(&fields, &id);
-    let result = match profile_of(&fields) {
-        Ok(p) => st.directory.grant(&signed.actor, &id, &p).await.map(|_| ()),
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(()) => see_other(&with_notice(&back, "habilitation")),
-        Err(e) => refused(&signed, e, &back),
-    }
+    change(&st, &signed, &id, &fields, Change::Habilitate, back).await
 }
 
 /// `POST /structure/accounts/{id}/habilitations/remove`: field `profile`.
@@ -65,18 +104,7 @@ pub async fn remove_habilitation(
     Posted(fields): Posted,
 ) -> Response {
     let back = back_to(&fields, &id);
-    let result = match profile_of(&fields) {
-        Ok(p) => st
-            .directory
-            .revoke(&signed.actor, &id, &p)
-            .await
-            .map(|_| ()),
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(()) => see_other(&with_notice(&back, "habilitation-retiree")),
-        Err(e) => refused(&signed, e, &back),
-    }
+    change(&st, &signed, &id, &fields, Change::RemoveHabilitation, back).await
 }
 
 /// `POST /structure/accounts/{id}/delegations`: field `profile`.
@@ -87,18 +115,7 @@ pub async fn delegate(
     Posted(fields): Posted,
 ) -> Response {
     let back = account_path(&id);
-    let result = match profile_of(&fields) {
-        Ok(p) => st
-            .directory
-            .delegate(&signed.actor, &id, &p)
-            .await
-            .map(|_| ()),
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(()) => see_other(&with_notice(&back, "delegation")),
-        Err(e) => refused(&signed, e, &back),
-    }
+    change(&st, &signed, &id, &fields, Change::Delegate, back).await
 }
 
 /// `POST /structure/accounts/{id}/delegations/remove`: field `profile`.
@@ -109,18 +126,7 @@ pub async fn remove_delegation(
     Posted(fields): Posted,
 ) -> Response {
     let back = account_path(&id);
-    let result = match profile_of(&fields) {
-        Ok(p) => st
-            .directory
-            .undelegate(&signed.actor, &id, &p)
-            .await
-            .map(|_| ()),
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(()) => see_other(&with_notice(&back, "delegation-retiree")),
-        Err(e) => refused(&signed, e, &back),
-    }
+    change(&st, &signed, &id, &fields, Change::RemoveDelegation, back).await
 }
 
 /// `GET /structure/profiles`: for each profile the person may hand out, who holds it and
