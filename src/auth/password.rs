@@ -1,9 +1,12 @@
 //! argon2id hashing on a bounded blocking pool: at most one hash per core at once, so a
 //! burst of sign-ins can neither exhaust memory nor stall the async runtime.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use argon2::password_hash::phc::Output;
+use argon2::{
+    Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version,
+};
 use tokio::sync::Semaphore;
 
 use crate::config::Argon2Config;
@@ -25,6 +28,33 @@ pub struct Hasher {
     permits: Arc<Semaphore>,
     /// A hash of nothing, verified for unknown logins so they take as long as known ones.
     dummy: Arc<String>,
+    /// The working memory of finished verifications, reused by the next ones.
+    memory: Arc<Memory>,
+}
+
+/// Working memory of argon2 (`m_kib` KiB per hash), kept between verifications: a fresh
+/// allocation is zeroed page by page by the kernel (or by malloc), which costs about a
+/// third of the hash itself. At most one buffer per permit is kept.
+struct Memory {
+    free: Mutex<Vec<Vec<Block>>>,
+    most: usize,
+}
+
+impl Memory {
+    fn take(&self) -> Vec<Block> {
+        self.free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default()
+    }
+
+    fn give(&self, blocks: Vec<Block>) {
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        if free.len() < self.most {
+            free.push(blocks);
+        }
+    }
 }
 
 impl Hasher {
@@ -40,6 +70,10 @@ impl Hasher {
             params,
             permits: Arc::new(Semaphore::new(cores)),
             dummy: Arc::new(dummy),
+            memory: Arc::new(Memory {
+                free: Mutex::new(Vec::new()),
+                most: cores,
+            }),
         })
     }
 
@@ -64,9 +98,15 @@ impl Hasher {
         };
         let secret = secret.to_owned();
         let phc = phc.to_owned();
-        tokio::task::spawn_blocking(move || verify_now(secret.as_bytes(), &phc))
-            .await
-            .unwrap_or(false)
+        let memory = Arc::clone(&self.memory);
+        tokio::task::spawn_blocking(move || {
+            let mut blocks = memory.take();
+            let verified = verify_in(secret.as_bytes(), &phc, &mut blocks);
+            memory.give(blocks);
+            verified
+        })
+        .await
+        .unwrap_or(false)
     }
 
     /// Spends the time of one verification, for an unknown login.
@@ -93,6 +133,37 @@ pub fn verify_now(secret: &[u8], phc: &str) -> bool {
     Argon2::default().verify_password(secret, phc).is_ok()
 }
 
+/// Verifies in the given working memory (resized to the hash's parameters; argon2
+/// writes every block before reading it, so what it held does not matter).
+fn verify_in(secret: &[u8], phc: &str, blocks: &mut Vec<Block>) -> bool {
+    let Ok(hash) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::new(hash.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match hash.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(&hash) else {
+        return false;
+    };
+    blocks.resize(params.block_count(), Block::default());
+    let mut out = vec![0u8; expected.len()];
+    let hashed = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+        secret,
+        salt.as_ref(),
+        &mut out,
+        blocks.as_mut_slice(),
+    );
+    // `Output`'s equality is constant-time.
+    hashed.is_ok() && Output::new(&out).is_ok_and(|o| &o == expected)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +183,31 @@ mod tests {
         assert!(h.verify("cheval-agrafe-pile", &a).await);
         assert!(!h.verify("cheval-agrafe-pilf", &a).await);
         assert!(!h.verify("x", "not a hash").await);
+    }
+
+    #[test]
+    fn reused_memory_verifies_as_the_crate_does_whatever_it_held() {
+        let small = Params::new(64, 1, 1, None).unwrap();
+        let large = Params::new(256, 2, 2, None).unwrap();
+        let a = hash_now(&small, b"cheval-agrafe-pile").unwrap();
+        let b = hash_now(&large, b"cheval-agrafe-pile").unwrap();
+        // Memory full of leftovers, too small, then too large for the next hash.
+        let mut blocks = vec![Block::default(); 3];
+        for phc in [&b, &a, &b, &a] {
+            for (secret, right) in [("cheval-agrafe-pile", true), ("cheval-agrafe-pilf", false)] {
+                assert_eq!(verify_in(secret.as_bytes(), phc, &mut blocks), right);
+                assert_eq!(verify_now(secret.as_bytes(), phc), right);
+            }
+        }
+        for broken in ["", "not a hash", "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ"] {
+            assert!(!verify_in(b"x", broken, &mut blocks));
+        }
+        // Another algorithm of the family is verified as its PHC string says.
+        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, small.clone())
+            .hash_password(b"pile")
+            .unwrap()
+            .to_string();
+        assert!(verify_in(b"pile", &argon2i, &mut blocks));
+        assert!(!verify_in(b"face", &argon2i, &mut blocks));
     }
 }
