@@ -3,11 +3,26 @@
 //! its own rotating chain), userinfo, introspection and client_credentials for each
 //! signature algorithm (RS256, ES256, EdDSA), then discovery and JWKS.
 //!
-//! Reproduce: `cargo bench --bench oidc -- [seconds] [codes]` (defaults 3 s per
-//! measure and 6000 codes per algorithm). The server runs in this process on the test
-//! catalogue (tests/oidc/catalogue.toml) and the demo directory; the load client shares
-//! the machine's cores with it. The clock is frozen so that nothing expires mid-run.
-//! "CPU" is this process's CPU time (server and load client together).
+//! Modes:
+//! - `cargo bench --bench oidc -- [seconds] [codes]` (defaults 3 s per measure and 6000
+//!   codes per algorithm): the server runs in this process on the test catalogue
+//!   (tests/oidc/catalogue.toml) and the demo directory; the load client shares the
+//!   machine's cores with it. The clock is frozen so that nothing expires mid-run, and
+//!   code exchange runs until the codes are used up (at most 10 × seconds). "CPU" is
+//!   this process's CPU time (server and load client together).
+//! - `... -- [seconds] [codes] --issuer URL [--target apex|oidc-provider] [--pid PID]
+//!   [--label L] [--login cdurand] [--warmup S] [--ops exchange,refresh,...]`: the
+//!   load client alone, against an OP running elsewhere on the same endpoints and
+//!   clients (apex-idp on the test catalogue and the demo directory, or npm
+//!   oidc-provider as benches/oidc-provider/server.mjs configures it). Only the
+//!   sign-in differs: apex-idp's form once, or oidc-provider's interaction once per
+//!   client; then codes come from the session. Codes live 60 s on a running clock, so
+//!   code exchange lasts `seconds` like the other measures, on as many codes as its
+//!   pace on a first batch asks for (at most `codes`). With `--pid`, "CPU" is
+//!   that server's CPU time, read in /proc/PID/stat before and after each measure.
+//!   Each measure follows `--warmup` seconds of the same load (default 0).
+//!
+//! Both print one `RESULT key=value...` line per measure, for benches/oidc-compare.sh.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -15,9 +30,9 @@
     clippy::indexing_slicing
 )]
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use apex_idp::clock::ManualClock;
@@ -30,6 +45,12 @@ use serde_json::Value;
 const CLIENTS: usize = 16;
 const PASSWORD: &str = apex_idp::demo::DEMO_PASSWORD;
 const VERIFIER: &str = "bench-verifier-0123456789-0123456789-0123456789";
+/// Chloé Durand's identifier in the demo directory.
+const DEMO_LOGIN: &str = "cdurand";
+/// Lifetime of a code, in apex-idp and in the bench's oidc-provider.
+const CODE_SECONDS: u64 = 60;
+/// Codes of the first batch, whose exchange sets the pace on a running clock.
+const PACE_CODES: usize = 4096;
 
 /// A client of the test catalogue.
 #[derive(Clone, Copy)]
@@ -61,6 +82,126 @@ const RPS: [Rp; 3] = [
     },
 ];
 
+/// What is measured, in the order of a run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    Exchange,
+    Refresh,
+    Userinfo,
+    Introspection,
+    ClientCredentials,
+    Discovery,
+    Jwks,
+}
+
+const OPERATIONS: [Operation; 7] = [
+    Operation::Exchange,
+    Operation::Refresh,
+    Operation::Userinfo,
+    Operation::Introspection,
+    Operation::ClientCredentials,
+    Operation::Discovery,
+    Operation::Jwks,
+];
+
+impl Operation {
+    fn code(self) -> &'static str {
+        match self {
+            Operation::Exchange => "exchange",
+            Operation::Refresh => "refresh",
+            Operation::Userinfo => "userinfo",
+            Operation::Introspection => "introspection",
+            Operation::ClientCredentials => "client_credentials",
+            Operation::Discovery => "discovery",
+            Operation::Jwks => "jwks",
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Operation::Exchange => "code exchange",
+            Operation::Discovery => "discovery",
+            Operation::Jwks => "JWKS",
+            other => other.code(),
+        }
+    }
+
+    fn parse(s: &str) -> Option<Operation> {
+        OPERATIONS.into_iter().find(|o| o.code() == s)
+    }
+}
+
+/// The OP under load: only how the client signs in differs.
+enum Target {
+    /// apex-idp: its sign-in form once, with this identifier.
+    ApexIdp { login: String },
+    /// npm oidc-provider (benches/oidc-provider/server.mjs): one interaction per client.
+    OidcProvider,
+}
+
+/// A run: the OP, where its CPU time is read, and what to measure for how long.
+struct Bench {
+    target: Target,
+    base: String,
+    label: String,
+    /// The process whose CPU time is counted.
+    pid: Option<u32>,
+    /// "CPU" (this process) or "server-CPU".
+    cpu_name: &'static str,
+    seconds: u64,
+    warmup: u64,
+    /// How long a code lives on the server's clock; `None` when the clock is frozen.
+    code_lifetime: Option<u64>,
+    codes: usize,
+    operations: Vec<Operation>,
+}
+
+/// Command-line arguments: positional values and `--name value` options. Cargo adds a
+/// lone `--bench`, ignored.
+struct Args {
+    positional: Vec<String>,
+    options: HashMap<String, String>,
+}
+
+impl Args {
+    fn parse() -> Args {
+        let mut positional = Vec::new();
+        let mut options = HashMap::new();
+        let mut it = std::env::args().skip(1).peekable();
+        while let Some(a) = it.next() {
+            match a.strip_prefix("--") {
+                Some("bench") => {}
+                Some(name) => {
+                    let value = it.next_if(|v| !v.starts_with("--")).unwrap_or_default();
+                    options.insert(name.to_owned(), value);
+                }
+                None => positional.push(a),
+            }
+        }
+        Args {
+            positional,
+            options,
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.options.get(name).map(String::as_str)
+    }
+
+    fn num<N: std::str::FromStr>(&self, name: &str, default: N) -> N {
+        self.get(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    }
+
+    fn nth<N: std::str::FromStr>(&self, i: usize, default: N) -> N {
+        self.positional
+            .get(i)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    }
+}
+
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -73,17 +214,67 @@ fn machine() -> String {
     let cores = std::thread::available_parallelism()
         .map(usize::from)
         .unwrap_or(1);
-    format!("{cores} cores, {cpu}")
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    format!("{cores} cores, {cpu}, load average {}", load.join(" "))
 }
 
-/// CPU seconds used by this process so far (user + system).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// Clock ticks per second of /proc/<pid>/stat (`getconf CLK_TCK`; 100 on Linux).
+fn clock_ticks() -> f64 {
+    static TICKS: OnceLock<f64> = OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// CPU seconds (user + system, every thread) used so far by a process.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may hold spaces): utime is the 14th field.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
+    (ticks(11) + ticks(12)) / clock_ticks()
+}
+
+/// CPU seconds spent by the whole machine so far (every process, all cores).
+fn machine_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let line = stat.lines().next().unwrap_or("");
+    // user nice system idle iowait irq softirq steal: all but idle and iowait.
+    let busy: f64 = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .filter_map(|(_, v)| v.parse::<f64>().ok())
+        .sum();
+    busy / clock_ticks()
+}
+
+/// CPU time of the server, of this process and of the whole machine.
+#[derive(Clone, Copy)]
+struct CpuSample {
+    server: Option<f64>,
+    own: f64,
+    machine: f64,
+}
+
+impl CpuSample {
+    fn now(pid: Option<u32>) -> CpuSample {
+        CpuSample {
+            server: pid.map(cpu_seconds),
+            own: cpu_seconds(std::process::id()),
+            machine: machine_cpu_seconds(),
+        }
+    }
 }
 
 struct Load {
@@ -91,38 +282,68 @@ struct Load {
     failed: usize,
     latencies: Vec<Duration>,
     elapsed: Duration,
-    cpu: f64,
+    /// The server's CPU seconds.
+    cpu: Option<f64>,
+    /// Cores used meanwhile by other processes than the server and this client: the
+    /// load that was present.
+    others: f64,
 }
 
 impl Load {
-    fn report(&mut self, name: &str) {
+    fn report(&mut self, bench: &Bench, op: Operation, alg: Option<&str>) {
         self.latencies.sort();
         let pct = |p: f64| {
             let i = ((self.latencies.len() as f64 * p) as usize)
                 .min(self.latencies.len().saturating_sub(1));
-            self.latencies.get(i).copied().unwrap_or_default()
+            self.latencies
+                .get(i)
+                .copied()
+                .unwrap_or_default()
+                .as_secs_f64()
+                * 1e3
+        };
+        let ops_s = self.ok as f64 / self.elapsed.as_secs_f64();
+        let per_cpu = self.cpu.map(|c| self.ok as f64 / c.max(1e-9));
+        let name = match alg {
+            Some(alg) => format!("{alg} {}", op.describe()),
+            None => op.describe().to_owned(),
         };
         println!(
-            "{name:<30} {:>8.0} ops/s  {:>8.0} ops/CPU-s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} ok, {} failed, {:.1} s)",
-            self.ok as f64 / self.elapsed.as_secs_f64(),
-            self.ok as f64 / self.cpu.max(1e-9),
-            pct(0.50).as_secs_f64() * 1e3,
-            pct(0.99).as_secs_f64() * 1e3,
+            "{name:<30} {ops_s:>8.0} ops/s  {:>8} ops/{}-s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} ok, {} failed, {:.1} s; others {:.2} cores)",
+            per_cpu.map_or("-".to_owned(), |v| format!("{v:.0}")),
+            bench.cpu_name,
+            pct(0.50),
+            pct(0.99),
             self.ok,
             self.failed,
-            self.elapsed.as_secs_f64()
+            self.elapsed.as_secs_f64(),
+            self.others
+        );
+        println!(
+            "RESULT server={} op={} alg={} ok={} failed={} seconds={:.2} ops_s={ops_s:.1} cpu_s={:.3} ops_per_cpu_s={:.1} p50_ms={:.3} p99_ms={:.3} others_cores={:.2}",
+            bench.label,
+            op.code(),
+            alg.unwrap_or("-"),
+            self.ok,
+            self.failed,
+            self.elapsed.as_secs_f64(),
+            self.cpu.unwrap_or(0.0),
+            per_cpu.unwrap_or(0.0),
+            pct(0.50),
+            pct(0.99),
+            self.others
         );
     }
 }
 
 /// Runs `task` from 16 clients until the deadline or until a task says `None` (no
 /// more work). `Some(true)` counts a success.
-async fn run_load<F, Fut>(seconds: u64, task: F) -> Load
+async fn run_load<F, Fut>(seconds: u64, pid: Option<u32>, task: F) -> Load
 where
     F: Fn(usize, reqwest::Client) -> Fut + Send + Sync + 'static + Clone,
     Fut: std::future::Future<Output = Option<bool>> + Send,
 {
-    let cpu = cpu_seconds();
+    let before = CpuSample::now(pid);
     let start = Instant::now();
     let deadline = start + Duration::from_secs(seconds);
     let mut handles = Vec::new();
@@ -150,7 +371,8 @@ where
         failed: 0,
         latencies: Vec::new(),
         elapsed: Duration::ZERO,
-        cpu: 0.0,
+        cpu: None,
+        others: 0.0,
     };
     for h in handles {
         let (ok, failed, lat) = h.await.unwrap();
@@ -159,7 +381,16 @@ where
         load.latencies.extend(lat);
     }
     load.elapsed = start.elapsed();
-    load.cpu = cpu_seconds() - cpu;
+    let after = CpuSample::now(pid);
+    let own = after.own - before.own;
+    load.cpu = after.server.zip(before.server).map(|(a, b)| a - b);
+    // In process, the server is this process: count it once.
+    let server = match pid {
+        Some(p) if p != std::process::id() => load.cpu.unwrap_or(0.0),
+        _ => 0.0,
+    };
+    let others = after.machine - before.machine - own - server;
+    load.others = (others / load.elapsed.as_secs_f64()).max(0.0);
     load
 }
 
@@ -169,6 +400,14 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+fn no_redirect() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 fn hidden(body: &str, name: &str) -> String {
@@ -205,8 +444,16 @@ fn authorize_url(base: &str, rp: Rp) -> String {
     url.to_string()
 }
 
+fn location(resp: &reqwest::Response) -> &str {
+    resp.headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("no redirect ({})", resp.status()))
+        .to_str()
+        .unwrap()
+}
+
 fn code_of(resp: &reqwest::Response) -> String {
-    let location = resp.headers()["location"].to_str().unwrap();
+    let location = location(resp);
     url::Url::parse(location)
         .unwrap()
         .query_pairs()
@@ -215,8 +462,8 @@ fn code_of(resp: &reqwest::Response) -> String {
         .unwrap_or_else(|| panic!("no code in {location}"))
 }
 
-/// Signs Chloé Durand in once; returns the SSO cookie header.
-async fn sign_in(http: &reqwest::Client, base: &str, login: &str) -> String {
+/// Signs Chloé Durand in once through apex-idp's form; returns the SSO cookie header.
+async fn sign_in_apex(http: &reqwest::Client, base: &str, login: &str) -> String {
     let mut jar = Vec::new();
     let page = http.get(authorize_url(base, RPS[0])).send().await.unwrap();
     cookies(&page, &mut jar);
@@ -238,19 +485,49 @@ async fn sign_in(http: &reqwest::Client, base: &str, login: &str) -> String {
     jar.join("; ")
 }
 
-/// `n` codes for `rp`, from the SSO session, 16 requests at a time.
-async fn prepare_codes(base: &str, cookie: &str, rp: Rp, n: usize) -> VecDeque<String> {
+/// Goes through oidc-provider's interaction for each client (the bench server finishes
+/// login and consent at once); returns the session cookie header.
+async fn sign_in_oidc_provider(http: &reqwest::Client, base: &str) -> String {
+    let mut jar = Vec::new();
+    for rp in RPS {
+        let mut url = authorize_url(base, rp);
+        while !url.starts_with(rp.redirect_uri) {
+            let resp = http
+                .get(&url)
+                .header("cookie", jar.join("; "))
+                .send()
+                .await
+                .unwrap();
+            cookies(&resp, &mut jar);
+            url = url::Url::parse(base)
+                .unwrap()
+                .join(location(&resp))
+                .unwrap()
+                .to_string();
+        }
+    }
+    jar.join("; ")
+}
+
+/// `n` codes for `rp` (fewer if `until` comes first), from the session, 16 requests at
+/// a time.
+async fn prepare_codes(
+    base: &str,
+    cookie: &str,
+    rp: Rp,
+    n: usize,
+    until: Option<Instant>,
+) -> VecDeque<String> {
     let mut tasks = Vec::new();
     for _ in 0..CLIENTS {
         let (url, cookie) = (authorize_url(base, rp), cookie.to_owned());
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let client = no_redirect();
         tasks.push(tokio::spawn(async move {
             let mut codes = Vec::new();
             for _ in 0..n.div_ceil(CLIENTS) {
+                if until.is_some_and(|t| Instant::now() >= t) {
+                    break;
+                }
                 let r = client
                     .get(&url)
                     .header("cookie", &cookie)
@@ -283,15 +560,245 @@ async fn token(c: &reqwest::Client, base: &str, rp: Rp, form: &[(&str, &str)]) -
     r.json().await.ok()
 }
 
-#[tokio::main]
-async fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let seconds: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(3);
-    let codes: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(6000);
-    server::install_crypto_provider();
+async fn exchange(c: &reqwest::Client, base: &str, rp: Rp, code: &str) -> Option<Value> {
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", rp.redirect_uri),
+        ("code_verifier", VERIFIER),
+    ];
+    token(c, base, rp, &form).await
+}
+
+/// 200 for a GET, the body read.
+async fn get_ok(c: &reqwest::Client, url: &str, bearer: Option<&str>) -> Option<bool> {
+    let mut request = c.get(url);
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let r = request.send().await.ok()?;
+    let ok = r.status() == 200;
+    r.bytes().await.ok()?;
+    Some(ok)
+}
+
+/// One token family per client: its refresh chain and its access token.
+struct Families {
+    chains: Vec<Mutex<String>>,
+    access: Vec<String>,
+}
+
+impl Bench {
+    fn wants(&self, op: Operation) -> bool {
+        self.operations.contains(&op)
+    }
+
+    /// Warms up, then measures `task` for `seconds` and reports it.
+    async fn measure<F, Fut>(&self, op: Operation, alg: Option<&str>, seconds: u64, task: F)
+    where
+        F: Fn(usize, reqwest::Client) -> Fut + Send + Sync + 'static + Clone,
+        Fut: std::future::Future<Output = Option<bool>> + Send,
+    {
+        if self.warmup > 0 {
+            run_load(self.warmup, None, task.clone()).await;
+        }
+        run_load(seconds, self.pid, task)
+            .await
+            .report(self, op, alg);
+    }
+
+    async fn sign_in(&self, http: &reqwest::Client) -> String {
+        match &self.target {
+            Target::ApexIdp { login } => sign_in_apex(http, &self.base, login).await,
+            Target::OidcProvider => sign_in_oidc_provider(http, &self.base).await,
+        }
+    }
+
+    async fn run(&self) {
+        let http = no_redirect();
+        let cookie = self.sign_in(&http).await;
+        let on_families = [
+            Operation::Refresh,
+            Operation::Userinfo,
+            Operation::Introspection,
+        ];
+        for rp in RPS {
+            if self.wants(Operation::Exchange) {
+                self.code_exchange(&cookie, rp).await;
+            }
+            if on_families.iter().any(|&op| self.wants(op)) {
+                let families = Arc::new(self.families(&http, &cookie, rp).await);
+                self.refresh(rp, &families).await;
+                self.userinfo(rp, &families).await;
+                self.introspection(rp, &families).await;
+            }
+            self.client_credentials(rp).await;
+            println!();
+        }
+        for (op, path) in [
+            (Operation::Discovery, "/.well-known/openid-configuration"),
+            (Operation::Jwks, "/oidc/jwks"),
+        ] {
+            if self.wants(op) {
+                let url = format!("{}{path}", self.base);
+                self.measure(op, None, self.seconds, move |_, c| {
+                    let url = url.clone();
+                    async move { get_ok(&c, &url, None).await }
+                })
+                .await;
+            }
+        }
+    }
+
+    /// With a frozen clock, until the codes are used up (at most 10 × seconds). On a
+    /// running one, for `seconds`, with as many codes as warm-up and measure need at
+    /// the pace of a first batch (exchanged unmeasured), prepared early enough that
+    /// none expires: codes left over would only weigh on the server's memory.
+    async fn code_exchange(&self, cookie: &str, rp: Rp) {
+        let queue = Arc::new(Mutex::new(VecDeque::<String>::new()));
+        let (base, q) = (self.base.clone(), Arc::clone(&queue));
+        let task = move |_: usize, c: reqwest::Client| {
+            let (base, queue) = (base.clone(), Arc::clone(&q));
+            async move {
+                let code = queue.lock().unwrap().pop_front()?;
+                Some(exchange(&c, &base, rp, &code).await.is_some())
+            }
+        };
+        let (seconds, codes, until) = match self.code_lifetime {
+            None => (self.seconds * 10, self.codes, None),
+            Some(lifetime) => {
+                let first = prepare_codes(&self.base, cookie, rp, PACE_CODES, None).await;
+                queue.lock().unwrap().extend(first);
+                let pace = run_load(self.seconds, None, task.clone()).await;
+                queue.lock().unwrap().clear();
+                let rate = pace.ok as f64 / pace.elapsed.as_secs_f64();
+                let needed = rate * (self.warmup + self.seconds) as f64 * 1.5;
+                // The first code must still be alive at the end of the measure.
+                let budget = lifetime.saturating_sub(self.warmup + self.seconds + 5);
+                assert!(
+                    budget > 0,
+                    "codes live {lifetime} s: shorten warm-up + seconds"
+                );
+                let until = Instant::now() + Duration::from_secs(budget);
+                (self.seconds, (needed as usize).min(self.codes), Some(until))
+            }
+        };
+        let t = Instant::now();
+        let prepared = prepare_codes(&self.base, cookie, rp, codes, until).await;
+        println!(
+            "{} (client {}): {} codes prepared in {:.1} s",
+            rp.alg,
+            rp.client_id,
+            prepared.len(),
+            t.elapsed().as_secs_f64()
+        );
+        queue.lock().unwrap().extend(prepared);
+        self.measure(Operation::Exchange, Some(rp.alg), seconds, task)
+            .await;
+    }
+
+    async fn families(&self, http: &reqwest::Client, cookie: &str, rp: Rp) -> Families {
+        let mut families = Families {
+            chains: Vec::new(),
+            access: Vec::new(),
+        };
+        for code in prepare_codes(&self.base, cookie, rp, CLIENTS, None).await {
+            let t = exchange(http, &self.base, rp, &code).await.unwrap();
+            let refresh = t["refresh_token"].as_str().unwrap().to_owned();
+            families.chains.push(Mutex::new(refresh));
+            families
+                .access
+                .push(t["access_token"].as_str().unwrap().to_owned());
+        }
+        families
+    }
+
+    async fn refresh(&self, rp: Rp, families: &Arc<Families>) {
+        if !self.wants(Operation::Refresh) {
+            return;
+        }
+        let (base, f) = (self.base.clone(), Arc::clone(families));
+        let op = Operation::Refresh;
+        self.measure(op, Some(rp.alg), self.seconds, move |n, c| {
+            let (base, f) = (base.clone(), Arc::clone(&f));
+            async move {
+                let current = f.chains[n].lock().unwrap().clone();
+                let form = [
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", current.as_str()),
+                ];
+                let t = token(&c, &base, rp, &form).await;
+                let next = t.as_ref().and_then(|t| t["refresh_token"].as_str());
+                if let Some(next) = next {
+                    *f.chains[n].lock().unwrap() = next.to_owned();
+                }
+                Some(next.is_some())
+            }
+        })
+        .await;
+    }
+
+    async fn userinfo(&self, rp: Rp, families: &Arc<Families>) {
+        if !self.wants(Operation::Userinfo) {
+            return;
+        }
+        let (url, f) = (format!("{}/oidc/userinfo", self.base), Arc::clone(families));
+        let op = Operation::Userinfo;
+        self.measure(op, Some(rp.alg), self.seconds, move |n, c| {
+            let (url, f) = (url.clone(), Arc::clone(&f));
+            async move { get_ok(&c, &url, Some(&f.access[n])).await }
+        })
+        .await;
+    }
+
+    async fn introspection(&self, rp: Rp, families: &Arc<Families>) {
+        if !self.wants(Operation::Introspection) {
+            return;
+        }
+        let (url, f) = (
+            format!("{}/oidc/introspect", self.base),
+            Arc::clone(families),
+        );
+        let op = Operation::Introspection;
+        self.measure(op, Some(rp.alg), self.seconds, move |n, c| {
+            let (url, f) = (url.clone(), Arc::clone(&f));
+            async move {
+                let r = c
+                    .post(&url)
+                    .basic_auth(rp.client_id, Some(rp.secret))
+                    .form(&[("token", f.access[n].as_str())])
+                    .send()
+                    .await
+                    .ok()?;
+                let v: Value = r.json().await.ok()?;
+                Some(v["active"] == true)
+            }
+        })
+        .await;
+    }
+
+    async fn client_credentials(&self, rp: Rp) {
+        if !self.wants(Operation::ClientCredentials) {
+            return;
+        }
+        let base = self.base.clone();
+        let op = Operation::ClientCredentials;
+        self.measure(op, Some(rp.alg), self.seconds, move |_, c| {
+            let base = base.clone();
+            async move {
+                let form = [("grant_type", "client_credentials")];
+                Some(token(&c, &base, rp, &form).await.is_some())
+            }
+        })
+        .await;
+    }
+}
+
+/// The server in this process, on the test catalogue and the demo directory, with a
+/// frozen clock.
+async fn in_process(args: &Args) {
+    let seconds: u64 = args.nth(0, 3);
+    let codes: usize = args.nth(1, 6000);
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -326,142 +833,83 @@ async fn main() {
         .and_then(|a| a.login)
         .unwrap();
     let srv = server::start_with(&config, directory).await.unwrap();
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let cookie = sign_in(&http, &base, &login).await;
-
-    for rp in RPS {
-        let t = Instant::now();
-        let queue = Arc::new(Mutex::new(prepare_codes(&base, &cookie, rp, codes).await));
-        println!(
-            "{} (client {}): {} codes prepared in {:.1} s",
-            rp.alg,
-            rp.client_id,
-            queue.lock().unwrap().len(),
-            t.elapsed().as_secs_f64()
-        );
-        let b = base.clone();
-        let mut exchange = run_load(seconds * 10, move |_, c| {
-            let (b, queue) = (b.clone(), Arc::clone(&queue));
-            async move {
-                let code = queue.lock().unwrap().pop_front()?;
-                let form = [
-                    ("grant_type", "authorization_code"),
-                    ("code", code.as_str()),
-                    ("redirect_uri", rp.redirect_uri),
-                    ("code_verifier", VERIFIER),
-                ];
-                Some(token(&c, &b, rp, &form).await.is_some())
-            }
-        })
-        .await;
-        exchange.report(&format!("{} code exchange", rp.alg));
-
-        // One token family per client: refresh follows each chain.
-        let mut chains = Vec::new();
-        let mut access = Vec::new();
-        for code in prepare_codes(&base, &cookie, rp, CLIENTS).await {
-            let form = [
-                ("grant_type", "authorization_code"),
-                ("code", code.as_str()),
-                ("redirect_uri", rp.redirect_uri),
-                ("code_verifier", VERIFIER),
-            ];
-            let t = token(&http, &base, rp, &form).await.unwrap();
-            chains.push(Mutex::new(t["refresh_token"].as_str().unwrap().to_owned()));
-            access.push(t["access_token"].as_str().unwrap().to_owned());
-        }
-        let chains = Arc::new(chains);
-        let access = Arc::new(access);
-
-        let b = base.clone();
-        let mut refresh = run_load(seconds, move |n, c| {
-            let (b, chains) = (b.clone(), Arc::clone(&chains));
-            async move {
-                let current = chains[n].lock().unwrap().clone();
-                let form = [
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", current.as_str()),
-                ];
-                let t = token(&c, &b, rp, &form).await;
-                let next = t.as_ref().and_then(|t| t["refresh_token"].as_str());
-                if let Some(next) = next {
-                    *chains[n].lock().unwrap() = next.to_owned();
-                }
-                Some(next.is_some())
-            }
-        })
-        .await;
-        refresh.report(&format!("{} refresh", rp.alg));
-
-        let (b, a) = (base.clone(), Arc::clone(&access));
-        let mut userinfo = run_load(seconds, move |n, c| {
-            let (b, a) = (b.clone(), Arc::clone(&a));
-            async move {
-                let r = c
-                    .get(format!("{b}/oidc/userinfo"))
-                    .bearer_auth(&a[n])
-                    .send()
-                    .await
-                    .ok()?;
-                let ok = r.status() == 200;
-                r.bytes().await.ok()?;
-                Some(ok)
-            }
-        })
-        .await;
-        userinfo.report(&format!("{} userinfo", rp.alg));
-
-        let (b, a) = (base.clone(), Arc::clone(&access));
-        let mut introspect = run_load(seconds, move |n, c| {
-            let (b, a) = (b.clone(), Arc::clone(&a));
-            async move {
-                let r = c
-                    .post(format!("{b}/oidc/introspect"))
-                    .basic_auth(rp.client_id, Some(rp.secret))
-                    .form(&[("token", a[n].as_str())])
-                    .send()
-                    .await
-                    .ok()?;
-                let v: Value = r.json().await.ok()?;
-                Some(v["active"] == true)
-            }
-        })
-        .await;
-        introspect.report(&format!("{} introspection", rp.alg));
-
-        let b = base.clone();
-        let mut cc = run_load(seconds, move |_, c| {
-            let b = b.clone();
-            async move {
-                let form = [("grant_type", "client_credentials")];
-                Some(token(&c, &b, rp, &form).await.is_some())
-            }
-        })
-        .await;
-        cc.report(&format!("{} client_credentials", rp.alg));
-        println!();
-    }
-
-    for (name, path) in [
-        ("discovery", "/.well-known/openid-configuration"),
-        ("JWKS", "/oidc/jwks"),
-    ] {
-        let url = format!("{base}{path}");
-        let mut load = run_load(seconds, move |_, c| {
-            let url = url.clone();
-            async move {
-                let r = c.get(&url).send().await.ok()?;
-                let ok = r.status() == 200;
-                r.bytes().await.ok()?;
-                Some(ok)
-            }
-        })
-        .await;
-        load.report(name);
-    }
+    let bench = Bench {
+        target: Target::ApexIdp { login },
+        base,
+        label: "apex-idp".into(),
+        pid: Some(std::process::id()),
+        cpu_name: "CPU",
+        seconds,
+        warmup: args.num("warmup", 0),
+        code_lifetime: None,
+        codes,
+        operations: OPERATIONS.to_vec(),
+    };
+    bench.run().await;
     srv.shutdown().await;
+}
+
+/// The load client alone, against the OP at `issuer`.
+async fn external(args: &Args, issuer: &str) {
+    let seconds: u64 = args.nth(0, 3);
+    let target = match args.get("target").unwrap_or("apex") {
+        "apex" | "apex-idp" => Target::ApexIdp {
+            login: args.get("login").unwrap_or(DEMO_LOGIN).to_owned(),
+        },
+        "oidc-provider" => Target::OidcProvider,
+        other => panic!("--target {other}: apex or oidc-provider"),
+    };
+    let default_label = match target {
+        Target::ApexIdp { .. } => "apex-idp",
+        Target::OidcProvider => "oidc-provider",
+    };
+    let operations: Vec<Operation> = match args.get("ops") {
+        Some(list) => list
+            .split(',')
+            .map(|o| Operation::parse(o.trim()).unwrap_or_else(|| panic!("unknown operation {o}")))
+            .collect(),
+        None => OPERATIONS.to_vec(),
+    };
+    let bench = Bench {
+        target,
+        base: issuer.trim_end_matches('/').to_owned(),
+        label: args.get("label").unwrap_or(default_label).to_owned(),
+        pid: args.get("pid").map(|p| p.parse().expect("--pid PID")),
+        cpu_name: "server-CPU",
+        seconds,
+        warmup: args.num("warmup", 0),
+        code_lifetime: Some(CODE_SECONDS),
+        codes: args.nth(1, 6000),
+        operations,
+    };
+    let command: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    println!(
+        "OpenID Connect load client — {} — {} at {}",
+        machine(),
+        bench.label,
+        bench.base
+    );
+    println!("command: cargo bench --bench oidc -- {}", command.join(" "));
+    println!(
+        "{CLIENTS} concurrent clients, {seconds} s per measure after {} s of warm-up, {} codes per algorithm; CPU of {}\n",
+        bench.warmup,
+        bench.codes,
+        bench
+            .pid
+            .map_or("nothing (no --pid)".to_owned(), |p| format!("pid {p}"))
+    );
+    bench.run().await;
+}
+
+#[tokio::main]
+async fn main() {
+    server::install_crypto_provider();
+    let args = Args::parse();
+    match args.get("issuer") {
+        Some(issuer) => external(&args, issuer).await,
+        None => in_process(&args).await,
+    }
 }
