@@ -29,7 +29,11 @@
     clippy::indexing_slicing
 )]
 
-use std::collections::HashMap;
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{Args, cores, cpu_seconds, machine};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -54,80 +58,6 @@ const ACCOUNTS_PER_STRUCTURE: usize = 20;
 const SERVICES_PER_STRUCTURE: usize = 3;
 /// Structures whose people the client looks up before the load.
 const SAMPLED_STRUCTURES: usize = 500;
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_default();
-    format!("{} cores, {cpu}", cores())
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism()
-        .map(usize::from)
-        .unwrap_or(1)
-}
-
-/// CPU seconds (user + system, every thread) used so far by a process.
-fn cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// Command-line arguments: positional values and `--name value` options. Cargo adds a
-/// lone `--bench`, ignored.
-struct Args {
-    positional: Vec<String>,
-    options: HashMap<String, String>,
-}
-
-impl Args {
-    fn parse() -> Args {
-        let mut positional = Vec::new();
-        let mut options = HashMap::new();
-        let mut it = std::env::args().skip(1).peekable();
-        while let Some(a) = it.next() {
-            match a.strip_prefix("--") {
-                Some("bench") => {}
-                Some(name) => {
-                    let value = it.next_if(|v| !v.starts_with("--")).unwrap_or_default();
-                    options.insert(name.to_owned(), value);
-                }
-                None => positional.push(a),
-            }
-        }
-        Args {
-            positional,
-            options,
-        }
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.options.get(name).map(String::as_str)
-    }
-
-    fn num<N: std::str::FromStr>(&self, name: &str, default: N) -> N {
-        self.get(name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    }
-}
 
 /// The configuration of a bench store in `dir` (the repository's catalogue, default
 /// argon2id cost, plain LDAP on `listen`).
@@ -321,7 +251,7 @@ struct Target {
     password: String,
     base: String,
     /// The server's process, for its CPU time.
-    pid: Option<String>,
+    pid: Option<u32>,
     label: String,
 }
 
@@ -419,7 +349,7 @@ async fn load(
             _ => bound(target).await,
         });
     }
-    let cpu0 = target.pid.as_deref().map(cpu_seconds);
+    let cpu0 = target.pid.map(cpu_seconds);
     let start = Instant::now();
     let deadline = start + duration;
     let mut handles = Vec::new();
@@ -499,11 +429,7 @@ async fn load(
         m.failed += f;
     }
     m.elapsed = start.elapsed().as_secs_f64();
-    m.server_cpu = target
-        .pid
-        .as_deref()
-        .zip(cpu0)
-        .map(|(pid, c0)| cpu_seconds(pid) - c0);
+    m.server_cpu = target.pid.zip(cpu0).map(|(pid, c0)| cpu_seconds(pid) - c0);
     m.ops = m.latencies.len();
     m.latencies.sort();
     m
@@ -612,21 +538,9 @@ async fn drive(
 // Modes
 
 async fn all_in_one(args: &Args) {
-    let structures: usize = args
-        .positional
-        .first()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(2000);
-    let seconds: u64 = args
-        .positional
-        .get(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(10);
-    let connections: usize = args
-        .positional
-        .get(2)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(16);
+    let structures: usize = args.nth(0, 2000);
+    let seconds: u64 = args.nth(1, 10);
+    let connections: usize = args.nth(2, 16);
     let tmp = tempfile::tempdir().unwrap();
     let config = bench_config(tmp.path(), "127.0.0.1:0");
     println!("apex-idp LDAP benchmark — {}", machine());
@@ -639,7 +553,7 @@ async fn all_in_one(args: &Args) {
         bind_dn: format!("cn=FICOBA,ou=applications,{BASE}"),
         password: FICOBA_SECRET.into(),
         base: BASE.into(),
-        pid: Some(std::process::id().to_string()),
+        pid: Some(std::process::id()),
         label: "apex-idp".into(),
     };
     println!("client in the same process: CPU figures are server and client together");
@@ -705,7 +619,7 @@ async fn drive_mode(args: &Args) {
             .unwrap_or_else(|| format!("cn=FICOBA,ou=applications,{base}")),
         password: args.get("password").unwrap_or(FICOBA_SECRET).to_owned(),
         base,
-        pid: args.get("server-pid").map(str::to_owned),
+        pid: args.get("server-pid").and_then(|p| p.parse().ok()),
         label: args.get("label").unwrap_or("server").to_owned(),
     };
     let ops: Vec<Op> = args
@@ -731,7 +645,7 @@ async fn drive_mode(args: &Args) {
 async fn main() {
     server::install_crypto_provider();
     let args = Args::parse();
-    match args.positional.first().map(String::as_str) {
+    match args.word(0) {
         Some("generate") => generate_mode(&args).await,
         Some("serve") => serve_mode(&args).await,
         Some("drive") => drive_mode(&args).await,

@@ -11,6 +11,11 @@
     clippy::indexing_slicing
 )]
 
+#[path = "common/mod.rs"]
+mod common;
+
+use common::machine;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,21 +26,6 @@ use apex_idp::domain::Role;
 use apex_idp::server;
 
 const PASSWORD: &str = "Bench-Password-2026";
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_default();
-    let cores = std::thread::available_parallelism()
-        .map(usize::from)
-        .unwrap_or(1);
-    format!("{cores} cores, {cpu}")
-}
 
 /// A browser reduced to its two cookies.
 struct Browser {
