@@ -39,9 +39,18 @@ enum Chore {
 }
 
 impl Directory {
+    /// Every account in a state, read past the store's cache: a scan of every active
+    /// account would otherwise evict the working set of the faces.
     fn accounts_in(&self, state: AccountState) -> DirResult<Vec<Account>> {
         let ids = self.store.index_ids(T::AccountsByState, state.as_str())?;
-        ids.iter().map(|id| self.account(id)).collect()
+        Ok(ids
+            .iter()
+            .filter_map(|id| {
+                self.store
+                    .get::<Account>(T::Accounts, id.as_bytes())
+                    .transpose()
+            })
+            .collect::<Result<_, _>>()?)
     }
 
     /// Whether an account needs a chore now (checked again under the writer lock).
