@@ -8,8 +8,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::catalogue::Application;
-use crate::directory::{DirError, DirResult, Directory};
-use crate::domain::{Account, AccountState};
+use crate::directory::{DirError, DirResult, Directory, actor_of};
+use crate::domain::rights::{Target, authorize};
+use crate::domain::{Account, AccountState, Actor, Function};
 use crate::store::T;
 
 use super::dit::{self, Entry, Key, Tree};
@@ -108,8 +109,8 @@ const ALWAYS: [&AttrType; 7] = [
 pub enum Viewer<'a> {
     /// Anonymous.
     Anonymous,
-    /// An active person.
-    Person(Box<Account>),
+    /// An active person, as the rights matrix sees him.
+    Person(Actor),
     /// An application's service account.
     Application {
         /// Its catalogue entry.
@@ -192,7 +193,7 @@ pub fn viewer<'a>(
     match identity {
         Identity::Anonymous => Viewer::Anonymous,
         Identity::Person { account_id, .. } => match dir.account(account_id) {
-            Ok(a) if a.state == AccountState::Active => Viewer::Person(Box::new(a)),
+            Ok(a) if a.state == AccountState::Active => Viewer::Person(actor_of(&a)),
             _ => Viewer::Anonymous,
         },
         Identity::Application { code, .. } => match dit::ldap_application(dir, code) {
@@ -226,9 +227,9 @@ impl Viewer<'_> {
             (_, Key::RootDse | Key::Subschema) => true,
             (Viewer::Anonymous, _) => false,
             (_, Key::Base | Key::Container(_)) => true,
-            (Viewer::Person(me), Key::Structure(id)) => &me.structure_id == id,
-            (Viewer::Person(me), Key::Service { structure_id, .. }) => {
-                &me.structure_id == structure_id
+            (Viewer::Person(me), Key::Structure(id)) => consults(me, id, None, None),
+            (Viewer::Person(me), Key::Service { id, structure_id }) => {
+                consults(me, structure_id, Some(id), None)
             }
             (_, Key::Account(id)) => dir.account(id).is_ok_and(|a| self.sees_account(&a)),
             (Viewer::Person(_), Key::Profile(_) | Key::Application(_)) => false,
@@ -265,7 +266,7 @@ impl Viewer<'_> {
     pub fn sees_account(&self, a: &Account) -> bool {
         match self {
             Viewer::Anonymous => false,
-            Viewer::Person(me) => a.id == me.id || a.structure_id == me.structure_id,
+            Viewer::Person(me) => consults(me, &a.structure_id, a.service_id.as_deref(), Some(a)),
             Viewer::Application { app, .. } => habilitated(a, &app.code),
         }
     }
@@ -303,7 +304,7 @@ impl Viewer<'_> {
                 }
                 entry.attrs.retain(|a| !a.values.is_empty());
             }
-            (Viewer::Person(me), Key::Account(id)) if id != &me.id => {
+            (Viewer::Person(me), Key::Account(id)) if id != &me.account_id => {
                 entry
                     .attrs
                     .retain(|a| !std::ptr::eq(a.ty, &schema::PWD_CHANGED_TIME));
@@ -317,6 +318,18 @@ impl Viewer<'_> {
             _ => {}
         }
     }
+}
+
+/// Whether the matrix lets a person consult what lies in a structure (a service, an
+/// account, or the structure itself): LDAP reads follow the web space's consultation.
+fn consults(me: &Actor, structure_id: &str, service_id: Option<&str>, a: Option<&Account>) -> bool {
+    let target = Target {
+        account_id: a.map(|a| a.id.as_str()),
+        structure_id,
+        service_id,
+        role: a.map(|a| a.role),
+    };
+    authorize(me, Function::Consult, &target).is_ok()
 }
 
 /// Whether an account holds a profile of this application.

@@ -56,7 +56,7 @@ impl View {
     /// The view a reader has of `key`.
     pub fn of(viewer: &Viewer<'_>, key: &Key) -> View {
         match (viewer, key) {
-            (Viewer::Person(me), Key::Account(id)) if id != &me.id => View::Colleague,
+            (Viewer::Person(me), Key::Account(id)) if id != &me.account_id => View::Colleague,
             (Viewer::Application { app, .. }, Key::Account(_)) => {
                 View::Application(app.code.clone())
             }
