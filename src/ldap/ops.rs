@@ -41,7 +41,8 @@ pub enum Reply {
 
 impl Reply {
     /// The message itself, decoded again when it was encoded here; None when it does
-    /// not decode (never for what `ber` writes).
+    /// not decode (never for what `ber` writes). For the handler's tests.
+    #[cfg(test)]
     pub fn decoded(&self) -> Option<LdapMsg> {
         use tokio_util::codec::Decoder;
         match self {
