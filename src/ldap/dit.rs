@@ -1,9 +1,8 @@
 //! The directory information tree of CONTRACT.md: which DN names which object of the
 //! core, where each object sits, and the entry built for it.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::catalogue::Application;
 use crate::directory::{DirResult, Directory};
@@ -185,11 +184,6 @@ pub struct Tree {
     /// The base and container DNs as this tree writes them: most searches name one,
     /// and knowing it spares parsing the DN.
     fixed: Vec<(String, Key)>,
-    /// The SIRET of each structure met, by id: every account and service entry shows
-    /// its structure's SIRET, and reading the structure for it costs. Sound because the
-    /// core only ever creates structures: a SIRET never changes and no structure is
-    /// deleted (should either change, this must go).
-    sirets: Arc<RwLock<HashMap<String, String>>>,
     /// DNs resolved before, as clients wrote them, with the DN this tree wrote for the
     /// key then: a key is reused only while it still names an object of that DN.
     resolved: Arc<Mutex<BoundedMap<String, (Key, String)>>>,
@@ -210,7 +204,6 @@ impl Tree {
             base_norm: dn::normal_form(&base_rdns),
             base_rdns,
             fixed: Vec::new(),
-            sirets: Arc::default(),
             resolved: Arc::new(Mutex::new(BoundedMap::new(RESOLVED_DNS, 0x5eed))),
         };
         tree.fixed.push((tree.base_dn.clone(), Key::Base));
@@ -313,10 +306,8 @@ impl Tree {
     /// Whether a key resolved before still exists under the DN written for it then.
     fn still_names(&self, dir: &Directory, key: &Key, written: &str) -> bool {
         let exists = match key {
-            // Its DN is read from the account itself.
-            Key::Account(_) => true,
-            // Structures are never deleted and their SIRET never changes.
-            Key::Structure(_) => true,
+            // Their DN is read from the account or the structure itself.
+            Key::Account(_) | Key::Structure(_) => true,
             Key::Service { id, structure_id } => dir
                 .service_shared(id)
                 .is_ok_and(|sv| &sv.structure_id == structure_id),
@@ -414,21 +405,15 @@ impl Tree {
         Some(String::from_utf8_lossy(&id).into_owned())
     }
 
-    /// The SIRET of a structure, remembered once read; None when there is none.
+    /// The SIRET of a structure (from the store's cache); None when there is none.
     fn siret_of(&self, dir: &Directory, structure_id: &str) -> Option<String> {
-        if let Some(siret) = self
-            .sirets
-            .read()
-            .ok()
-            .and_then(|m| m.get(structure_id).cloned())
-        {
-            return Some(siret);
-        }
-        let siret = dir.structure(structure_id).ok()?.siret.as_str().to_owned();
-        if let Ok(mut m) = self.sirets.write() {
-            m.insert(structure_id.to_owned(), siret.clone());
-        }
-        Some(siret)
+        Some(
+            dir.structure_shared(structure_id)
+                .ok()?
+                .siret
+                .as_str()
+                .to_owned(),
+        )
     }
 
     /// The DN of what a key names, reading through the core; None when it vanished.
