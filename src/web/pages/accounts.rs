@@ -85,6 +85,79 @@ fn hidden_form(
     }
 }
 
+/// The words of one list of profiles an account holds.
+struct ProfileList {
+    title: &'static str,
+    /// The path below the account's page (`habilitations`, `delegations`).
+    path: &'static str,
+    empty: &'static str,
+    /// What a removal button removes, for screen readers (` l'habilitation `).
+    removes: &'static str,
+    select_id: &'static str,
+    select_label: &'static str,
+    button: &'static str,
+}
+
+const HABILITATIONS: ProfileList = ProfileList {
+    title: "Habilitations",
+    path: "habilitations",
+    empty: "Aucune habilitation.",
+    removes: " l'habilitation ",
+    select_id: "profile",
+    select_label: "Profil à accorder",
+    button: "Habiliter",
+};
+
+const DELEGATIONS: ProfileList = ProfileList {
+    title: "Délégations",
+    path: "delegations",
+    empty: "Aucun profil délégué.",
+    removes: " la délégation ",
+    select_id: "delegation",
+    select_label: "Profil à déléguer",
+    button: "Déléguer",
+};
+
+/// A list of held profiles, each with its removal button where `may_remove` allows,
+/// then the form handing out one of `grantable`.
+fn held_profiles(
+    st: &AppState,
+    signed: &Signed,
+    base: &str,
+    list: &ProfileList,
+    held: &[ProfileId],
+    may_remove: impl Fn(&ProfileId) -> bool,
+    grantable: &[ProfileId],
+) -> Markup {
+    let catalogue = st.directory.catalogue();
+    let path = list.path;
+    html! {
+        h2 { (list.title) }
+        @if held.is_empty() {
+            p { (list.empty) }
+        } @else {
+            ul {
+                @for p in held {
+                    li {
+                        (text::profile(catalogue, p)) " "
+                        @if may_remove(p) {
+                            (hidden_form(signed, &format!("{base}/{path}/remove"), &[("profile", &p.to_string())],
+                                html! { "Retirer" span class="cache" { (list.removes) (p) } }, "secondaire"))
+                        }
+                    }
+                }
+            }
+        }
+        @if !grantable.is_empty() {
+            form method="post" action={ (base) "/" (path) } class="actions" {
+                (layout::csrf_field(&signed.csrf))
+                (layout::select(list.select_id, "profile", list.select_label, &options(st, grantable.iter().cloned()), "", None, &[]))
+                button type="submit" { (list.button) }
+            }
+        }
+    }
+}
+
 /// `GET /structure/accounts/{id}`
 pub async fn show(
     State(st): State<Arc<AppState>>,
@@ -147,7 +220,6 @@ pub async fn show(
     let transfer = !others.is_empty() && permits(&signed, Function::MergeAndTransfer, &a);
     let deletion =
         a.state == AccountState::Active && permits(&signed, Function::RequestDeletion, &a);
-    let catalogue = dir.catalogue();
     let body = html! {
         (subnav(&signed, section::CONSULT))
         @if let Some(n) = super::notice(query.as_deref()) { (layout::notice(n)) }
@@ -160,53 +232,10 @@ pub async fn show(
             dt { "Service" } dd { (service_name.as_deref().unwrap_or("aucun")) }
             dt { "État" } dd { span class={ "etiquette etat-" (a.state.as_str()) } { (text::state(a.state)) } }
         }
-        h2 { "Habilitations" }
-        @if a.habilitations.is_empty() {
-            p { "Aucune habilitation." }
-        } @else {
-            ul {
-                @for p in &a.habilitations {
-                    li {
-                        (text::profile(catalogue, p)) " "
-                        @if may_remove_habilitation(&signed, &a, p) {
-                            (hidden_form(&signed, &format!("{base}/habilitations/remove"), &[("profile", &p.to_string())],
-                                html! { "Retirer" span class="cache" { " l'habilitation " (p) } }, "secondaire"))
-                        }
-                    }
-                }
-            }
-        }
-        @if !grantable.is_empty() {
-            form method="post" action={ (base) "/habilitations" } class="actions" {
-                (layout::csrf_field(&signed.csrf))
-                (layout::select("profile", "profile", "Profil à accorder", &options(&st, grantable.clone()), "", None, &[]))
-                button type="submit" { "Habiliter" }
-            }
-        }
+        (held_profiles(&st, &signed, &base, &HABILITATIONS, &a.habilitations,
+            |p| may_remove_habilitation(&signed, &a, p), &grantable))
         @if a.role == Role::Responsable {
-            h2 { "Délégations" }
-            @if a.delegations.is_empty() {
-                p { "Aucun profil délégué." }
-            } @else {
-                ul {
-                    @for p in &a.delegations {
-                        li {
-                            (text::profile(catalogue, p)) " "
-                            @if delegate {
-                                (hidden_form(&signed, &format!("{base}/delegations/remove"), &[("profile", &p.to_string())],
-                                    html! { "Retirer" span class="cache" { " la délégation " (p) } }, "secondaire"))
-                            }
-                        }
-                    }
-                }
-            }
-            @if !delegable.is_empty() {
-                form method="post" action={ (base) "/delegations" } class="actions" {
-                    (layout::csrf_field(&signed.csrf))
-                    (layout::select("delegation", "profile", "Profil à déléguer", &options(&st, delegable.clone()), "", None, &[]))
-                    button type="submit" { "Déléguer" }
-                }
-            }
+            (held_profiles(&st, &signed, &base, &DELEGATIONS, &a.delegations, |_| delegate, &delegable))
         }
         @if validate || resend || transfer || deletion {
             h2 { "Actions" }
