@@ -192,7 +192,7 @@ pub fn viewer<'a>(
 ) -> Viewer<'a> {
     match identity {
         Identity::Anonymous => Viewer::Anonymous,
-        Identity::Person { account_id, .. } => match dir.account(account_id) {
+        Identity::Person { account_id, .. } => match dir.account_shared(account_id) {
             Ok(a) if a.state == AccountState::Active => Viewer::Person(actor_of(&a)),
             _ => Viewer::Anonymous,
         },
@@ -231,7 +231,7 @@ impl Viewer<'_> {
             (Viewer::Person(me), Key::Service { id, structure_id }) => {
                 consults(me, structure_id, Some(id), None)
             }
-            (_, Key::Account(id)) => dir.account(id).is_ok_and(|a| self.sees_account(&a)),
+            (_, Key::Account(id)) => dir.account_shared(id).is_ok_and(|a| self.sees_account(&a)),
             (Viewer::Person(_), Key::Profile(_) | Key::Application(_)) => false,
             (
                 Viewer::Application {

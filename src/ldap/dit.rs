@@ -448,7 +448,7 @@ impl Tree {
                 Ok(sv) => self.service_entry(dir, &sv),
                 Err(_) => None,
             },
-            Key::Account(id) => match dir.account(id) {
+            Key::Account(id) => match dir.account_shared(id) {
                 Ok(a) => self.account_entry(dir, &a)?,
                 Err(_) => None,
             },
@@ -599,8 +599,8 @@ impl Tree {
             .map_err(crate::directory::DirError::from)?;
         let members = ids
             .iter()
-            .filter_map(|id| dir.account(id).ok())
-            .filter_map(|a| a.login.map(|l| self.person_dn(&l)))
+            .filter_map(|id| dir.account_shared(id).ok())
+            .filter_map(|a| a.login.as_deref().map(|l| self.person_dn(l)))
             .collect();
         e.put(&schema::MEMBER, members);
         self.common(&mut e, "groupOfNames", false);

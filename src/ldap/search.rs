@@ -382,8 +382,8 @@ fn equality_hint(dir: &Directory, attr: &str, value: &str) -> DirResult<Option<V
                     id: sv.id,
                     structure_id: sv.structure_id,
                 }]
-            } else if let Ok(a) = dir.account(id) {
-                vec![Key::Account(a.id)]
+            } else if let Ok(a) = dir.account_shared(id) {
+                vec![Key::Account(a.id.clone())]
             } else {
                 Vec::new()
             }
@@ -536,11 +536,11 @@ fn enumerate(dir: &Directory, viewer: &Viewer<'_>, kinds: &Kinds) -> DirResult<V
                     let mut structures = BTreeSet::new();
                     let mut services = BTreeSet::new();
                     for id in &ids {
-                        if let Ok(a) = dir.account(id) {
+                        if let Ok(a) = dir.account_shared(id) {
                             if let Some(sv) = &a.service_id {
                                 services.insert((sv.clone(), a.structure_id.clone()));
                             }
-                            structures.insert(a.structure_id);
+                            structures.insert(a.structure_id.clone());
                         }
                     }
                     if kinds.contains(&Kind::Structure) {
