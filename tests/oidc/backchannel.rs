@@ -230,15 +230,7 @@ async fn discovery_announces_back_channel_logout_and_each_session_has_its_own_si
     assert!(info.get("sid").is_none(), "{info}");
     // A refreshed ID token keeps the session's sid.
     let first = part(t["id_token"].as_str().unwrap(), 1);
-    let (st, r) = op
-        .token(
-            DEMO,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", t["refresh_token"].as_str().unwrap()),
-            ],
-        )
-        .await;
+    let (st, r) = op.refresh(DEMO, t["refresh_token"].as_str().unwrap()).await;
     assert_eq!(st, 200, "{r}");
     assert_eq!(
         part(r["id_token"].as_str().unwrap(), 1)["sid"],

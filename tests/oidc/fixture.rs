@@ -211,6 +211,18 @@ impl Op {
         self.client_call(rp, "/oidc/token", form).await
     }
 
+    /// A refresh grant at the token endpoint.
+    pub async fn refresh(&self, rp: Rp, refresh_token: &str) -> (u16, Value) {
+        self.token(
+            rp,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ],
+        )
+        .await
+    }
+
     /// A call of a client-authenticated endpoint.
     pub async fn client_call(&self, rp: Rp, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
         let mut fields: Vec<(&str, &str)> = form.to_vec();

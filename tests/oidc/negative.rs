@@ -100,15 +100,7 @@ async fn a_replayed_code_is_refused_and_revokes_what_it_issued() {
     let (st, e) = op.exchange(DEMO, &code, &flow.verifier).await;
     assert_eq!((st, s(&e, "error")), (400, "invalid_grant".into()));
     assert_eq!(op.userinfo(&s(&t, "access_token")).await.0, 401);
-    let (st, _) = op
-        .token(
-            DEMO,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &s(&t, "refresh_token")),
-            ],
-        )
-        .await;
+    let (st, _) = op.refresh(DEMO, &s(&t, "refresh_token")).await;
     assert_eq!(st, 400);
 }
 

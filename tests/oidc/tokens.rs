@@ -16,12 +16,7 @@ async fn refresh_rotates_and_the_reuse_of_an_old_token_revokes_the_family() {
     let op = Op::start().await;
     let (_, first) = op.tokens(DEMO, "durand", "openid apex").await;
     let r1 = s(&first, "refresh_token");
-    let (st, second) = op
-        .token(
-            DEMO,
-            &[("grant_type", "refresh_token"), ("refresh_token", &r1)],
-        )
-        .await;
+    let (st, second) = op.refresh(DEMO, &r1).await;
     assert_eq!(st, 200, "{second}");
     let r2 = s(&second, "refresh_token");
     assert_ne!(r1, r2, "rotated");
@@ -29,19 +24,9 @@ async fn refresh_rotates_and_the_reuse_of_an_old_token_revokes_the_family() {
     let (st, _) = op.userinfo(&s(&second, "access_token")).await;
     assert_eq!(st, 200);
     // The old token again: refused, and the whole family dies.
-    let (st, e) = op
-        .token(
-            DEMO,
-            &[("grant_type", "refresh_token"), ("refresh_token", &r1)],
-        )
-        .await;
+    let (st, e) = op.refresh(DEMO, &r1).await;
     assert_eq!((st, s(&e, "error")), (400, "invalid_grant".into()));
-    let (st, e) = op
-        .token(
-            DEMO,
-            &[("grant_type", "refresh_token"), ("refresh_token", &r2)],
-        )
-        .await;
+    let (st, e) = op.refresh(DEMO, &r2).await;
     assert_eq!((st, s(&e, "error")), (400, "invalid_grant".into()));
     let (st, _) = op.userinfo(&s(&second, "access_token")).await;
     assert_eq!(st, 401, "access tokens of the family are dead too");
@@ -53,15 +38,7 @@ async fn refresh_rotates_and_the_reuse_of_an_old_token_revokes_the_family() {
 async fn a_refresh_token_only_serves_its_own_client() {
     let op = Op::start().await;
     let (_, t) = op.tokens(DEMO, "durand", "openid").await;
-    let (st, e) = op
-        .token(
-            FICOBA,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &s(&t, "refresh_token")),
-            ],
-        )
-        .await;
+    let (st, e) = op.refresh(FICOBA, &s(&t, "refresh_token")).await;
     assert_eq!((st, s(&e, "error")), (400, "invalid_grant".into()));
 }
 
@@ -86,15 +63,7 @@ async fn refresh_is_refused_once_the_account_is_no_longer_active() {
     // At once: userinfo, introspection and the next refresh.
     assert_eq!(op.userinfo(&at).await.0, 401);
     assert_eq!(op.introspect(ES256, &at).await["active"], false);
-    let (st, e) = op
-        .token(
-            ES256,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &s(&t, "refresh_token")),
-            ],
-        )
-        .await;
+    let (st, e) = op.refresh(ES256, &s(&t, "refresh_token")).await;
     assert_eq!((st, s(&e, "error")), (400, "invalid_grant".into()));
 }
 
@@ -120,15 +89,7 @@ async fn a_removed_habilitation_shows_at_once_in_userinfo_introspection_and_refr
     let intro = op.introspect(FICOBA, &at).await;
     assert_eq!(intro["profiles"], serde_json::json!([]));
     // FICOBA requires a habilitation: no refresh without one.
-    let (st, e) = op
-        .token(
-            FICOBA,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &s(&t, "refresh_token")),
-            ],
-        )
-        .await;
+    let (st, e) = op.refresh(FICOBA, &s(&t, "refresh_token")).await;
     assert_eq!((st, s(&e, "error")), (400, "invalid_grant".into()));
 }
 
@@ -152,12 +113,7 @@ async fn revoking_a_refresh_token_revokes_its_family() {
     assert_eq!(st, 200);
     assert_eq!(op.introspect(DEMO, &rt).await["active"], false);
     assert_eq!(op.userinfo(&at).await.0, 401);
-    let (st, _) = op
-        .token(
-            DEMO,
-            &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
-        )
-        .await;
+    let (st, _) = op.refresh(DEMO, &rt).await;
     assert_eq!(st, 400);
 }
 
@@ -177,15 +133,7 @@ async fn revoking_an_access_token_kills_it_alone() {
     assert_eq!(op.userinfo(&at).await.0, 401);
     assert_eq!(op.introspect(DEMO, &at).await["active"], false);
     // The family lives on: the refresh token still works.
-    let (st, _) = op
-        .token(
-            DEMO,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &s(&t, "refresh_token")),
-            ],
-        )
-        .await;
+    let (st, _) = op.refresh(DEMO, &s(&t, "refresh_token")).await;
     assert_eq!(st, 200);
     // Unknown tokens are "revoked" quietly (RFC 7009 §2.2).
     let (st, _) = op
