@@ -113,6 +113,10 @@ pub struct UserClaims {
     /// E-mail.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Always true with `email`: an account is active only once its person followed a
+    /// link mailed to that address, and a new address counts only once confirmed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
     /// The `apex` claims.
     #[serde(flatten)]
     pub apex: ApexClaims,
@@ -135,6 +139,7 @@ pub fn user_claims(person: &Person, app: &Application, scope: &[String]) -> User
     }
     if has("email") || apex {
         c.email = Some(a.person.email.clone());
+        c.email_verified = Some(true);
     }
     if apex {
         c.apex.siret = Some(person.structure.siret.to_string());
@@ -164,5 +169,6 @@ impl UserClaims {
                     .map(|f| EndUserFamilyName::new(f).into()),
             )
             .set_email(self.email.clone().map(EndUserEmail::new))
+            .set_email_verified(self.email_verified)
     }
 }

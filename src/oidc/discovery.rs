@@ -81,7 +81,7 @@ pub type ApexProviderMetadataDocument = ProviderMetadata<
 >;
 
 /// Claims this issuer may return.
-const CLAIMS: [&str; 20] = [
+const CLAIMS: [&str; 21] = [
     "iss",
     "sub",
     "aud",
@@ -96,6 +96,7 @@ const CLAIMS: [&str; 20] = [
     "family_name",
     "usual_name",
     "email",
+    "email_verified",
     "siret",
     "structure",
     "structure_category",

@@ -13,6 +13,7 @@ use axum::response::Response;
 use super::pages;
 use super::params::Params;
 use super::reply;
+use crate::catalogue::Catalogue;
 use crate::web::AppState;
 
 fn refused(message: &str) -> Response {
@@ -20,6 +21,31 @@ fn refused(message: &str) -> Response {
         StatusCode::BAD_REQUEST,
         pages::error("Déconnexion refusée", message),
     )
+}
+
+/// Whether `uri` is one of the client's post-logout redirect URIs; the client is known
+/// from the `id_token_hint` or from `client_id`, without which no URI can be trusted.
+fn registered_return(
+    catalogue: &Catalogue,
+    client_id: Option<&str>,
+    uri: &str,
+) -> Result<(), &'static str> {
+    let Some(client_id) = client_id else {
+        return Err(
+            "Le jeton d'identité (id_token_hint) manque : l'adresse de retour demandée après la déconnexion ne peut pas être vérifiée.",
+        );
+    };
+    let registered = catalogue
+        .by_client_id(client_id)
+        .and_then(|a| a.oidc.as_ref())
+        .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|u| u == uri));
+    if registered {
+        Ok(())
+    } else {
+        Err(
+            "L'adresse de retour demandée après la déconnexion n'est pas enregistrée pour cette application.",
+        )
+    }
 }
 
 /// `GET|POST /oidc/logout`
@@ -60,16 +86,10 @@ pub async fn logout(
         (Some(aud), _) => Some(aud.as_str()),
         (None, c) => c,
     };
-    if let Some(uri) = uri {
-        let registered = client_id
-            .and_then(|c| directory.catalogue().by_client_id(c))
-            .and_then(|a| a.oidc.as_ref())
-            .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|u| u == uri));
-        if !registered {
-            return refused(
-                "L'adresse de retour demandée après la déconnexion n'est pas enregistrée pour cette application.",
-            );
-        }
+    if let Some(uri) = uri
+        && let Err(message) = registered_return(directory.catalogue(), client_id, uri)
+    {
+        return refused(message);
     }
     let now = directory.now();
     let session = match oidc.sessions.current(&headers, now) {

@@ -5,6 +5,8 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
 
 /// The parameters of one request, in order.
 #[derive(Debug, Clone, Default)]
@@ -54,11 +56,11 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
-    /// An error with its description.
+    /// An error with its description, in the characters RFC 6749 allows there.
     pub fn new(error: &'static str, description: impl Into<String>) -> Self {
         OAuthError {
             error,
-            description: description.into(),
+            description: plain_text(&description.into()),
         }
     }
 
@@ -67,6 +69,21 @@ impl OAuthError {
         tracing::error!(error = %e, "oidc");
         OAuthError::new("server_error", "the server failed; try again later")
     }
+}
+
+/// A description as RFC 6749 allows it (§4.1.2.1, §5.2: printable ASCII without `"` nor
+/// `\`): accents dropped ("à" -> "a"), quotes made plain, no-break spaces plain,
+/// anything else `?`.
+fn plain_text(s: &str) -> String {
+    s.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .map(|c| match c {
+            '"' | '\\' | '\u{2018}' | '\u{2019}' | '«' | '»' => '\'',
+            '\u{a0}' | '\u{202f}' => ' ',
+            ' '..='~' => c,
+            _ => '?',
+        })
+        .collect()
 }
 
 impl IntoResponse for OAuthError {
@@ -115,5 +132,19 @@ mod tests {
         assert_eq!(p.get("a"), Ok(None));
         assert_eq!(p.get("b"), Err(Repeated("b")));
         assert_eq!(p.required("a").unwrap_err().error, "invalid_request");
+    }
+
+    #[test]
+    fn descriptions_keep_to_the_rfc_6749_characters() {
+        let e = OAuthError::new(
+            "access_denied",
+            "aucune habilitation à l\u{2019}application « Démo » : \"x\\y\" ✓",
+        );
+        assert_eq!(
+            e.description,
+            "aucune habilitation a l'application ' Demo ' : 'x'y' ?"
+        );
+        let allowed = |b: u8| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E);
+        assert!(e.description.bytes().all(allowed));
     }
 }

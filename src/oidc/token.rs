@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
 use super::Oidc;
-use super::authorize::{gate, is_pkce_value};
+use super::authorize::{SCOPES, gate, is_pkce_value};
 use super::claims::{Person, profiles_for, read_person, user_claims};
 use super::client::{self, Caller};
 use super::grants::{Authentication, Grant, Redeemed, Refreshed};
@@ -189,19 +189,24 @@ fn refresh_grant(
     now: i64,
 ) -> Result<Issued, OAuthError> {
     let token = params.required("refresh_token")?;
+    let asked = params.one("scope")?;
     let client_id = &caller.client.client_id;
-    // Before rotating: a family whose account left is revoked, whatever the token.
     if let Some((gid, g)) = oidc
         .grants
         .by_refresh(token, now)
         .map_err(OAuthError::server)?
         && g.client_id == *client_id
-        && read_person(directory, &g.authentication.account_id)
+    {
+        // Before rotating: a family whose account left is revoked, whatever the token...
+        if read_person(directory, &g.authentication.account_id)
             .map_err(OAuthError::server)?
             .is_none()
-    {
-        oidc.grants.revoke_grant(&gid).map_err(OAuthError::server)?;
-        return Err(invalid_grant("the account can no longer sign in"));
+        {
+            oidc.grants.revoke_grant(&gid).map_err(OAuthError::server)?;
+            return Err(invalid_grant("the account can no longer sign in"));
+        }
+        // ... and a refused scope leaves the client its token.
+        refresh_scope(asked, &g.scope)?;
     }
     let (fresh, grant_id, grant) = match oidc
         .grants
@@ -222,19 +227,7 @@ fn refresh_grant(
             ));
         }
     };
-    let scope = match params.one("scope")? {
-        None => grant.scope.clone(),
-        Some(s) => {
-            let asked: Vec<String> = s.split(' ').map(str::to_owned).collect();
-            if !asked.iter().all(|a| grant.scope.contains(a)) {
-                return Err(OAuthError::new(
-                    "invalid_scope",
-                    "a refresh cannot widen the scope",
-                ));
-            }
-            asked
-        }
-    };
+    let scope = refresh_scope(asked, &grant.scope)?;
     let person = admitted(directory, caller, &grant.authentication.account_id)?;
     issue(
         oidc,
@@ -247,6 +240,27 @@ fn refresh_grant(
         fresh,
         now,
     )
+}
+
+/// The scope of a refresh: the granted one, or the known scopes asked if none widens it.
+/// Values this issuer does not know are ignored, as at the authorization endpoint, so
+/// that a client may ask again for the scope it first asked for.
+fn refresh_scope(asked: Option<&str>, granted: &[String]) -> Result<Vec<String>, OAuthError> {
+    let Some(asked) = asked else {
+        return Ok(granted.to_vec());
+    };
+    let known: Vec<String> = SCOPES
+        .iter()
+        .filter(|s| asked.split(' ').any(|a| a == **s))
+        .map(|s| (*s).to_owned())
+        .collect();
+    if known.is_empty() || !known.iter().all(|s| granted.contains(s)) {
+        return Err(OAuthError::new(
+            "invalid_scope",
+            "a refresh asks for granted scopes, and cannot widen them",
+        ));
+    }
+    Ok(known)
 }
 
 fn client_grant(oidc: &Oidc, caller: Caller<'_>, now: i64) -> Result<Issued, OAuthError> {
@@ -315,6 +329,21 @@ fn issue(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refresh_ignores_unknown_scopes_and_never_widens() {
+        let granted = vec!["openid".to_owned(), "email".to_owned()];
+        assert_eq!(refresh_scope(None, &granted).unwrap(), granted);
+        assert_eq!(
+            refresh_scope(Some("email offline_access openid"), &granted).unwrap(),
+            granted
+        );
+        assert_eq!(refresh_scope(Some("openid"), &granted).unwrap(), ["openid"]);
+        for wider in ["openid profile", "offline_access"] {
+            let e = refresh_scope(Some(wider), &granted).unwrap_err();
+            assert_eq!(e.error, "invalid_scope", "{wider}");
+        }
+    }
 
     #[test]
     fn s256_matches_rfc_7636_appendix_b() {

@@ -10,6 +10,7 @@
 mod backchannel;
 #[path = "../common/mod.rs"]
 mod common;
+mod conformance;
 mod discovery;
 mod fixture;
 mod flow;
