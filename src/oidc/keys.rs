@@ -1,6 +1,7 @@
 //! Signing keys: one per algorithm (RS256, ES256, EdDSA), generated at first start and
-//! kept in the face's own tree. Every key signs and verifies through ring; `rsa` only
-//! generates RSA keys (ring cannot).
+//! kept in the face's own tree. Every key signs and verifies through ring (RS256
+//! signatures through aws-lc when built with `aws-lc-rsa`, see [`super::rs256`]); `rsa`
+//! only generates RSA keys (ring cannot).
 //!
 //! Rotation: a rotation adds one key per algorithm that is published at once and signs
 //! only from `signs_from` (a delay later, at least the JWKS cache lifetime), so relying
@@ -16,8 +17,10 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use openidconnect::core::{CoreJsonCurveType, CoreJsonWebKey, CoreJwsSigningAlgorithm};
 use openidconnect::{JsonWebKeyId, JsonWebKeySet, PrivateSigningKey, SigningError};
 use ring::rand::SystemRandom;
-use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
+use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
+
+use super::rs256::Rs256;
 
 /// Name of the face tree holding the keys.
 pub const TREE: &str = "oidc_keys";
@@ -159,9 +162,9 @@ pub fn generate(alg: Alg, now: i64) -> Result<KeyRecord, KeyError> {
     Ok(record)
 }
 
-/// The private half of a key, in ring's form.
+/// The private half of a key.
 enum Private {
-    Rsa(RsaKeyPair),
+    Rsa(Rs256),
     Ec(EcdsaKeyPair),
     Ed(Ed25519KeyPair),
 }
@@ -187,10 +190,10 @@ impl SigningKey {
         let kid = Some(JsonWebKeyId::new(record.kid.clone()));
         let (private, public, rsa_public, jwk) = match record.alg {
             Alg::RS256 => {
-                let pair = RsaKeyPair::from_pkcs8(&der).map_err(|e| crypto(&e))?;
-                let parts = signature::RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
+                let pair = Rs256::from_pkcs8(&der).map_err(|e| crypto(&e))?;
+                let parts = pair.public();
                 let jwk = CoreJsonWebKey::new_rsa(parts.n.clone(), parts.e.clone(), kid);
-                let public = pair.public().as_ref().to_vec();
+                let public = pair.public_der().to_vec();
                 (Private::Rsa(pair), public, Some(parts), jwk)
             }
             Alg::ES256 => {
@@ -253,17 +256,12 @@ impl SigningKey {
 
     /// Signs a message with the key's own algorithm.
     pub fn sign_bytes(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        let failed = |_| KeyError::Crypto("signature failed".into());
+        let failed = || KeyError::Crypto("signature failed".into());
         match &self.private {
-            Private::Rsa(pair) => {
-                let mut sig = vec![0u8; pair.public().modulus_len()];
-                pair.sign(&signature::RSA_PKCS1_SHA256, &self.rng, message, &mut sig)
-                    .map_err(failed)?;
-                Ok(sig)
-            }
+            Private::Rsa(pair) => pair.sign(message).map_err(|_| failed()),
             Private::Ec(pair) => Ok(pair
                 .sign(&self.rng, message)
-                .map_err(failed)?
+                .map_err(|_| failed())?
                 .as_ref()
                 .to_vec()),
             Private::Ed(pair) => Ok(pair.sign(message).as_ref().to_vec()),

@@ -21,6 +21,7 @@ mod params;
 mod reply;
 mod resource;
 mod rotation;
+mod rs256;
 mod session;
 mod signin;
 mod table;
