@@ -6,6 +6,11 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+/// The server binary's allocator, so that a bench serving in-process measures what
+/// `apex-idp serve` runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Command-line arguments: positional values and `--name value` options. Cargo adds a
 /// lone `--bench`, ignored.
 pub struct Args {
