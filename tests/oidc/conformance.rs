@@ -4,37 +4,7 @@
 //! lacks them must refuse them, parameters we do not use ignored, and the standard
 //! claims of each scope.
 
-use crate::fixture::{DEMO, Op, PASSWORD};
-
-fn s(v: &serde_json::Value, k: &str) -> String {
-    v[k].as_str().unwrap_or_default().to_owned()
-}
-
-/// RFC 6749 §4.1.2.1 and §5.2: `%x20-21 / %x23-5B / %x5D-7E`.
-fn rfc_6749_text(text: &str) -> bool {
-    text.bytes()
-        .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
-}
-
-#[tokio::test]
-async fn an_access_denied_description_keeps_to_the_characters_of_rfc_6749() {
-    let op = Op::start().await;
-    // Gaëlle holds no profile of the "Application de démonstration".
-    let browser = op.browser();
-    let flow = op.flow(DEMO, "openid", &[]);
-    let page = browser.get(&flow.url).await;
-    let answer = browser
-        .sign_in(&op, &page, &op.person("bernard").login, PASSWORD)
-        .await;
-    let q = answer.redirect_query(DEMO.redirect_uri);
-    assert_eq!(q["error"], "access_denied");
-    let description = &q["error_description"];
-    assert!(rfc_6749_text(description), "{description}");
-    assert!(
-        description.contains("aucune habilitation a l'application Application de demonstration"),
-        "{description}"
-    );
-}
+use crate::fixture::{DEMO, Op, PASSWORD, rfc_6749_text, s};
 
 #[tokio::test]
 async fn a_post_logout_redirect_uri_without_id_token_hint_is_refused_for_want_of_the_hint() {

@@ -313,6 +313,18 @@ impl Flow {
 }
 
 /// A random base64url string of `n` bytes.
+/// A string member of a JSON answer ("" when absent).
+pub fn s(v: &Value, k: &str) -> String {
+    v[k].as_str().unwrap_or_default().to_owned()
+}
+
+/// Whether an `error_description` keeps to RFC 6749's characters (§4.1.2.1, §5.2:
+/// `%x20-21 / %x23-5B / %x5D-7E`).
+pub fn rfc_6749_text(text: &str) -> bool {
+    text.bytes()
+        .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+}
+
 pub fn random(n: usize) -> String {
     let mut b = vec![0u8; n];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).unwrap();

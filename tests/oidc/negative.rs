@@ -3,11 +3,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::fixture::{DEMO, FICOBA, Op, Rp};
-
-fn s(v: &serde_json::Value, k: &str) -> String {
-    v[k].as_str().unwrap_or_default().to_owned()
-}
+use crate::fixture::{DEMO, FICOBA, Op, Rp, s};
 
 #[tokio::test]
 async fn a_wrong_redirect_uri_gets_an_error_page_never_a_redirect() {
