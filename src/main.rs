@@ -15,7 +15,7 @@ use apex_idp::store::{self, Store};
 
 /// mimalloc rather than glibc's malloc: the server allocates and frees small values
 /// (decoded entries, JSON, sled's copied pages) on two threads at once, where glibc's
-/// arenas cost it a tenth of its time (figures in README.md).
+/// arenas cost it an eighth of its time (figures in README.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

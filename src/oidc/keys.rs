@@ -191,7 +191,7 @@ impl SigningKey {
         let (private, public, rsa_public, jwk) = match record.alg {
             Alg::RS256 => {
                 let pair = Rs256::from_pkcs8(&der).map_err(|e| crypto(&e))?;
-                let parts = pair.public();
+                let parts = pair.public().clone();
                 let jwk = CoreJsonWebKey::new_rsa(parts.n.clone(), parts.e.clone(), kid);
                 let public = pair.public_der().to_vec();
                 (Private::Rsa(pair), public, Some(parts), jwk)

@@ -13,39 +13,49 @@ use ring::signature::{RsaKeyPair, RsaPublicKeyComponents};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SignFailed;
 
-/// A parsed RSA private key.
+/// A parsed RSA private key (held once, by the library that signs) and its public half.
 pub struct Rs256 {
-    ring: RsaKeyPair,
+    public: RsaPublicKeyComponents<Vec<u8>>,
+    public_der: Vec<u8>,
+    #[cfg(not(feature = "aws-lc-rsa"))]
+    pair: RsaKeyPair,
     #[cfg(feature = "aws-lc-rsa")]
-    fast: aws_lc_rs::signature::RsaKeyPair,
+    pair: aws_lc_rs::signature::RsaKeyPair,
 }
 
 impl Rs256 {
     /// Reads a PKCS#8 private key (RSA 2048 to 8192 bits).
     pub fn from_pkcs8(der: &[u8]) -> Result<Rs256, String> {
+        let ring_pair = RsaKeyPair::from_pkcs8(der).map_err(|e| e.to_string())?;
+        let public = RsaPublicKeyComponents::<Vec<u8>>::from(ring_pair.public());
+        let public_der = ring_pair.public().as_ref().to_vec();
+        #[cfg(feature = "aws-lc-rsa")]
+        let pair = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(der).map_err(|e| e.to_string())?;
+        #[cfg(not(feature = "aws-lc-rsa"))]
+        let pair = ring_pair;
         Ok(Rs256 {
-            ring: RsaKeyPair::from_pkcs8(der).map_err(|e| e.to_string())?,
-            #[cfg(feature = "aws-lc-rsa")]
-            fast: aws_lc_rs::signature::RsaKeyPair::from_pkcs8(der).map_err(|e| e.to_string())?,
+            public,
+            public_der,
+            pair,
         })
     }
 
     /// The public modulus and exponent.
-    pub fn public(&self) -> RsaPublicKeyComponents<Vec<u8>> {
-        RsaPublicKeyComponents::<Vec<u8>>::from(self.ring.public())
+    pub fn public(&self) -> &RsaPublicKeyComponents<Vec<u8>> {
+        &self.public
     }
 
     /// The public key in PKCS#1 DER (what the key id is derived from).
     pub fn public_der(&self) -> &[u8] {
-        self.ring.public().as_ref()
+        &self.public_der
     }
 
     /// Signs `message`.
     #[cfg(not(feature = "aws-lc-rsa"))]
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignFailed> {
-        let mut sig = vec![0u8; self.ring.public().modulus_len()];
+        let mut sig = vec![0u8; self.pair.public().modulus_len()];
         let rng = ring::rand::SystemRandom::new();
-        self.ring
+        self.pair
             .sign(&ring::signature::RSA_PKCS1_SHA256, &rng, message, &mut sig)
             .map_err(|_| SignFailed)?;
         Ok(sig)
@@ -54,9 +64,9 @@ impl Rs256 {
     /// Signs `message`.
     #[cfg(feature = "aws-lc-rsa")]
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignFailed> {
-        let mut sig = vec![0u8; self.fast.public_modulus_len()];
+        let mut sig = vec![0u8; self.pair.public_modulus_len()];
         let rng = aws_lc_rs::rand::SystemRandom::new();
-        self.fast
+        self.pair
             .sign(
                 &aws_lc_rs::signature::RSA_PKCS1_SHA256,
                 &rng,
@@ -79,6 +89,7 @@ mod tests {
         key.to_pkcs8_der().unwrap().as_bytes().to_vec()
     }
 
+    /// With aws-lc signing, this compares two libraries; without, it checks ring's use.
     #[test]
     fn signatures_are_ring_s_own_bytes_and_verify() {
         let der = key();

@@ -4,7 +4,7 @@
 //! lacks them must refuse them, parameters we do not use ignored, and the standard
 //! claims of each scope.
 
-use crate::fixture::{DEMO, Op, PASSWORD, rfc_6749_text, s};
+use crate::fixture::{DEMO, Op, PASSWORD, json_str, rfc_6749_text};
 
 #[tokio::test]
 async fn a_post_logout_redirect_uri_without_id_token_hint_is_refused_for_want_of_the_hint() {
@@ -36,19 +36,23 @@ async fn a_refresh_may_ask_again_for_the_scope_first_asked_for() {
     let op = Op::start().await;
     let asked = "openid email offline_access";
     let (_, t) = op.tokens(DEMO, "durand", asked).await;
-    assert_eq!(s(&t, "scope"), "openid email", "unknown scopes are ignored");
+    assert_eq!(
+        json_str(&t, "scope"),
+        "openid email",
+        "unknown scopes are ignored"
+    );
     let (st, r) = op
         .token(
             DEMO,
             &[
                 ("grant_type", "refresh_token"),
-                ("refresh_token", &s(&t, "refresh_token")),
+                ("refresh_token", &json_str(&t, "refresh_token")),
                 ("scope", asked),
             ],
         )
         .await;
     assert_eq!(st, 200, "{r}");
-    assert_eq!(s(&r, "scope"), "openid email");
+    assert_eq!(json_str(&r, "scope"), "openid email");
     assert!(r["id_token"].is_string());
 }
 
@@ -56,7 +60,7 @@ async fn a_refresh_may_ask_again_for_the_scope_first_asked_for() {
 async fn a_refresh_refused_for_its_scope_leaves_the_refresh_token_usable() {
     let op = Op::start().await;
     let (_, t) = op.tokens(DEMO, "durand", "openid email").await;
-    let refresh = s(&t, "refresh_token");
+    let refresh = json_str(&t, "refresh_token");
     let (st, e) = op
         .token(
             DEMO,
@@ -67,28 +71,28 @@ async fn a_refresh_refused_for_its_scope_leaves_the_refresh_token_usable() {
             ],
         )
         .await;
-    assert_eq!((st, s(&e, "error")), (400, "invalid_scope".into()));
+    assert_eq!((st, json_str(&e, "error")), (400, "invalid_scope".into()));
     // The refused request rotated nothing: the token is still the current one.
     let (st, r) = op.refresh(DEMO, &refresh).await;
     assert_eq!(st, 200, "{r}");
-    assert_eq!(s(&r, "scope"), "openid email");
+    assert_eq!(json_str(&r, "scope"), "openid email");
 }
 
 #[tokio::test]
 async fn the_email_scope_gives_email_verified() {
     let op = Op::start().await;
     let (flow, t) = op.tokens(DEMO, "durand", "openid email").await;
-    let (st, info) = op.userinfo(&s(&t, "access_token")).await;
+    let (st, info) = op.userinfo(&json_str(&t, "access_token")).await;
     assert_eq!(st, 200, "{info}");
     assert!(info["email"].is_string());
     assert_eq!(info["email_verified"], true);
     let claims = op
-        .verify_id_token(DEMO, &s(&t, "id_token"), &flow.nonce)
+        .verify_id_token(DEMO, &json_str(&t, "id_token"), &flow.nonce)
         .await;
     assert_eq!(claims.email_verified(), Some(true));
     // Without the scope, neither.
     let (_, t) = op.tokens(DEMO, "durand", "openid").await;
-    let (_, info) = op.userinfo(&s(&t, "access_token")).await;
+    let (_, info) = op.userinfo(&json_str(&t, "access_token")).await;
     assert!(info.get("email_verified").is_none(), "{info}");
     let discovery = op.discovery().await;
     let supported = discovery["claims_supported"].as_array().unwrap();
@@ -182,10 +186,10 @@ async fn a_posted_request_with_parameters_we_do_not_use_completes() {
         .await;
     assert_eq!(st, 200, "{t}");
     let claims = op
-        .verify_id_token(DEMO, &s(&t, "id_token"), "n-posted")
+        .verify_id_token(DEMO, &json_str(&t, "id_token"), "n-posted")
         .await;
     assert_eq!(claims.auth_context_ref().unwrap().as_str(), "eidas1");
-    let (st, info) = op.userinfo(&s(&t, "access_token")).await;
+    let (st, info) = op.userinfo(&json_str(&t, "access_token")).await;
     assert_eq!(st, 200, "{info}");
     assert!(info["email"].is_string());
 }

@@ -312,9 +312,8 @@ impl Flow {
     }
 }
 
-/// A random base64url string of `n` bytes.
 /// A string member of a JSON answer ("" when absent).
-pub fn s(v: &Value, k: &str) -> String {
+pub fn json_str(v: &Value, k: &str) -> String {
     v[k].as_str().unwrap_or_default().to_owned()
 }
 
@@ -325,6 +324,7 @@ pub fn rfc_6749_text(text: &str) -> bool {
         .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
+/// A random base64url string of `n` bytes.
 pub fn random(n: usize) -> String {
     let mut b = vec![0u8; n];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).unwrap();

@@ -3,7 +3,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::fixture::{DEMO, FICOBA, Op, Rp, s};
+use crate::fixture::{DEMO, FICOBA, Op, Rp, json_str};
 
 #[tokio::test]
 async fn a_wrong_redirect_uri_gets_an_error_page_never_a_redirect() {
@@ -55,7 +55,7 @@ async fn the_token_redirect_uri_must_be_the_authorization_ones() {
             ],
         )
         .await;
-    assert_eq!((st, s(&e, "error")), (400, "invalid_grant".into()));
+    assert_eq!((st, json_str(&e, "error")), (400, "invalid_grant".into()));
 }
 
 #[tokio::test]
@@ -69,7 +69,7 @@ async fn a_wrong_client_secret_is_invalid_client() {
         ..DEMO
     };
     let (st, e) = op.exchange(wrong, &code, &flow.verifier).await;
-    assert_eq!((st, s(&e, "error")), (401, "invalid_client".into()));
+    assert_eq!((st, json_str(&e, "error")), (401, "invalid_client".into()));
     // The code was not consumed by the failed attempt.
     let (st, _) = op.exchange(DEMO, &code, &flow.verifier).await;
     assert_eq!(st, 200);
@@ -92,11 +92,11 @@ async fn a_replayed_code_is_refused_and_revokes_what_it_issued() {
     let code = op.code_for(&browser, &flow, &op.person("durand")).await;
     let (st, t) = op.exchange(DEMO, &code, &flow.verifier).await;
     assert_eq!(st, 200);
-    assert_eq!(op.userinfo(&s(&t, "access_token")).await.0, 200);
+    assert_eq!(op.userinfo(&json_str(&t, "access_token")).await.0, 200);
     let (st, e) = op.exchange(DEMO, &code, &flow.verifier).await;
-    assert_eq!((st, s(&e, "error")), (400, "invalid_grant".into()));
-    assert_eq!(op.userinfo(&s(&t, "access_token")).await.0, 401);
-    let (st, _) = op.refresh(DEMO, &s(&t, "refresh_token")).await;
+    assert_eq!((st, json_str(&e, "error")), (400, "invalid_grant".into()));
+    assert_eq!(op.userinfo(&json_str(&t, "access_token")).await.0, 401);
+    let (st, _) = op.refresh(DEMO, &json_str(&t, "refresh_token")).await;
     assert_eq!(st, 400);
 }
 
@@ -108,7 +108,7 @@ async fn a_pkce_mismatch_is_refused() {
     let code = op.code_for(&browser, &flow, &op.person("durand")).await;
     let other = crate::fixture::random(32);
     let (st, e) = op.exchange(DEMO, &code, &other).await;
-    assert_eq!((st, s(&e, "error")), (400, "invalid_grant".into()));
+    assert_eq!((st, json_str(&e, "error")), (400, "invalid_grant".into()));
     // Nor is a missing verifier accepted (with a fresh code).
     let flow = op.flow(DEMO, "openid", &[]);
     let code = flow.code(&browser.get(&flow.url).await);
@@ -133,7 +133,7 @@ async fn an_expired_code_is_refused() {
     let code = op.code_for(&browser, &flow, &op.person("durand")).await;
     op.clock.advance(61);
     let (st, e) = op.exchange(DEMO, &code, &flow.verifier).await;
-    assert_eq!((st, s(&e, "error")), (400, "invalid_grant".into()));
+    assert_eq!((st, json_str(&e, "error")), (400, "invalid_grant".into()));
 }
 
 #[tokio::test]
@@ -153,7 +153,7 @@ async fn a_code_serves_only_the_client_it_was_issued_to() {
             ],
         )
         .await;
-    assert_eq!((st, s(&e, "error")), (400, "invalid_grant".into()));
+    assert_eq!((st, json_str(&e, "error")), (400, "invalid_grant".into()));
 }
 
 fn tamper(jwt: &str, change: impl FnOnce(&mut serde_json::Value)) -> String {
@@ -169,7 +169,7 @@ fn tamper(jwt: &str, change: impl FnOnce(&mut serde_json::Value)) -> String {
 async fn a_tampered_access_token_is_refused() {
     let op = Op::start().await;
     let (_, t) = op.tokens(DEMO, "durand", "openid apex").await;
-    let at = s(&t, "access_token");
+    let at = json_str(&t, "access_token");
     // Verified once (and remembered), the genuine token does not vouch for a forgery.
     assert_eq!(op.userinfo(&at).await.0, 200);
     let forged = tamper(&at, |c| c["sub"] = op.person("martin").id.into());
@@ -183,7 +183,7 @@ async fn a_token_signed_by_a_foreign_key_is_refused() {
     use apex_idp::oidc::keys::{self, Alg, KeyRing};
     let op = Op::start().await;
     let (_, t) = op.tokens(DEMO, "durand", "openid").await;
-    let at = s(&t, "access_token");
+    let at = json_str(&t, "access_token");
     let parts: Vec<&str> = at.split('.').collect();
     let claims: serde_json::Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
@@ -222,7 +222,7 @@ async fn a_token_signed_by_a_foreign_key_is_refused() {
 async fn an_unsigned_id_token_hint_is_refused() {
     let op = Op::start().await;
     let (_, t) = op.tokens(DEMO, "durand", "openid").await;
-    let id_token = s(&t, "id_token");
+    let id_token = json_str(&t, "id_token");
     let parts: Vec<&str> = id_token.split('.').collect();
     let none = format!(
         "{}.{}.",
@@ -269,5 +269,5 @@ async fn malformed_token_requests_get_oauth_errors() {
     let (st, e) = op
         .token(DEMO, &[("grant_type", "authorization_code"), ("code", "x")])
         .await;
-    assert_eq!((st, s(&e, "error")), (400, "invalid_request".into()));
+    assert_eq!((st, json_str(&e, "error")), (400, "invalid_request".into()));
 }
