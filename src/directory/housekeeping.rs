@@ -39,18 +39,21 @@ enum Chore {
 }
 
 impl Directory {
-    /// Every account in a state, read past the store's cache: a scan of every active
-    /// account would otherwise evict the working set of the faces.
-    fn accounts_in(&self, state: AccountState) -> DirResult<Vec<Account>> {
-        let ids = self.store.index_ids(T::AccountsByState, state.as_str())?;
-        Ok(ids
-            .iter()
-            .filter_map(|id| {
-                self.store
-                    .get::<Account>(T::Accounts, id.as_bytes())
-                    .transpose()
-            })
-            .collect::<Result<_, _>>()?)
+    /// The accounts in `state` that need `chore` now, read one at a time past the
+    /// store's cache: a scan of every active account would otherwise evict the working
+    /// set of the faces, and holding them all at once would cost a gigabyte at a million
+    /// accounts.
+    fn due(&self, state: AccountState, chore: Chore, now: i64) -> DirResult<Vec<(String, Chore)>> {
+        let mut due = Vec::new();
+        for id in self.store.index_ids(T::AccountsByState, state.as_str())? {
+            let Some(a) = self.store.get::<Account>(T::Accounts, id.as_bytes())? else {
+                continue;
+            };
+            if self.needs(&a, chore, now) {
+                due.push((id, chore));
+            }
+        }
+        Ok(due)
     }
 
     /// Whether an account needs a chore now (checked again under the writer lock).
@@ -91,11 +94,7 @@ impl Directory {
             (AccountState::Invited, Chore::ExpireInvitation),
             (AccountState::DeletionRequested, Chore::Purge),
         ] {
-            for a in self.accounts_in(state)? {
-                if self.needs(&a, chore, now) {
-                    chores.push((a.id, chore));
-                }
-            }
+            chores.extend(self.due(state, chore, now)?);
         }
         // Reading every active account is the costly scan: hourly is enough for warnings
         // counted in days.
@@ -105,11 +104,7 @@ impl Directory {
         if now - last >= WARNING_SCAN_EVERY || now < last {
             self.last_warning_scan
                 .store(now, std::sync::atomic::Ordering::SeqCst);
-            for a in self.accounts_in(AccountState::Active)? {
-                if self.needs(&a, Chore::WarnExpiry, now) {
-                    chores.push((a.id, Chore::WarnExpiry));
-                }
-            }
+            chores.extend(self.due(AccountState::Active, Chore::WarnExpiry, now)?);
         }
         let expired_tokens: Vec<Vec<u8>> = self
             .store
