@@ -7,39 +7,16 @@
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::domain::{Account, Service, Structure};
 use crate::store::bounded::BoundedMap;
 
 use super::acl::Viewer;
-use super::dit::{Entry, Key};
+use super::dit::{Entry, Key, Source};
 
 /// Shards of the cache: connections reading different entries rarely meet.
 const SHARDS: usize = 32;
 
 /// Entries kept at most (one per object and kind of reader).
 pub const CAPACITY: usize = 65_536;
-
-/// The value an entry was built from.
-#[derive(Clone)]
-pub enum Source {
-    /// An account.
-    Account(Arc<Account>),
-    /// A structure, and whether it has services (its `hasSubordinates`).
-    Structure(Arc<Structure>, bool),
-    /// A service.
-    Service(Arc<Service>),
-}
-
-impl Source {
-    fn same(&self, other: &Source) -> bool {
-        match (self, other) {
-            (Source::Account(a), Source::Account(b)) => Arc::ptr_eq(a, b),
-            (Source::Structure(a, x), Source::Structure(b, y)) => Arc::ptr_eq(a, b) && x == y,
-            (Source::Service(a), Source::Service(b)) => Arc::ptr_eq(a, b),
-            _ => false,
-        }
-    }
-}
 
 /// How a reader's restrictions shape an entry: readers of one kind see the same.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -189,6 +189,29 @@ pub struct Tree {
     resolved: Arc<Mutex<BoundedMap<String, (Key, String)>>>,
 }
 
+/// The value an entry was built from.
+#[derive(Clone)]
+pub enum Source {
+    /// An account.
+    Account(Arc<Account>),
+    /// A structure, and whether it has services (its `hasSubordinates`).
+    Structure(Arc<Structure>, bool),
+    /// A service.
+    Service(Arc<Service>),
+}
+
+impl Source {
+    /// Whether both are the very same values (not equal ones: the same `Arc`s).
+    pub fn same(&self, other: &Source) -> bool {
+        match (self, other) {
+            (Source::Account(a), Source::Account(b)) => Arc::ptr_eq(a, b),
+            (Source::Structure(a, x), Source::Structure(b, y)) => Arc::ptr_eq(a, b) && x == y,
+            (Source::Service(a), Source::Service(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
 /// DNs of structures, services and people remembered once resolved.
 const RESOLVED_DNS: usize = 65_536;
 
@@ -440,22 +463,43 @@ impl Tree {
             Key::Subschema => None,
             Key::Base => Some(self.base_entry()),
             Key::Container(c) => Some(self.container_entry(*c)),
-            Key::Structure(id) => match dir.structure(id) {
-                Ok(s) => Some(self.structure_entry(&s, has_services(dir, &s.id)?)),
-                Err(_) => None,
-            },
-            Key::Service { id, .. } => match dir.service(id) {
-                Ok(sv) => self.service_entry(dir, &sv),
-                Err(_) => None,
-            },
-            Key::Account(id) => match dir.account_shared(id) {
-                Ok(a) => self.account_entry(dir, &a)?,
-                Err(_) => None,
-            },
+            Key::Structure(_) | Key::Service { .. } | Key::Account(_) => {
+                match self.source_of(dir, key)? {
+                    Some(source) => self.built_from(dir, &source)?,
+                    None => None,
+                }
+            }
             Key::Profile(p) => Some(self.profile_entry(dir, p)?),
             Key::Application(code) => {
                 ldap_application(dir, code).map(|a| self.application_entry(a))
             }
+        })
+    }
+
+    /// What the entry of a structure, a service or an account is built from, as the
+    /// core serves it now; None when it vanished, or for any other key.
+    pub fn source_of(&self, dir: &Directory, key: &Key) -> DirResult<Option<Source>> {
+        Ok(match key {
+            Key::Structure(id) => match dir.structure_shared(id) {
+                Ok(s) => {
+                    let services = has_services(dir, &s.id)?;
+                    Some(Source::Structure(s, services))
+                }
+                Err(_) => None,
+            },
+            Key::Service { id, .. } => dir.service_shared(id).ok().map(Source::Service),
+            Key::Account(id) => dir.account_shared(id).ok().map(Source::Account),
+            _ => None,
+        })
+    }
+
+    /// The full entry built from a source; None when it is not in the tree (an account
+    /// without identifier, a service whose structure vanished).
+    pub fn built_from(&self, dir: &Directory, source: &Source) -> DirResult<Option<Entry>> {
+        Ok(match source {
+            Source::Account(a) => self.account_entry(dir, a)?,
+            Source::Structure(s, services) => Some(self.structure_entry(s, *services)),
+            Source::Service(sv) => self.service_entry(dir, sv),
         })
     }
 
@@ -502,7 +546,7 @@ impl Tree {
     }
 
     /// The entry of a structure; `services`: whether it has any (`hasSubordinates`).
-    pub fn structure_entry(&self, s: &Structure, services: bool) -> Entry {
+    fn structure_entry(&self, s: &Structure, services: bool) -> Entry {
         let mut e = Entry::new(self.structure_dn(s.siret.as_str()));
         e.put(
             &schema::OBJECT_CLASS,
@@ -519,7 +563,7 @@ impl Tree {
     }
 
     /// The entry of a service; None when its structure vanished.
-    pub fn service_entry(&self, dir: &Directory, sv: &Service) -> Option<Entry> {
+    fn service_entry(&self, dir: &Directory, sv: &Service) -> Option<Entry> {
         let siret = self.siret_of(dir, &sv.structure_id)?;
         let siret = siret.as_str();
         let mut e = Entry::new(self.service_dn(&sv.id, siret));

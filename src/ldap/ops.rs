@@ -12,8 +12,8 @@ use ldap3_proto::proto::{
 };
 
 use super::acl::{self, Viewer};
-use super::cache::{Source, View};
-use super::dit::{self, Key, Unresolved};
+use super::cache::View;
+use super::dit::{self, Key, Source, Unresolved};
 use super::filter::{self, Tri};
 use super::search::{self, Selection};
 use super::{Face, MAX_OPEN_PAGINGS, Session};
@@ -342,46 +342,28 @@ impl Face {
             return Ok(Some(Arc::new(e)));
         }
         let dir = &self.dir;
-        let source = match key {
-            // An account is read once, for its visibility and its entry.
-            Key::Account(id) => match dir.account_shared(id) {
-                Ok(a) if viewer.sees_account(&a) => Source::Account(a),
-                _ => return Ok(None),
-            },
-            Key::Structure(id) => match dir.structure_shared(id) {
-                Ok(s) => {
-                    let services = dit::has_services(dir, &s.id).map_err(|e| internal(&e))?;
-                    Source::Structure(s, services)
-                }
-                Err(_) => return Ok(None),
-            },
-            Key::Service { id, .. } => match dir.service_shared(id) {
-                Ok(sv) => Source::Service(sv),
-                Err(_) => return Ok(None),
-            },
-            _ => {
-                let entry = self.tree.entry(dir, key).map_err(|e| internal(&e))?;
-                return Ok(entry.map(|mut e| {
-                    viewer.restrict(&self.tree, key, &mut e);
-                    Arc::new(e)
-                }));
-            }
+        let Some(source) = self.tree.source_of(dir, key).map_err(|e| internal(&e))? else {
+            // The base, containers, profile groups and applications (or what vanished).
+            let entry = self.tree.entry(dir, key).map_err(|e| internal(&e))?;
+            return Ok(entry.map(|mut e| {
+                viewer.restrict(&self.tree, key, &mut e);
+                Arc::new(e)
+            }));
         };
-        let build = |source: &Source| -> crate::directory::DirResult<Option<dit::Entry>> {
-            let entry = match source {
-                Source::Account(a) => self.tree.account_entry(dir, a)?,
-                Source::Structure(s, services) => Some(self.tree.structure_entry(s, *services)),
-                Source::Service(sv) => self.tree.service_entry(dir, sv),
-            };
-            Ok(entry.map(|mut e| {
+        // An account is read once, for its visibility and its entry.
+        if let Source::Account(a) = &source
+            && !viewer.sees_account(a)
+        {
+            return Ok(None);
+        }
+        let build = || -> crate::directory::DirResult<Option<dit::Entry>> {
+            Ok(self.tree.built_from(dir, &source)?.map(|mut e| {
                 viewer.restrict(&self.tree, key, &mut e);
                 e
             }))
         };
         self.entries
-            .get_or_build(key, View::of(viewer, key), source.clone(), || {
-                build(&source)
-            })
+            .get_or_build(key, View::of(viewer, key), source.clone(), build)
             .map_err(|e| internal(&e))
     }
 
