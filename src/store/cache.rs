@@ -30,6 +30,11 @@ pub fn is_index(t: T) -> bool {
     )
 }
 
+/// Whether the values of this tree are cached one by one (not an index).
+pub fn holds_values(t: T) -> bool {
+    matches!(t, T::Accounts | T::Structures | T::Services)
+}
+
 /// The cache key a write to `key` of `t` affects: the key itself, or its prefix.
 pub fn affected(t: T, key: &[u8]) -> &[u8] {
     if is_index(t) {
@@ -110,22 +115,14 @@ impl ReadCache {
         let Some(s) = self.lock(shard) else {
             return Err(Miss { shard, epoch: 0 });
         };
-        match slot(t)
+        slot(t)
             .and_then(|i| s.values.get(i))
             .and_then(|m| m.get(key))
-        {
-            Some(v) => match Arc::clone(v).downcast::<V>() {
-                Ok(v) => Ok(v),
-                Err(_) => Err(Miss {
-                    shard,
-                    epoch: s.epoch,
-                }),
-            },
-            None => Err(Miss {
+            .and_then(|v| Arc::clone(v).downcast::<V>().ok())
+            .ok_or(Miss {
                 shard,
                 epoch: s.epoch,
-            }),
-        }
+            })
     }
 
     /// Keeps a value read after a miss, unless its shard was invalidated meanwhile.

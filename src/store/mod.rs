@@ -377,7 +377,7 @@ impl Store {
     where
         V: DeserializeOwned + Send + Sync + 'static,
     {
-        if !cache::ReadCache::covers(t) || cache::is_index(t) {
+        if !cache::holds_values(t) {
             return Ok(self.get(t, key)?.map(Arc::new));
         }
         let miss = match self.cache.get::<V>(t, key) {
