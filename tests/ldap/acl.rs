@@ -263,12 +263,7 @@ async fn a_structure_whose_last_habilitation_goes_disappears_for_the_application
     assert!(!before.is_empty());
     // Every BETA habilitation of the structure is revoked by its administrateur.
     let dir = f.directory();
-    let admin = f
-        .accounts_of(&structure)
-        .into_iter()
-        .find(|a| a.role == apex_idp::domain::Role::Administrateur)
-        .unwrap();
-    let (actor, _) = dir.actor(&admin.id).unwrap();
+    let actor = f.administrateur_of(&structure);
     for a in f.accounts_of(&structure) {
         for h in a.habilitations.iter().filter(|h| h.profile.app() == "BETA") {
             dir.revoke(&actor, &a.id, &h.profile).await.unwrap();
@@ -329,12 +324,7 @@ async fn a_change_shows_at_once_in_entries_already_served() {
     }
 
     let dir = f.directory();
-    let admin = f
-        .accounts_of(&structure)
-        .into_iter()
-        .find(|a| a.role == apex_idp::domain::Role::Administrateur)
-        .unwrap();
-    let (actor, _) = dir.actor(&admin.id).unwrap();
+    let actor = f.administrateur_of(&structure);
     dir.revoke(&actor, &holder.id, &profile).await.unwrap();
     dir.rename_service(&actor, &service.id, "Service renommé")
         .await

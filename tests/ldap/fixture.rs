@@ -227,6 +227,16 @@ impl Fixture {
         self.directory().accounts_of(&structure.id).unwrap()
     }
 
+    /// The administrateur of a structure, as the core's actor.
+    pub fn administrateur_of(&self, structure: &Structure) -> apex_idp::domain::Actor {
+        let admin = self
+            .accounts_of(structure)
+            .into_iter()
+            .find(|a| a.role == Role::Administrateur)
+            .unwrap();
+        self.directory().actor(&admin.id).unwrap().0
+    }
+
     /// The services of a structure.
     pub fn services_of(&self, structure: &Structure) -> Vec<Service> {
         self.directory().services_of(&structure.id).unwrap()
