@@ -176,7 +176,6 @@ pub struct SigningKey {
     signs_from: i64,
     private: Private,
     public: Vec<u8>,
-    rsa_public: Option<signature::RsaPublicKeyComponents<Vec<u8>>>,
     jwk: CoreJsonWebKey,
     rng: SystemRandom,
 }
@@ -188,13 +187,13 @@ impl SigningKey {
         let der = STANDARD.decode(&record.pkcs8).map_err(|e| crypto(&e))?;
         let rng = SystemRandom::new();
         let kid = Some(JsonWebKeyId::new(record.kid.clone()));
-        let (private, public, rsa_public, jwk) = match record.alg {
+        let (private, public, jwk) = match record.alg {
             Alg::RS256 => {
                 let pair = Rs256::from_pkcs8(&der).map_err(|e| crypto(&e))?;
-                let parts = pair.public().clone();
+                let parts = pair.public();
                 let jwk = CoreJsonWebKey::new_rsa(parts.n.clone(), parts.e.clone(), kid);
                 let public = pair.public_der().to_vec();
-                (Private::Rsa(pair), public, Some(parts), jwk)
+                (Private::Rsa(pair), public, jwk)
             }
             Alg::ES256 => {
                 let pair = EcdsaKeyPair::from_pkcs8(
@@ -210,14 +209,14 @@ impl SigningKey {
                     _ => return Err(KeyError::Crypto("unexpected P-256 public key".into())),
                 };
                 let jwk = CoreJsonWebKey::new_ec(x, y, CoreJsonCurveType::P256, kid);
-                (Private::Ec(pair), point, None, jwk)
+                (Private::Ec(pair), point, jwk)
             }
             Alg::EdDSA => {
                 let pair =
                     Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).map_err(|e| crypto(&e))?;
                 let public = pair.public_key().as_ref().to_vec();
                 let jwk = CoreJsonWebKey::new_okp(public.clone(), CoreJsonCurveType::Ed25519, kid);
-                (Private::Ed(pair), public, None, jwk)
+                (Private::Ed(pair), public, jwk)
             }
         };
         Ok(SigningKey {
@@ -226,7 +225,6 @@ impl SigningKey {
             signs_from: record.signs_from,
             private,
             public,
-            rsa_public,
             jwk,
             rng,
         })
@@ -270,22 +268,16 @@ impl SigningKey {
 
     /// Whether `sig` is this key's signature of `message`.
     pub fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
-        match (&self.private, &self.rsa_public) {
-            (Private::Rsa(_), Some(parts)) => parts
-                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
-                .is_ok(),
-            (Private::Rsa(_), None) => false,
-            (Private::Ec(_), _) => {
-                signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &self.public)
-                    .verify(message, sig)
-                    .is_ok()
-            }
-            (Private::Ed(_), _) => {
-                signature::UnparsedPublicKey::new(&signature::ED25519, &self.public)
-                    .verify(message, sig)
-                    .is_ok()
-            }
-        }
+        // `public` is in the form each algorithm reads: PKCS#1 DER for RSA, the point
+        // for P-256, the 32 bytes for Ed25519.
+        let alg: &'static dyn signature::VerificationAlgorithm = match &self.private {
+            Private::Rsa(_) => &signature::RSA_PKCS1_2048_8192_SHA256,
+            Private::Ec(_) => &signature::ECDSA_P256_SHA256_FIXED,
+            Private::Ed(_) => &signature::ED25519,
+        };
+        signature::UnparsedPublicKey::new(alg, &self.public)
+            .verify(message, sig)
+            .is_ok()
     }
 }
 
