@@ -104,6 +104,19 @@ pub struct LdapServiceAccount {
     /// Account attributes it may read (empty: the default list).
     #[serde(default)]
     pub attributes: Vec<String>,
+    /// Where its binds may come from (CIDR ranges); empty: from anywhere. A bind from
+    /// elsewhere is refused before its secret is even checked.
+    #[serde(default)]
+    pub allowed_sources: Vec<String>,
+}
+
+impl LdapServiceAccount {
+    /// Whether a bind from this address may be tried at all.
+    pub fn allows_source(&self, addr: std::net::IpAddr) -> bool {
+        self.allowed_sources.is_empty()
+            || crate::auth::addr::parse_list(&self.allowed_sources)
+                .is_ok_and(|ranges| crate::auth::addr::any_contains(&ranges, addr))
+    }
 }
 
 /// The signature algorithms an ID token may use.
@@ -244,6 +257,11 @@ impl Catalogue {
                         &ldap.bind_secret_hash,
                         "must be an argon2id PHC string",
                     );
+                }
+                for range in &ldap.allowed_sources {
+                    if let Err(e) = range.parse::<crate::auth::addr::Cidr>() {
+                        bad(format!("{k}.ldap.allowed_sources"), range, &e.to_string());
+                    }
                 }
                 // The LDAP face would drop an unknown name silently: refuse it here.
                 for name in &ldap.attributes {

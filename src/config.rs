@@ -75,6 +75,9 @@ pub struct HttpConfig {
     pub tls: bool,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Reverse proxies (CIDR ranges) whose `X-Forwarded-For` / `Forwarded` headers name
+    /// the client. From any other peer those headers are ignored. Empty: none.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -83,6 +86,7 @@ impl Default for HttpConfig {
             listen: "127.0.0.1:8080".into(),
             tls: false,
             max_body_bytes: 64 * 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -435,6 +439,11 @@ impl Config {
                 &self.http.listen,
                 "must be an address such as 127.0.0.1:8080",
             );
+        }
+        for range in &self.http.trusted_proxies {
+            if let Err(e) = range.parse::<crate::auth::addr::Cidr>() {
+                bad("http.trusted_proxies", range, &e.to_string());
+            }
         }
         for (key, value) in [
             ("ldap.listen", &self.ldap.listen),

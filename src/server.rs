@@ -160,6 +160,8 @@ pub async fn start_with(config: &Config, directory: Arc<Directory>) -> Result<Se
             config.operator.token_hashes.clone(),
         ),
         metrics: web::metrics::Metrics::default(),
+        trusted_proxies: crate::auth::addr::parse_list(&config.http.trusted_proxies)
+            .map_err(|e| StartError::Other(e.to_string()))?,
     });
     let app = web::router(state, config.http.max_body_bytes);
     let (stop, mut stopped) = watch::channel(false);

@@ -1,19 +1,73 @@
-//! Progressive backoff after failed sign-ins, per account and per source address.
-//! Time-based (no permanent lockout an attacker could trigger), liftable by an
-//! administrateur. Shared by the API, LDAP binds and OIDC sign-ins.
+//! Progressive backoff after failed sign-ins. Time-based (no permanent lockout an
+//! attacker could trigger), liftable by an administrateur. Shared by the API, LDAP binds
+//! and OIDC sign-ins.
+//!
+//! Three counters, each a leaky bucket (it forgets one failure per leak period, so a
+//! counter is a sliding window, never a sentence for life):
+//! - a login *from one source* (an IPv4 address or an IPv6 /64): delays start after a
+//!   few failures and grow; they never touch the same login from another source, so
+//!   nobody can keep a person or an application out by typing wrong passwords elsewhere;
+//! - a source across logins: many failures from one address (guessing many logins);
+//! - a person's login across all sources, at a much higher threshold, against guessing
+//!   distributed over many addresses. Application service accounts have none: wrong
+//!   binds from elsewhere never keep the application out.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-/// Failures for one login after which delays start.
-const FREE_PER_LOGIN: u32 = 3;
-/// Failures for one address after which delays start (offices share addresses).
-const FREE_PER_ADDRESS: u32 = 20;
+use super::addr::source_key;
+
+/// Failures for one login from one source after which delays start.
+const FREE_PER_LOGIN_AT: u32 = 3;
+/// A login from one source forgets one failure per this many seconds.
+const LEAK_LOGIN_AT: i64 = 5 * 60;
+/// Failures from one source (offices share addresses) after which delays start.
+const FREE_PER_SOURCE: u32 = 20;
+/// A source forgets one failure per this many seconds.
+const LEAK_SOURCE: i64 = 30;
+/// Failures for a person's login from all sources together after which delays start.
+const FREE_PER_LOGIN: u32 = 100;
+/// A login forgets one failure per this many seconds.
+const LEAK_LOGIN: i64 = 60;
 /// Longest delay, in seconds.
 const MAX_DELAY: i64 = 15 * 60;
 /// Above this many tracked keys, stale entries are pruned.
 const PRUNE_ABOVE: usize = 100_000;
+
+/// Whose credentials are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A person: also counted across sources, against distributed guessing.
+    Person,
+    /// An application's service account (LDAP bind, OIDC client): counted per source
+    /// only.
+    Service,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    LoginAt(String, Option<IpAddr>),
+    Login(String),
+    Source(IpAddr),
+}
+
+impl Key {
+    fn rule(&self) -> (u32, i64) {
+        match self {
+            Key::LoginAt(..) => (FREE_PER_LOGIN_AT, LEAK_LOGIN_AT),
+            Key::Login(_) => (FREE_PER_LOGIN, LEAK_LOGIN),
+            Key::Source(_) => (FREE_PER_SOURCE, LEAK_SOURCE),
+        }
+    }
+
+    fn login(&self) -> Option<&str> {
+        match self {
+            Key::LoginAt(l, _) | Key::Login(l) => Some(l),
+            Key::Source(_) => None,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Failures {
@@ -22,18 +76,30 @@ struct Failures {
     last: i64,
 }
 
+impl Failures {
+    /// The count once the failures older than the window have leaked away.
+    fn count_at(&self, now: i64, leak: i64) -> u32 {
+        let leaked = ((now - self.last).max(0) / leak).min(i64::from(u32::MAX));
+        self.count
+            .saturating_sub(u32::try_from(leaked).unwrap_or(u32::MAX))
+    }
+}
+
 /// The failure counters.
 #[derive(Debug, Default)]
 pub struct Backoff {
-    entries: Mutex<HashMap<String, Failures>>,
+    entries: Mutex<HashMap<Key, Failures>>,
 }
 
-fn login_key(login: &str) -> String {
-    format!("l:{}", login.to_lowercase())
-}
-
-fn address_key(addr: IpAddr) -> String {
-    format!("a:{addr}")
+fn keys(kind: Kind, login: &str, addr: Option<IpAddr>) -> Vec<Key> {
+    let login = login.to_lowercase();
+    let source = addr.map(source_key);
+    let mut keys = vec![Key::LoginAt(login.clone(), source)];
+    if kind == Kind::Person {
+        keys.push(Key::Login(login));
+    }
+    keys.extend(source.map(Key::Source));
+    keys
 }
 
 impl Backoff {
@@ -42,14 +108,32 @@ impl Backoff {
         Self::default()
     }
 
-    /// Seconds to wait before another attempt is allowed, if any.
-    pub fn retry_after(&self, login: &str, addr: Option<IpAddr>, now: i64) -> Option<i64> {
-        let entries = self
-            .entries
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Failures>> {
+        self.entries
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut keys = vec![login_key(login)];
-        keys.extend(addr.map(address_key));
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Seconds to wait before another attempt is allowed, if any.
+    pub fn retry_after(
+        &self,
+        kind: Kind,
+        login: &str,
+        addr: Option<IpAddr>,
+        now: i64,
+    ) -> Option<i64> {
+        self.wait(&keys(kind, login, addr), now)
+    }
+
+    /// Seconds before a source may try any credential again (used before an argon2
+    /// verification that no login names, such as an operator token or a bind to an
+    /// unknown DN).
+    pub fn source_retry_after(&self, addr: IpAddr, now: i64) -> Option<i64> {
+        self.wait(&[Key::Source(source_key(addr))], now)
+    }
+
+    fn wait(&self, keys: &[Key], now: i64) -> Option<i64> {
+        let entries = self.lock();
         keys.iter()
             .filter_map(|k| entries.get(k))
             .map(|f| f.blocked_until - now)
@@ -58,45 +142,47 @@ impl Backoff {
     }
 
     /// Records a failure.
-    pub fn fail(&self, login: &str, addr: Option<IpAddr>, now: i64) {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    pub fn fail(&self, kind: Kind, login: &str, addr: Option<IpAddr>, now: i64) {
+        self.bump(keys(kind, login, addr), now);
+    }
+
+    /// Records a failure no login names, against the source only.
+    pub fn source_fail(&self, addr: IpAddr, now: i64) {
+        self.bump(vec![Key::Source(source_key(addr))], now);
+    }
+
+    fn bump(&self, keys: Vec<Key>, now: i64) {
+        let mut entries = self.lock();
         if entries.len() > PRUNE_ABOVE {
-            entries.retain(|_, f| now - f.last < MAX_DELAY * 2);
+            entries.retain(|k, f| f.count_at(now, k.rule().1) > 0 || f.blocked_until > now);
         }
-        let mut bump = |key: String, free: u32| {
+        for key in keys {
+            let (free, leak) = key.rule();
             let f = entries.entry(key).or_insert(Failures {
                 count: 0,
                 blocked_until: 0,
                 last: now,
             });
-            f.count += 1;
+            f.count = f.count_at(now, leak).saturating_add(1);
             f.last = now;
             if f.count >= free {
                 let exp = (f.count - free).min(20);
                 f.blocked_until = now + (1i64 << exp).min(MAX_DELAY);
             }
-        };
-        bump(login_key(login), FREE_PER_LOGIN);
-        if let Some(a) = addr {
-            bump(address_key(a), FREE_PER_ADDRESS);
         }
     }
 
-    /// Clears the counter of a login after a success (the address keeps its count).
-    pub fn succeed(&self, login: &str) {
-        self.lift(login);
+    /// Clears the counter of a login from that source after a success (the source and
+    /// the login across sources keep theirs: they leak away with time).
+    pub fn succeed(&self, login: &str, addr: Option<IpAddr>) {
+        let key = Key::LoginAt(login.to_lowercase(), addr.map(source_key));
+        self.lock().remove(&key);
     }
 
-    /// Lifts the backoff of a login (an administrateur's decision).
+    /// Lifts the backoff of a login from every source (an administrateur's decision).
     pub fn lift(&self, login: &str) {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        entries.remove(&login_key(login));
+        let login = login.to_lowercase();
+        self.lock().retain(|k, _| k.login() != Some(login.as_str()));
     }
 }
 
@@ -104,31 +190,90 @@ impl Backoff {
 mod tests {
     use super::*;
 
+    const P: Kind = Kind::Person;
+
+    fn at(last: u8) -> Option<IpAddr> {
+        Some(IpAddr::from([127, 0, 0, last]))
+    }
+
     #[test]
     fn delays_grow_after_free_attempts_and_can_be_lifted() {
         let b = Backoff::new();
         for _ in 0..2 {
-            b.fail("jdupont", None, 1000);
+            b.fail(P, "jdupont", None, 1000);
         }
-        assert_eq!(b.retry_after("jdupont", None, 1000), None);
-        b.fail("jdupont", None, 1000);
-        assert_eq!(b.retry_after("JDupont", None, 1000), Some(1));
-        b.fail("jdupont", None, 1000);
-        assert_eq!(b.retry_after("jdupont", None, 1000), Some(2));
-        assert_eq!(b.retry_after("jdupont", None, 1002), None);
+        assert_eq!(b.retry_after(P, "jdupont", None, 1000), None);
+        b.fail(P, "jdupont", None, 1000);
+        assert_eq!(b.retry_after(P, "JDupont", None, 1000), Some(1));
+        b.fail(P, "jdupont", None, 1000);
+        assert_eq!(b.retry_after(P, "jdupont", None, 1000), Some(2));
+        assert_eq!(b.retry_after(P, "jdupont", None, 1002), None);
         b.lift("jdupont");
-        b.fail("jdupont", None, 1000);
-        assert_eq!(b.retry_after("jdupont", None, 1000), None);
+        b.fail(P, "jdupont", None, 1000);
+        assert_eq!(b.retry_after(P, "jdupont", None, 1000), None);
     }
 
     #[test]
-    fn an_address_is_slowed_across_logins() {
+    fn failures_from_one_source_never_delay_the_login_from_another() {
+        let b = Backoff::new();
+        for _ in 0..10 {
+            b.fail(P, "jdupont", at(2), 1000);
+        }
+        assert!(b.retry_after(P, "jdupont", at(2), 1000).is_some());
+        assert_eq!(b.retry_after(P, "jdupont", at(3), 1000), None);
+        // A service account likewise, and it has no count across sources at all.
+        for i in 0..200u8 {
+            b.fail(Kind::Service, "app:FICOBA", at(i), 1000);
+        }
+        assert_eq!(
+            b.retry_after(Kind::Service, "app:FICOBA", at(250), 1000),
+            None
+        );
+    }
+
+    #[test]
+    fn distributed_guessing_of_a_person_is_slowed_at_a_higher_threshold() {
+        let b = Backoff::new();
+        for i in 0..(FREE_PER_LOGIN - 1) {
+            b.fail(
+                P,
+                "jdupont",
+                Some(IpAddr::from([10, 0, (i / 200) as u8, (i % 200) as u8])),
+                1000,
+            );
+        }
+        assert_eq!(b.retry_after(P, "jdupont", at(9), 1000), None);
+        b.fail(P, "jdupont", at(8), 1000);
+        assert!(b.retry_after(P, "jdupont", at(9), 1000).is_some());
+    }
+
+    #[test]
+    fn a_source_is_slowed_across_logins_and_forgets_with_time() {
         let b = Backoff::new();
         let a: IpAddr = [10, 0, 0, 1].into();
         for i in 0..25 {
-            b.fail(&format!("user{i}"), Some(a), 50);
+            b.fail(P, &format!("user{i}"), Some(a), 50);
         }
-        assert!(b.retry_after("someone-else", Some(a), 50).is_some());
-        assert!(b.retry_after("someone-else", None, 50).is_none());
+        assert!(b.retry_after(P, "someone-else", Some(a), 50).is_some());
+        assert!(b.source_retry_after(a, 50).is_some());
+        assert!(b.retry_after(P, "someone-else", None, 50).is_none());
+        // The window slides: once the delay has run out and the failures leaked away,
+        // one more failure does not block again.
+        let later = 50 + MAX_DELAY + LEAK_SOURCE * 30;
+        b.fail(P, "user1", Some(a), later);
+        assert_eq!(b.source_retry_after(a, later), None);
+    }
+
+    #[test]
+    fn an_ipv6_source_is_one_slash_64() {
+        let b = Backoff::new();
+        for i in 0..30u16 {
+            let addr = IpAddr::from([0x2001, 0xdb8, 1, 2, i, 0, 0, 1]);
+            b.fail(P, &format!("user{i}"), Some(addr), 50);
+        }
+        let sibling = IpAddr::from([0x2001, 0xdb8, 1, 2, 0xffff, 0, 0, 9]);
+        assert!(b.source_retry_after(sibling, 50).is_some());
+        let other = IpAddr::from([0x2001, 0xdb8, 1, 3, 0, 0, 0, 9]);
+        assert_eq!(b.source_retry_after(other, 50), None);
     }
 }

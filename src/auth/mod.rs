@@ -1,5 +1,6 @@
 //! Credentials: password hashing, one-time tokens, sessions, backoff.
 
+pub mod addr;
 pub mod backoff;
 pub mod password;
 pub mod session;

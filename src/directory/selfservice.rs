@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::auth::backoff::Kind;
+
 use super::audit::{self, AuditEvent};
 use super::{ApplicationLink, Batch, DirError, DirResult, Directory, InvitationView, audit_view};
 use crate::auth::token::{self, OneTimeToken, TokenKind};
@@ -261,7 +263,10 @@ impl Directory {
     ) -> DirResult<()> {
         let account = self.account(account_id)?;
         let login = account.login.clone().unwrap_or_default();
-        if let Some(wait) = self.backoff.retry_after(&login, None, self.now()) {
+        if let Some(wait) = self
+            .backoff
+            .retry_after(Kind::Person, &login, None, self.now())
+        {
             return Err(DirError::TooManyAttempts { retry_after: wait });
         }
         let current_ok = match &account.credential {
@@ -269,7 +274,7 @@ impl Directory {
             None => false,
         };
         if !current_ok {
-            self.backoff.fail(&login, None, self.now());
+            self.backoff.fail(Kind::Person, &login, None, self.now());
             return Err(DirError::invalid(
                 "wrong-current-password",
                 "current",

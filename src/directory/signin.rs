@@ -2,6 +2,8 @@
 
 use std::net::IpAddr;
 
+use crate::auth::backoff::Kind;
+
 use super::{DirError, DirResult, Directory};
 use crate::domain::{Account, AccountState};
 
@@ -24,7 +26,10 @@ impl Directory {
         addr: Option<IpAddr>,
     ) -> DirResult<SignedIn> {
         let login = login.trim().to_lowercase();
-        if let Some(wait) = self.backoff.retry_after(&login, addr, self.now()) {
+        if let Some(wait) = self
+            .backoff
+            .retry_after(Kind::Person, &login, addr, self.now())
+        {
             return Err(DirError::TooManyAttempts { retry_after: wait });
         }
         let account = self.account_by_login(&login)?;
@@ -40,11 +45,11 @@ impl Directory {
         let account = match account {
             Some(a) if verified && a.state == AccountState::Active => a,
             _ => {
-                self.backoff.fail(&login, addr, self.now());
+                self.backoff.fail(Kind::Person, &login, addr, self.now());
                 return Err(DirError::BadCredentials);
             }
         };
-        self.backoff.succeed(&login);
+        self.backoff.succeed(&login, addr);
         let password_expired = account.credential.as_ref().is_some_and(|c| {
             self.settings
                 .policy

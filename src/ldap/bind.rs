@@ -7,6 +7,7 @@ use ldap3_proto::proto::{
     LdapResultCode,
 };
 
+use crate::auth::backoff::Kind;
 use crate::directory::{DirError, SignedIn};
 
 use super::acl::Identity;
@@ -105,8 +106,15 @@ impl Face {
                 self.bind_application(session, &code, password).await
             }
             None => {
-                // Same answer as a wrong password: the name alone tells nothing.
+                // Same answer as a wrong password: the name alone tells nothing. The
+                // dummy verification costs a hash, so it goes through the source's
+                // limiter like any other.
+                let backoff = self.dir.backoff();
+                if let Some(wait) = backoff.source_retry_after(session.peer, self.dir.now()) {
+                    return bind_error(&DirError::TooManyAttempts { retry_after: wait });
+                }
                 self.dir.hasher().verify_dummy(password).await;
+                backoff.source_fail(session.peer, self.dir.now());
                 result(LdapResultCode::InvalidCredentials, "invalid credentials")
             }
         }
@@ -148,10 +156,20 @@ impl Face {
         let key = application_backoff_key(code);
         let backoff = self.dir.backoff();
         let now = self.dir.now();
-        if let Some(wait) = backoff.retry_after(&key, Some(session.peer), now) {
+        if let Some(wait) = backoff.retry_after(Kind::Service, &key, Some(session.peer), now) {
             return bind_error(&DirError::TooManyAttempts { retry_after: wait });
         }
         let app = dit::ldap_application(&self.dir, code);
+        if app
+            .and_then(|a| a.ldap.as_ref())
+            .is_some_and(|l| !l.allows_source(session.peer))
+        {
+            tracing::warn!(application = code, source = %session.peer, "bind refused: source not allowed");
+            return result(
+                LdapResultCode::InvalidCredentials,
+                "binds of this application are not allowed from this address",
+            );
+        }
         let hash = app
             .and_then(|a| a.ldap.as_ref())
             .map(|l| l.bind_secret_hash.as_str());
@@ -164,7 +182,7 @@ impl Face {
         };
         match app {
             Some(app) if verified => {
-                backoff.succeed(&key);
+                backoff.succeed(&key, Some(session.peer));
                 session.identity = Identity::Application {
                     code: app.code.clone(),
                     dn: self.tree.application_dn(&app.code),
@@ -172,7 +190,7 @@ impl Face {
                 result(LdapResultCode::Success, "")
             }
             _ => {
-                backoff.fail(&key, Some(session.peer), self.dir.now());
+                backoff.fail(Kind::Service, &key, Some(session.peer), self.dir.now());
                 result(LdapResultCode::InvalidCredentials, "invalid credentials")
             }
         }

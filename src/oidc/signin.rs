@@ -1,11 +1,11 @@
 //! The authorization endpoint and its forms: sign-in on the core's credentials and
 //! backoff, renewal of an expired password, then the access gate and the code.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::web::client::ClientAddr;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{ConnectInfo, Form, State};
+use axum::extract::{Form, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 
@@ -209,7 +209,7 @@ fn continued(
 /// `POST /oidc/authorize/sign-in`: fields `login`, `password`.
 pub async fn sign_in(
     State(st): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     form: Fields,
 ) -> Response {
@@ -247,10 +247,7 @@ pub async fn sign_in(
             "Saisissez votre mot de passe.".into(),
         );
     }
-    let signed = match directory
-        .authenticate(login, password, Some(peer.ip()))
-        .await
-    {
+    let signed = match directory.authenticate(login, password, Some(client)).await {
         Ok(s) => s,
         Err(DirError::BadCredentials) => {
             st.metrics.sign_in_failure();

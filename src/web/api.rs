@@ -3,11 +3,11 @@
 // A problem is rendered at once and never travels far: its size does not matter.
 #![allow(clippy::result_large_err)]
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::web::client::ClientAddr;
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -53,12 +53,12 @@ pub struct SignIn {
 
 pub async fn create_session(
     State(st): S,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<SignIn>,
 ) -> ApiResult {
     let dir = &st.directory;
     let signed = match dir
-        .authenticate(&body.login, &body.password, Some(peer.ip()))
+        .authenticate(&body.login, &body.password, Some(client))
         .await
     {
         Ok(s) => s,

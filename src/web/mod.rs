@@ -1,6 +1,7 @@
 //! The HTTP face: JSON API, health, metrics (and, later, pages and OIDC).
 
 pub mod api;
+pub mod client;
 pub mod extract;
 pub mod metrics;
 pub mod operator_tokens;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The OpenID Connect issuer.
     pub oidc: Arc<crate::oidc::Oidc>,
+    /// Peers whose forwarding headers name the client (`http.trusted_proxies`).
+    pub trusted_proxies: Vec<crate::auth::addr::Cidr>,
 }
 
 /// The whole HTTP application.

@@ -18,4 +18,5 @@ mod lifecycle;
 mod mail_queue;
 mod matrix;
 mod openapi;
+mod sources;
 mod tokens;

@@ -1,10 +1,10 @@
 //! Sign-in to the web space at `/` (the address of the identifier mail) and sign-out.
 //! Both act on the issuer's SSO session: one sign-in for the portal and the applications.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, RawQuery, State};
+use crate::web::client::ClientAddr;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use maud::html;
@@ -74,7 +74,7 @@ pub async fn form(
 /// `POST /`: fields `login`, `password`.
 pub async fn sign_in(
     State(st): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     visitor: Visitor,
     headers: HeaderMap,
     Posted(fields): Posted,
@@ -104,7 +104,7 @@ pub async fn sign_in(
             "Saisissez votre mot de passe.",
         );
     }
-    let signed = match dir.authenticate(login, password, Some(peer.ip())).await {
+    let signed = match dir.authenticate(login, password, Some(client)).await {
         Ok(s) => s,
         Err(DirError::BadCredentials) => {
             st.metrics.sign_in_failure();
