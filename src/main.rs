@@ -237,7 +237,15 @@ fn check_config(path: Option<PathBuf>) -> Result<(), String> {
 fn backup(config: &Config, out: &std::path::Path) -> Result<(), String> {
     let store = Store::open(&config.server.data_dir).map_err(|e| e.to_string())?;
     let tmp = out.with_extension("partial");
-    let file = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    // 0600 whatever the umask: a leftover partial file is replaced, never reused.
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(format!("{}: {e}", tmp.display()));
+        }
+        _ => {}
+    }
+    let file =
+        store::private::create_private_file(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
     let mut writer = std::io::BufWriter::new(file);
     let lock = store.lock();
     let summary = store::backup_to(&store, &lock, &mut writer).map_err(|e| e.to_string())?;

@@ -52,7 +52,7 @@ pub fn open_directory(
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<Directory>, StartError> {
     let catalogue = Catalogue::load(&config.catalogue.file)?;
-    std::fs::create_dir_all(&config.server.data_dir).map_err(|e| {
+    crate::store::private::create_private_dir(&config.server.data_dir).map_err(|e| {
         StartError::Other(format!(
             "server.data_dir = {}: cannot create: {e}",
             config.server.data_dir.display()
@@ -113,6 +113,9 @@ impl Server {
         }
         if let Err(e) = self.directory.store().flush().await {
             tracing::error!(error = %e, "final flush");
+        }
+        if let Err(e) = self.directory.store().tighten_permissions() {
+            tracing::warn!(error = %e, "data directory permissions");
         }
     }
 }

@@ -130,8 +130,7 @@ fn generate_dev_cert(cert: &Path, key: &Path) -> Result<(), TlsError> {
         }
     }
     write_private(key, certified.signing_key.serialize_pem().as_bytes())?;
-    std::fs::write(cert, certified.cert.pem())
-        .map_err(|e| TlsError::Generate(format!("{}: {e}", cert.display())))
+    write_private(cert, certified.cert.pem().as_bytes())
 }
 
 /// Writes a file readable by its owner only (a private key).

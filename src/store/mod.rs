@@ -5,6 +5,7 @@ mod backup;
 pub mod bounded;
 mod cache;
 mod index;
+pub mod private;
 mod writeset;
 
 use std::path::Path;
@@ -191,6 +192,8 @@ pub struct Store {
     flusher: tokio::sync::Mutex<()>,
     /// Decoded values of the trees read on every request.
     cache: cache::ReadCache,
+    /// The data directory, `None` for a temporary store.
+    dir: Option<std::path::PathBuf>,
 }
 
 /// Proof that the caller holds the single-writer lock.
@@ -198,7 +201,11 @@ pub struct WriteLock<'a>(#[allow(dead_code)] MutexGuard<'a, ()>);
 
 impl Store {
     /// Opens (or creates) the store in `dir`, checks its format and migrates it.
+    ///
+    /// `dir` is created 0700 (tightened when looser), and once sled opened it every
+    /// directory below is 0700 and every file 0600.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        private::create_private_dir(dir)?;
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(CACHE_BYTES)
@@ -213,7 +220,23 @@ impl Store {
                 }
                 _ => StoreError::Sled(e),
             })?;
-        Self::from_db(db, dir)
+        let mut store = Self::from_db(db, dir)?;
+        store.dir = Some(dir.to_path_buf());
+        private::tighten_tree(dir)?;
+        Ok(store)
+    }
+
+    /// The data directory, `None` for a temporary store.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// Sets the files sled created since the last pass to 0600 (directories 0700).
+    pub fn tighten_permissions(&self) -> Result<usize, StoreError> {
+        match &self.dir {
+            Some(dir) => Ok(private::tighten_tree(dir)?),
+            None => Ok(0),
+        }
     }
 
     /// Opens a throw-away store (tests, benchmarks).
@@ -235,6 +258,7 @@ impl Store {
             cache: cache::ReadCache::new(CACHED_VALUES),
             flushed: AtomicU64::new(0),
             flusher: tokio::sync::Mutex::new(()),
+            dir: None,
         };
         store.check_format(dir)?;
         Ok(store)

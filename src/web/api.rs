@@ -552,17 +552,18 @@ pub async fn operator_audit(State(st): S, _op: Operator) -> ApiResult {
 pub async fn operator_backup(State(st): S, _op: Operator) -> ApiResult {
     let dir = Arc::clone(&st.directory);
     let file = tokio::task::spawn_blocking(move || -> Result<std::fs::File, String> {
-        let path =
-            std::env::temp_dir().join(format!("apex-idp-backup-{}.jsonl", uuid::Uuid::new_v4()));
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| e.to_string())?;
-        // Unlinked at once: the open handle keeps it readable, nothing is left behind.
-        let _ = std::fs::remove_file(&path);
         let store = dir.store();
+        // In the data directory's private scratch (0700), never under a name in /tmp;
+        // 0600, and unlinked at once: the open handle keeps it readable, nothing is
+        // left behind.
+        let scratch = match store.data_dir() {
+            Some(data) => crate::store::private::scratch_dir(data).map_err(|e| e.to_string())?,
+            None => return Err("a temporary store has no data directory".to_owned()),
+        };
+        let path = scratch.join(format!("backup-{}.jsonl", uuid::Uuid::new_v4()));
+        let mut file =
+            crate::store::private::create_private_file(&path).map_err(|e| e.to_string())?;
+        std::fs::remove_file(&path).map_err(|e| e.to_string())?;
         let lock = store.lock();
         let mut writer = std::io::BufWriter::new(&mut file);
         crate::store::backup_to(store, &lock, &mut writer).map_err(|e| e.to_string())?;

@@ -354,7 +354,7 @@ async fn kill_9_under_load_loses_no_acknowledged_write() {
 }
 
 /// Runs a CLI command of the binary on the store in `data`; cwd is `dir`.
-fn cli(dir: &Path, data: &Path, args: &[&str]) -> Output {
+pub(crate) fn cli(dir: &Path, data: &Path, args: &[&str]) -> Output {
     std::process::Command::new(BIN)
         .args(args)
         .env("APEX_SERVER__DATA_DIR", data)

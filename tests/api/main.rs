@@ -18,5 +18,6 @@ mod lifecycle;
 mod mail_queue;
 mod matrix;
 mod openapi;
+mod permissions;
 mod sources;
 mod tokens;
