@@ -80,7 +80,7 @@ pub fn canonical(addr: IpAddr) -> IpAddr {
 /// The source as the backoff counts it: an IPv4 address, or an IPv6 address's /64.
 pub fn source_key(addr: IpAddr) -> IpAddr {
     match canonical(addr) {
-        IpAddr::V6(_) => mask(canonical(addr), 64),
+        v6 @ IpAddr::V6(_) => mask(v6, 64),
         v4 => v4,
     }
 }

@@ -3,10 +3,9 @@
 
 use serde::Serialize;
 
-use crate::auth::backoff::Kind;
-
 use super::audit::{self, AuditEvent};
 use super::{ApplicationLink, Batch, DirError, DirResult, Directory, InvitationView, audit_view};
+use crate::auth::backoff::Kind;
 use crate::auth::token::{self, OneTimeToken, TokenKind};
 use crate::clock::rfc3339;
 use crate::domain::account::{LifecycleEvent, Outcome, check_email, check_person, transition};

@@ -2,9 +2,8 @@
 
 use std::net::IpAddr;
 
-use crate::auth::backoff::Kind;
-
 use super::{DirError, DirResult, Directory};
+use crate::auth::backoff::Kind;
 use crate::domain::{Account, AccountState};
 
 /// A successful sign-in.
@@ -59,5 +58,17 @@ impl Directory {
             account,
             password_expired,
         })
+    }
+
+    /// Refuses a password offered for a name that is no account or application, in the
+    /// time a real check takes. The dummy hash goes through the source's limiter like
+    /// any other, so unknown names cannot buy hashes without bound.
+    pub async fn refuse_unknown_name(&self, password: &str, addr: IpAddr) -> DirError {
+        if let Some(wait) = self.backoff.source_retry_after(addr, self.now()) {
+            return DirError::TooManyAttempts { retry_after: wait };
+        }
+        self.hasher.verify_dummy(password).await;
+        self.backoff.source_fail(addr, self.now());
+        DirError::BadCredentials
     }
 }

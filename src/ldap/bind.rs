@@ -106,16 +106,8 @@ impl Face {
                 self.bind_application(session, &code, password).await
             }
             None => {
-                // Same answer as a wrong password: the name alone tells nothing. The
-                // dummy verification costs a hash, so it goes through the source's
-                // limiter like any other.
-                let backoff = self.dir.backoff();
-                if let Some(wait) = backoff.source_retry_after(session.peer, self.dir.now()) {
-                    return bind_error(&DirError::TooManyAttempts { retry_after: wait });
-                }
-                self.dir.hasher().verify_dummy(password).await;
-                backoff.source_fail(session.peer, self.dir.now());
-                result(LdapResultCode::InvalidCredentials, "invalid credentials")
+                // Same answer as a wrong password: the name alone tells nothing.
+                bind_error(&self.dir.refuse_unknown_name(password, session.peer).await)
             }
         }
     }
