@@ -326,6 +326,11 @@ pub struct OidcConfig {
     pub access_token_seconds: u32,
     /// Lifetime of a refresh-token family from its sign-in, in days.
     pub refresh_token_days: u32,
+    /// Sign-ins one client address may leave pending (an authorization request that
+    /// waits for its form); beyond, that address's oldest is forgotten.
+    pub pending_sign_ins_per_address: usize,
+    /// Sign-ins pending in all; beyond, new ones are refused (429) until some end.
+    pub pending_sign_ins_total: usize,
 }
 
 impl Default for OidcConfig {
@@ -335,6 +340,8 @@ impl Default for OidcConfig {
             session_max_hours: 12,
             access_token_seconds: 300,
             refresh_token_days: 30,
+            pending_sign_ins_per_address: 256,
+            pending_sign_ins_total: 100_000,
         }
     }
 }
@@ -567,21 +574,44 @@ impl Config {
             bad("server.session_minutes", "0", "must be at least 1");
         }
         let o = self.oidc;
+        let wide = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         for (key, value, low, high) in [
             (
                 "oidc.session_idle_minutes",
-                o.session_idle_minutes,
+                u64::from(o.session_idle_minutes),
                 1,
                 24 * 60,
             ),
-            ("oidc.session_max_hours", o.session_max_hours, 1, 24 * 30),
+            (
+                "oidc.session_max_hours",
+                u64::from(o.session_max_hours),
+                1,
+                24 * 30,
+            ),
             (
                 "oidc.access_token_seconds",
-                o.access_token_seconds,
+                u64::from(o.access_token_seconds),
                 30,
                 3600,
             ),
-            ("oidc.refresh_token_days", o.refresh_token_days, 1, 365),
+            (
+                "oidc.refresh_token_days",
+                u64::from(o.refresh_token_days),
+                1,
+                365,
+            ),
+            (
+                "oidc.pending_sign_ins_per_address",
+                wide(o.pending_sign_ins_per_address),
+                1,
+                100_000,
+            ),
+            (
+                "oidc.pending_sign_ins_total",
+                wide(o.pending_sign_ins_total),
+                1,
+                10_000_000,
+            ),
         ] {
             if !(low..=high).contains(&value) {
                 bad(

@@ -12,6 +12,14 @@ use crate::domain::{Account, AccountState};
 /// Scopes we know; others are ignored.
 pub const SCOPES: [&str; 4] = ["openid", "profile", "email", "apex"];
 
+/// Longest accepted free-text parameter: a pending request is kept on disk until its
+/// sign-in, so an anonymous client must not choose its size. (`code_challenge` has
+/// its own bound, 128; an `id_token_hint` is verified, never kept.)
+pub const MAX_PARAM_BYTES: usize = 512;
+
+/// The parameters whose length the client chooses freely.
+const BOUNDED: [&str; 5] = ["state", "nonce", "login_hint", "scope", "prompt"];
+
 /// How the answer reaches the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ResponseMode {
@@ -101,9 +109,13 @@ pub fn parse(
             "response_mode must be query or form_post",
         )),
     };
+    let state = params.get("state").ok().flatten();
     let target = Target {
         redirect_uri: redirect_uri.to_owned(),
-        state: params.get("state").ok().flatten().map(str::to_owned),
+        // An oversized state is not echoed: the refusal below says why.
+        state: state
+            .filter(|s| s.len() <= MAX_PARAM_BYTES)
+            .map(str::to_owned),
         response_mode: *mode.as_ref().unwrap_or(&ResponseMode::Query),
     };
     let checked = mode.and_then(|_| check(params, client_id, client, target.clone(), &hint_sub));
@@ -118,6 +130,14 @@ fn check(
     hint_sub: &impl Fn(&str) -> Option<String>,
 ) -> Result<AuthRequest, OAuthError> {
     params.one("state")?;
+    for name in BOUNDED {
+        if params.one(name)?.is_some_and(|v| v.len() > MAX_PARAM_BYTES) {
+            return Err(OAuthError::new(
+                "invalid_request",
+                format!("{name} is longer than {MAX_PARAM_BYTES} bytes"),
+            ));
+        }
+    }
     if params.one("request")?.is_some() {
         return Err(OAuthError::new(
             "request_not_supported",
@@ -369,6 +389,35 @@ mod tests {
             panic!()
         };
         assert_eq!(e.error, "invalid_scope");
+    }
+
+    #[test]
+    fn long_free_text_parameters_are_refused() {
+        let c = catalogue();
+        let at_bound = "x".repeat(MAX_PARAM_BYTES);
+        let over = "x".repeat(MAX_PARAM_BYTES + 1);
+        let r = parse(&base(&[("nonce", &at_bound)]), &c, |_| None).unwrap();
+        assert_eq!(r.nonce.as_deref(), Some(at_bound.as_str()));
+        for name in ["nonce", "login_hint", "prompt"] {
+            let Err(Refused::Redirect(t, e)) = parse(&base(&[(name, &over)]), &c, |_| None) else {
+                panic!("{name} accepted")
+            };
+            assert_eq!(e.error, "invalid_request", "{name}");
+            assert_eq!(t.state.as_deref(), Some("s1"));
+        }
+        let mut p = base(&[]);
+        p.0[4].1 = over.clone();
+        let Err(Refused::Redirect(t, e)) = parse(&p, &c, |_| None) else {
+            panic!("long state accepted")
+        };
+        assert_eq!(e.error, "invalid_request");
+        assert_eq!(t.state, None, "an oversized state is not echoed");
+        p.0[4].1 = "s1".into();
+        p.0[3].1 = format!("openid {over}");
+        assert!(matches!(
+            parse(&p, &c, |_| None),
+            Err(Refused::Redirect(..))
+        ));
     }
 
     #[test]

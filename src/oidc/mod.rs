@@ -49,7 +49,7 @@ use backchannel::Courier;
 use client::SecretCache;
 use grants::Grants;
 use rotation::Published;
-use session::{Lifetimes, Sessions};
+use session::{Lifetimes, PendingLimits, Sessions};
 
 /// The authentication context class of a password sign-in.
 pub const ACR: &str = "eidas1";
@@ -120,7 +120,15 @@ impl Oidc {
         let secure = base.starts_with("https://");
         let oidc = Oidc {
             grants: Grants::open(&store)?,
-            sessions: Sessions::open(&store, lifetimes, secure)?,
+            sessions: Sessions::open(
+                &store,
+                lifetimes,
+                PendingLimits {
+                    per_source: config.pending_sign_ins_per_address,
+                    total: config.pending_sign_ins_total,
+                },
+                secure,
+            )?,
             issuer,
             base,
             keys: std::sync::RwLock::new(Arc::new(published)),

@@ -13,7 +13,7 @@ use super::authorize::{self, AuthRequest, Refused, Step};
 use super::grants::{Authentication, CODE_SECONDS, CodeRecord};
 use super::pages::{self, FieldError, RenewView, SignInView};
 use super::params::{OAuthError, Params};
-use super::session::SsoSession;
+use super::session::{SsoSession, WaitError};
 use super::{ACR, AMR_PASSWORD, Oidc, reply};
 use crate::directory::{DirError, Directory};
 use crate::domain::AccountState;
@@ -41,6 +41,20 @@ fn bad_request(message: &str) -> Response {
         StatusCode::BAD_REQUEST,
         pages::error("Demande refusée", message),
     )
+}
+
+fn busy() -> Response {
+    tracing::warn!("oidc: too many pending sign-ins, a new one was refused");
+    let mut r = pages::respond(
+        StatusCode::TOO_MANY_REQUESTS,
+        pages::error(
+            "Service très sollicité",
+            "Trop de connexions sont en cours. Réessayez dans quelques minutes.",
+        ),
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    r
 }
 
 fn expired() -> Response {
@@ -77,6 +91,7 @@ fn current_session(
 /// `GET|POST /oidc/authorize`
 pub async fn authorize(
     State(st): State<Arc<AppState>>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     form: Fields,
 ) -> Response {
@@ -112,9 +127,10 @@ pub async fn authorize(
         step @ (Step::SignIn | Step::Renew) => {
             let (csrf, set_csrf) = oidc.sessions.csrf(&headers);
             let login = request.login_hint.clone().unwrap_or_default();
-            let interaction = match oidc.sessions.wait(request.clone(), &csrf, now) {
+            let interaction = match oidc.sessions.wait(request.clone(), &csrf, client, now) {
                 Ok(i) => i,
-                Err(e) => return failure(e),
+                Err(WaitError::Full) => return busy(),
+                Err(WaitError::State(e)) => return failure(e),
             };
             let page = if step == Step::Renew {
                 pages::renew(&RenewView {

@@ -98,6 +98,18 @@ impl<V: Serialize + DeserializeOwned> Table<V> {
         }
     }
 
+    /// Every readable value with its key.
+    pub fn entries(&self) -> Result<Vec<(Vec<u8>, V)>, StateError> {
+        let mut out = Vec::new();
+        for item in self.tree.iter() {
+            let (key, raw) = item?;
+            if let Ok(value) = serde_json::from_slice::<V>(&raw) {
+                out.push((key.to_vec(), value));
+            }
+        }
+        Ok(out)
+    }
+
     /// Removes every value for which `dead` holds; returns how many.
     pub fn purge(&self, dead: impl Fn(&V) -> bool) -> Result<usize, StateError> {
         let mut n = 0;

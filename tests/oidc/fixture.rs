@@ -103,6 +103,15 @@ impl Op {
     /// A server whose catalogue is the test catalogue changed by `edit`, written at
     /// start (for what is only known at run time, such as back-channel logout URIs).
     pub async fn start_with_catalogue(edit: impl FnOnce(&mut Catalogue)) -> Op {
+        Op::start_with(edit, |_| {}).await
+    }
+
+    /// A server over the test catalogue changed by `edit`, and the test configuration
+    /// changed by `configure`.
+    pub async fn start_with(
+        edit: impl FnOnce(&mut Catalogue),
+        configure: impl FnOnce(&mut apex_idp::config::Config),
+    ) -> Op {
         let dir = tempfile::tempdir().unwrap();
         let text = std::fs::read_to_string(catalogue_file()).unwrap();
         let mut catalogue: Catalogue = toml::from_str(&text).unwrap();
@@ -115,6 +124,7 @@ impl Op {
         config.server.public_url = format!("http://127.0.0.1:{port}");
         config.http.listen = format!("127.0.0.1:{port}");
         config.catalogue.file = file;
+        configure(&mut config);
         let http = common::browser_client();
         let op = TestServer::launch(dir, &config, http, async |directory| {
             apex_idp::demo::seed(directory).await.unwrap();

@@ -8,6 +8,7 @@
 )]
 
 mod backchannel;
+mod bounds;
 #[path = "../common/mod.rs"]
 mod common;
 mod conformance;
