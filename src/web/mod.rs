@@ -66,6 +66,16 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
             Arc::clone(&state),
             metrics::measure,
         ))
+        // JSON answers are never documents: they load nothing and frame nowhere. Pages
+        // set their own policy, which stays.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -13,6 +13,7 @@ mod common;
 mod concurrency;
 mod durability;
 mod fixture;
+mod headers;
 mod invariants;
 mod lifecycle;
 mod mail_queue;
