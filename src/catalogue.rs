@@ -6,9 +6,15 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::auth::password::verify_blocking;
 use crate::config::{Problem, Problems};
 use crate::domain::ProfileId;
 use crate::domain::profile::is_code;
+
+/// The secret of the demo OIDC client, published with the demo catalogue.
+pub const DEMO_CLIENT_SECRET: &str = "demo-client-secret";
+/// The bind secret of the demo LDAP service account, published with it too.
+pub const DEMO_LDAP_SECRET: &str = "ficoba-ldap-secret";
 
 /// The whole catalogue.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -143,6 +149,41 @@ impl Catalogue {
         } else {
             Err(Problems(problems))
         }
+    }
+
+    /// The secrets that still are the demo catalogue's published ones: anyone who
+    /// read the demo could authenticate as these applications. `serve` refuses them
+    /// unless `--dev`. Costs one argon2 verification per application secret.
+    pub fn published_demo_secrets(&self, file: &str) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let mut found = |key: String, secret: &str| {
+            out.push(Problem {
+                file: file.to_owned(),
+                key,
+                value: format!("hash of « {secret} »"),
+                message: "the demo catalogue's published secret: anyone may authenticate as \
+                          this application. Give it its own secret (apex-idp hash-secret), or \
+                          pass --dev on a development machine"
+                    .to_owned(),
+            })
+        };
+        for app in &self.applications {
+            let k = format!("application[{}]", app.code);
+            if let Some(hash) = app
+                .oidc
+                .as_ref()
+                .and_then(|o| o.client_secret_hash.as_ref())
+                && verify_blocking(DEMO_CLIENT_SECRET, hash)
+            {
+                found(format!("{k}.oidc.client_secret_hash"), DEMO_CLIENT_SECRET);
+            }
+            if let Some(ldap) = &app.ldap
+                && verify_blocking(DEMO_LDAP_SECRET, &ldap.bind_secret_hash)
+            {
+                found(format!("{k}.ldap.bind_secret_hash"), DEMO_LDAP_SECRET);
+            }
+        }
+        out
     }
 
     /// Checks the catalogue as a whole.

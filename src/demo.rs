@@ -11,7 +11,7 @@ use crate::store::T;
 /// The password of every demo account.
 pub const DEMO_PASSWORD: &str = "Demo-Apex-2026!";
 /// The secret of the demo OIDC client (its hash is in config/catalogue.toml).
-pub const DEMO_CLIENT_SECRET: &str = "demo-client-secret";
+pub use crate::catalogue::DEMO_CLIENT_SECRET;
 
 /// A demo sign-in to print.
 #[derive(Debug, Clone)]

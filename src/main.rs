@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use apex_idp::catalogue::Catalogue;
 use apex_idp::clock::SystemClock;
 use apex_idp::config::Config;
 use apex_idp::server::{self, listening_line};
@@ -35,6 +36,9 @@ enum Command {
         /// Configuration file (default config/apex.toml).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Development machine: accept the demo catalogue's published secrets.
+        #[arg(long)]
+        dev: bool,
     },
     /// Run the server on a demo directory, created when empty, and print the sign-ins.
     Demo {
@@ -56,6 +60,9 @@ enum Command {
         /// Configuration file (default config/apex.toml).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Check as `serve --dev` runs: the demo catalogue's published secrets pass.
+        #[arg(long)]
+        dev: bool,
     },
     /// Write a consistent backup of the whole store (JSON lines), server stopped.
     Backup {
@@ -93,16 +100,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let result = match cli.command {
-        Command::Serve { config } => {
-            load(config.as_deref()).and_then(|c| run_async(serve(c, false)))
-        }
+        Command::Serve { config, dev } => load(config.as_deref()).and_then(|c| {
+            if !dev {
+                refuse_demo_secrets(&c)?;
+            }
+            run_async(serve(c, false))
+        }),
         Command::Demo { data_dir, config } => load(config.as_deref()).and_then(|mut c| {
             c.server.data_dir = data_dir.clone();
             c.mail.outbox_dir = data_dir.join("outbox");
             run_async(serve(c, true))
         }),
         Command::HashSecret { config } => load(config.as_deref()).and_then(|c| hash_secret(&c)),
-        Command::CheckConfig { config } => check_config(config),
+        Command::CheckConfig { config, dev } => check_config(config, dev),
         Command::Backup { out, config } => load(config.as_deref()).and_then(|c| backup(&c, &out)),
         Command::Restore { input, config } => {
             load(config.as_deref()).and_then(|c| restore(&c, &input))
@@ -214,8 +224,32 @@ fn hash_secret(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-fn check_config(path: Option<PathBuf>) -> Result<(), String> {
-    match server::check_config(path.as_deref()) {
+/// `serve` without `--dev` starts only when no application keeps a demo secret.
+fn refuse_demo_secrets(config: &Config) -> Result<(), String> {
+    let catalogue = Catalogue::load(&config.catalogue.file).map_err(|p| p.to_string())?;
+    let file = config.catalogue.file.display().to_string();
+    let found = catalogue.published_demo_secrets(&file);
+    if found.is_empty() {
+        return Ok(());
+    }
+    for p in &found {
+        eprintln!("{p}");
+    }
+    Err(format!(
+        "{} application secret(s) of the demo catalogue: refusing to serve (--dev accepts them)",
+        found.len()
+    ))
+}
+
+fn check_config(path: Option<PathBuf>, dev: bool) -> Result<(), String> {
+    let checked = server::check_config(path.as_deref()).and_then(|(config, catalogue)| {
+        let file = config.catalogue.file.display().to_string();
+        match catalogue.published_demo_secrets(&file) {
+            found if found.is_empty() || dev => Ok((config, catalogue)),
+            found => Err(found.iter().map(ToString::to_string).collect()),
+        }
+    });
+    match checked {
         Ok((config, catalogue)) => {
             println!(
                 "configuration OK: {} categories, {} applications, data in {}",

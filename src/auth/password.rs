@@ -119,6 +119,11 @@ impl Hasher {
     }
 }
 
+/// Verifies a secret against a PHC string synchronously (checks at start, CLI).
+pub fn verify_blocking(secret: &str, phc: &str) -> bool {
+    verify_in(secret.as_bytes(), phc, &mut Vec::new())
+}
+
 fn hash_now(params: &Params, secret: &[u8]) -> Result<String, HashError> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
         .hash_password(secret)
