@@ -196,7 +196,7 @@ async fn main() {
     // memory and CPU time are its own, not the load client's.
     let t = Instant::now();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_apex-idp"))
-        .args(["serve"])
+        .args(["serve", "--dev"])
         .env("APEX_SERVER__DATA_DIR", &config.server.data_dir)
         .env("APEX_MAIL__OUTBOX_DIR", &config.mail.outbox_dir)
         .env("APEX_HTTP__LISTEN", "127.0.0.1:0")

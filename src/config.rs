@@ -38,6 +38,8 @@ pub struct Config {
     pub catalogue: CatalogueConfig,
     /// `[oidc]`
     pub oidc: OidcConfig,
+    /// `[management]`
+    pub management: ManagementConfig,
 }
 
 /// `[server]`: where the data lives and under which URL the server is reached.
@@ -78,6 +80,16 @@ pub struct HttpConfig {
     /// Reverse proxies (CIDR ranges) whose `X-Forwarded-For` / `Forwarded` headers name
     /// the client. From any other peer those headers are ignored. Empty: none.
     pub trusted_proxies: Vec<String>,
+    /// Open connections at once, in all; beyond, new ones are closed at once.
+    pub max_connections: usize,
+    /// Open connections at once from one address (an IPv6 client by its /64); trusted
+    /// proxies are not bound by it.
+    pub max_connections_per_address: usize,
+    /// Seconds a client has to complete the TLS handshake, then each request's headers
+    /// (also the longest wait for the next request on a kept-alive connection).
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a request has to be read and answered (its body included); beyond, 408.
+    pub request_timeout_seconds: u64,
 }
 
 impl Default for HttpConfig {
@@ -87,8 +99,21 @@ impl Default for HttpConfig {
             tls: false,
             max_body_bytes: 64 * 1024,
             trusted_proxies: Vec::new(),
+            max_connections: 10_000,
+            max_connections_per_address: 256,
+            header_read_timeout_seconds: 10,
+            request_timeout_seconds: 60,
         }
     }
+}
+
+/// `[management]`: where `/metrics` and the operator API are served.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ManagementConfig {
+    /// A listen address of their own (plain HTTP, e.g. `127.0.0.1:9090`): they are then
+    /// served there only, with `/healthz` and `/readyz`. Empty: on `http.listen`.
+    pub listen: String,
 }
 
 /// `[ldap]`: the LDAP directory face.
@@ -450,6 +475,58 @@ impl Config {
         for range in &self.http.trusted_proxies {
             if let Err(e) = range.parse::<crate::auth::addr::Cidr>() {
                 bad("http.trusted_proxies", range, &e.to_string());
+            }
+        }
+        let h = &self.http;
+        let wide = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        for (key, value, low, high) in [
+            (
+                "http.max_connections",
+                wide(h.max_connections),
+                1,
+                1_000_000,
+            ),
+            (
+                "http.max_connections_per_address",
+                wide(h.max_connections_per_address),
+                1,
+                1_000_000,
+            ),
+            (
+                "http.header_read_timeout_seconds",
+                h.header_read_timeout_seconds,
+                1,
+                300,
+            ),
+            (
+                "http.request_timeout_seconds",
+                h.request_timeout_seconds,
+                1,
+                3600,
+            ),
+        ] {
+            if !(low..=high).contains(&value) {
+                bad(
+                    key,
+                    &value.to_string(),
+                    &format!("must be between {low} and {high}"),
+                );
+            }
+        }
+        let management = &self.management.listen;
+        if !management.is_empty() {
+            match management.parse::<SocketAddr>() {
+                Err(_) => bad(
+                    "management.listen",
+                    management,
+                    "must be an address such as 127.0.0.1:9090, or empty",
+                ),
+                Ok(m) if m.port() != 0 && self.http.listen.parse() == Ok(m) => bad(
+                    "management.listen",
+                    management,
+                    "must differ from http.listen",
+                ),
+                Ok(_) => {}
             }
         }
         for (key, value) in [

@@ -168,7 +168,11 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
     let server = server::start_with(&config, directory)
         .await
         .map_err(|e| e.to_string())?;
-    println!("{}", listening_line("http", server.http_addr));
+    let proto = if server.https { "https" } else { "http" };
+    println!("{}", listening_line(proto, server.http_addr));
+    if let Some(addr) = server.management_addr {
+        println!("{}", listening_line("management", addr));
+    }
     if let Some(addr) = server.ldap_addr {
         println!("{}", listening_line("ldap", addr));
     }

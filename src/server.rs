@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -15,7 +16,8 @@ use crate::config::{Config, Problems};
 use crate::directory::{self, Directory, Settings, mailqueue};
 use crate::mail::Postman;
 use crate::store::Store;
-use crate::web::{self, AppState};
+use crate::tls::Certificates;
+use crate::web::{self, AppState, Faces};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +85,10 @@ pub fn open_directory(
 pub struct Server {
     /// Where HTTP listens.
     pub http_addr: SocketAddr,
+    /// Whether that listener speaks HTTPS (`http.tls`).
+    pub https: bool,
+    /// Where `/metrics` and the operator API listen, when `[management] listen` is set.
+    pub management_addr: Option<SocketAddr>,
     /// Where plain LDAP (with StartTLS) listens, when enabled.
     pub ldap_addr: Option<SocketAddr>,
     /// Where LDAPS listens, when enabled.
@@ -90,6 +96,7 @@ pub struct Server {
     /// The core, for in-process tests.
     pub directory: Arc<Directory>,
     stop: watch::Sender<bool>,
+    http_tasks: Vec<JoinHandle<()>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -97,17 +104,15 @@ impl Server {
     /// Stops accepting, lets requests finish, flushes the store.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        let mut tasks = self.tasks.into_iter();
-        if let Some(http) = tasks.next() {
-            // In-flight requests get a grace period to finish.
-            if tokio::time::timeout(std::time::Duration::from_secs(10), http)
-                .await
-                .is_err()
-            {
-                tracing::warn!("requests still running after 10 s; stopping anyway");
-            }
+        // In-flight requests get a grace period to finish.
+        let http = futures::future::join_all(self.http_tasks);
+        if tokio::time::timeout(std::time::Duration::from_secs(10), http)
+            .await
+            .is_err()
+        {
+            tracing::warn!("requests still running after 10 s; stopping anyway");
         }
-        for t in tasks {
+        for t in self.tasks {
             t.abort();
             let _ = t.await;
         }
@@ -133,12 +138,6 @@ async fn bind(key: &'static str, addr: &str) -> Result<TcpListener, StartError> 
 /// Starts every listener and background task.
 pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Server, StartError> {
     install_crypto_provider();
-    if config.http.tls {
-        return Err(StartError::Other(
-            "http.tls = true: HTTPS termination is not built in yet; serve behind a TLS reverse proxy and set http.tls = false"
-                .into(),
-        ));
-    }
     let directory = open_directory(config, clock)?;
     start_with(config, directory).await
 }
@@ -151,11 +150,31 @@ pub async fn start_with(config: &Config, directory: Arc<Directory>) -> Result<Se
     let http_addr = listener
         .local_addr()
         .map_err(|e| StartError::Other(e.to_string()))?;
+    let management = match config.management.listen.as_str() {
+        "" => None,
+        addr => Some(bind("management.listen", addr).await?),
+    };
+    let management_addr = management
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    let ldap_enabled = !config.ldap.listen.is_empty() || !config.ldap.ldaps_listen.is_empty();
+    let certificates = if config.http.tls || ldap_enabled {
+        install_crypto_provider();
+        let (certificates, _) =
+            crate::tls::certificates(&config.tls).map_err(|e| StartError::Other(e.to_string()))?;
+        Some(certificates)
+    } else {
+        None
+    };
     let oidc = Arc::new(
         crate::oidc::Oidc::open(&directory, config.oidc)
             .await
             .map_err(|e| StartError::Other(e.to_string()))?,
     );
+    let trusted_proxies = crate::auth::addr::parse_list(&config.http.trusted_proxies)
+        .map_err(|e| StartError::Other(e.to_string()))?;
     let state = Arc::new(AppState {
         oidc: Arc::clone(&oidc),
         directory: Arc::clone(&directory),
@@ -163,40 +182,96 @@ pub async fn start_with(config: &Config, directory: Arc<Directory>) -> Result<Se
             config.operator.token_hashes.clone(),
         ),
         metrics: web::metrics::Metrics::default(),
-        trusted_proxies: crate::auth::addr::parse_list(&config.http.trusted_proxies)
-            .map_err(|e| StartError::Other(e.to_string()))?,
+        trusted_proxies: trusted_proxies.clone(),
     });
-    let app = web::router(state, config.http.max_body_bytes);
-    let (stop, mut stopped) = watch::channel(false);
-    let http = tokio::spawn(async move {
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        let shutdown = async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "http server");
-        }
-    });
-    let ldap = start_ldap(config, &directory, &stop).await?;
+    let (stop, _) = watch::channel(false);
+    let limits = web::listener::Limits {
+        max_connections: config.http.max_connections,
+        per_address: config.http.max_connections_per_address,
+        header_read: Duration::from_secs(config.http.header_read_timeout_seconds),
+        unbounded: trusted_proxies,
+    };
+    let timeout = Duration::from_secs(config.http.request_timeout_seconds);
+    let body = config.http.max_body_bytes;
+    let faces = if management.is_some() {
+        Faces::Public
+    } else {
+        Faces::All
+    };
+    let https = match (&certificates, config.http.tls) {
+        (Some(c), true) => Some(tokio_rustls::TlsAcceptor::from(
+            c.server_config(&[b"http/1.1"])
+                .map_err(|e| StartError::Other(e.to_string()))?,
+        )),
+        _ => None,
+    };
+    let mut http_tasks = vec![web::listener::spawn(
+        listener,
+        web::router(Arc::clone(&state), body, timeout, faces),
+        https,
+        limits.clone(),
+        stop.subscribe(),
+    )];
+    if let Some(listener) = management {
+        http_tasks.push(web::listener::spawn(
+            listener,
+            web::router(Arc::clone(&state), body, timeout, Faces::Management),
+            None,
+            limits,
+            stop.subscribe(),
+        ));
+    }
+    let ldap = start_ldap(config, &directory, certificates.as_ref(), &stop).await?;
     let mail = tokio::spawn(mailqueue::run_sender(Arc::clone(&directory), postman));
     let housekeeping = tokio::spawn(directory::run_housekeeping(Arc::clone(&directory)));
-    let mut tasks = vec![http, mail, housekeeping];
+    let mut tasks = vec![mail, housekeeping];
     tasks.extend(ldap.tasks);
     tasks.push(tokio::spawn(crate::oidc::run_housekeeping(
         oidc,
         Arc::clone(&directory),
     )));
+    if let Some(certificates) = certificates {
+        tasks.push(reload_on_hangup(certificates)?);
+    }
     Ok(Server {
         http_addr,
+        https: config.http.tls,
+        management_addr,
         ldap_addr: ldap.ldap_addr,
         ldaps_addr: ldap.ldaps_addr,
         directory,
         stop,
+        http_tasks,
         tasks,
     })
+}
+
+/// Reads the certificate and key again at each SIGHUP: new handshakes (HTTPS, LDAPS,
+/// StartTLS) get the new ones, open connections keep theirs. A bad file leaves the
+/// certificate in service and says why.
+fn reload_on_hangup(certificates: Arc<Certificates>) -> Result<JoinHandle<()>, StartError> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        // Installed before start returns: a SIGHUP from then on never kills the process.
+        let mut hangups = signal(SignalKind::hangup())
+            .map_err(|e| StartError::Other(format!("cannot watch SIGHUP: {e}")))?;
+        Ok(tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                match certificates.reload() {
+                    Ok(()) => tracing::info!("tls: certificate and key read again (SIGHUP)"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "tls: reload refused, the certificate in service stays")
+                    }
+                }
+            }
+        }))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = certificates;
+        Ok(tokio::spawn(async {}))
+    }
 }
 
 /// The LDAP listeners that were started.
@@ -212,6 +287,7 @@ struct LdapListeners {
 async fn start_ldap(
     config: &Config,
     directory: &Arc<Directory>,
+    certificates: Option<&Arc<Certificates>>,
     stop: &watch::Sender<bool>,
 ) -> Result<LdapListeners, StartError> {
     let mut out = LdapListeners {
@@ -220,12 +296,12 @@ async fn start_ldap(
         tasks: Vec::new(),
     };
     let (plain, ldaps) = (&config.ldap.listen, &config.ldap.ldaps_listen);
-    if plain.is_empty() && ldaps.is_empty() {
+    let Some(certificates) = certificates.filter(|_| !plain.is_empty() || !ldaps.is_empty()) else {
         return Ok(out);
-    }
-    install_crypto_provider();
-    let (tls, _) =
-        crate::tls::server_config(&config.tls).map_err(|e| StartError::Other(e.to_string()))?;
+    };
+    let tls = certificates
+        .server_config(&[])
+        .map_err(|e| StartError::Other(e.to_string()))?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let face = Arc::new(
         crate::ldap::Face::new(Arc::clone(directory), &config.ldap).map_err(|e| {

@@ -1,12 +1,16 @@
 //! rustls server configurations from the `[tls]` certificate, and the self-signed
 //! development certificate generated when `generate_dev_cert` is set and none exists.
+//! The certificate is read again on demand (SIGHUP): connections already open keep
+//! theirs, new handshakes get the new one.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 
 use crate::config::TlsConfig;
 
@@ -53,9 +57,56 @@ pub enum CertSource {
     GeneratedDev,
 }
 
-/// Builds the rustls server configuration (ring provider) from `[tls]`, generating a
-/// self-signed development certificate first when allowed and none exists.
-pub fn server_config(tls: &TlsConfig) -> Result<(Arc<ServerConfig>, CertSource), TlsError> {
+/// The certificate and key in service, replaced whole by [`Certificates::reload`].
+#[derive(Debug)]
+pub struct Certificates {
+    tls: TlsConfig,
+    current: RwLock<Arc<CertifiedKey>>,
+}
+
+impl ResolvesServerCert for Certificates {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(Arc::clone(
+            &self.current.read().unwrap_or_else(PoisonError::into_inner),
+        ))
+    }
+}
+
+impl Certificates {
+    /// Reads the certificate and key files again; on any problem the one in service
+    /// stays and the error says what is wrong.
+    pub fn reload(&self) -> Result<(), TlsError> {
+        let fresh = certified_key(&self.tls)?;
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);
+        Ok(())
+    }
+
+    /// A rustls configuration serving these certificates (TLS 1.2 and 1.3), offering
+    /// the given ALPN protocols.
+    pub fn server_config(self: &Arc<Self>, alpn: &[&[u8]]) -> Result<Arc<ServerConfig>, TlsError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::clone(self) as Arc<dyn ResolvesServerCert>);
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Ok(Arc::new(config))
+    }
+}
+
+fn certified_key(tls: &TlsConfig) -> Result<CertifiedKey, TlsError> {
+    let certs = read_certs(&tls.cert)?;
+    let key = read_key(&tls.key)?;
+    Ok(CertifiedKey::from_der(
+        certs,
+        key,
+        &rustls::crypto::ring::default_provider(),
+    )?)
+}
+
+/// Loads the `[tls]` certificate, generating a self-signed development certificate
+/// first when allowed and none exists.
+pub fn certificates(tls: &TlsConfig) -> Result<(Arc<Certificates>, CertSource), TlsError> {
     let source = if !tls.cert.exists() && !tls.key.exists() && tls.generate_dev_cert {
         generate_dev_cert(&tls.cert, &tls.key)?;
         tracing::warn!(
@@ -68,14 +119,18 @@ pub fn server_config(tls: &TlsConfig) -> Result<(Arc<ServerConfig>, CertSource),
     } else {
         CertSource::Files
     };
-    let certs = read_certs(&tls.cert)?;
-    let key = read_key(&tls.key)?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?;
-    Ok((Arc::new(config), source))
+    let current = RwLock::new(Arc::new(certified_key(tls)?));
+    let certificates = Certificates {
+        tls: tls.clone(),
+        current,
+    };
+    Ok((Arc::new(certificates), source))
+}
+
+/// Builds the rustls server configuration (ring provider, no ALPN) from `[tls]`.
+pub fn server_config(tls: &TlsConfig) -> Result<(Arc<ServerConfig>, CertSource), TlsError> {
+    let (certificates, source) = certificates(tls)?;
+    Ok((certificates.server_config(&[])?, source))
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod client;
 pub mod extract;
+pub mod listener;
 pub mod metrics;
 pub mod operator_tokens;
 pub mod pages;
@@ -10,6 +11,7 @@ pub mod problem;
 pub mod routes;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -17,6 +19,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::directory::{Directory, mailqueue};
 use metrics::Metrics;
@@ -37,11 +40,35 @@ pub struct AppState {
     pub trusted_proxies: Vec<crate::auth::addr::Cidr>,
 }
 
-/// The whole HTTP application.
-pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
+/// What a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Faces {
+    /// Everything (no `[management] listen`).
+    All,
+    /// Everything but `/metrics` and the operator API.
+    Public,
+    /// `/metrics`, the operator API, `/healthz` and `/readyz` only.
+    Management,
+}
+
+/// The HTTP application of one listener.
+pub fn router(
+    state: Arc<AppState>,
+    max_body_bytes: usize,
+    request_timeout: Duration,
+    faces: Faces,
+) -> Router {
     let mut api = Router::new();
     for e in routes::ENDPOINTS {
-        api = api.route(e.path, (e.route)());
+        let operator = e.access == routes::Access::Operator;
+        let served = match faces {
+            Faces::All => true,
+            Faces::Public => !operator,
+            Faces::Management => operator,
+        };
+        if served {
+            api = api.route(e.path, (e.route)());
+        }
     }
     let api = api
         .method_not_allowed_fallback(method_not_allowed)
@@ -52,16 +79,27 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
             HeaderValue::from_static("no-store"),
         ));
     let https = state.oidc.issuer().starts_with("https://");
-    let app = Router::new()
+    let mut app = Router::new()
         .nest("/api/v1", api)
-        .route("/api/openapi.json", get(openapi))
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(render_metrics))
-        .merge(crate::oidc::router())
-        .merge(pages::router())
+        .route("/readyz", get(readyz));
+    if faces != Faces::Public {
+        app = app.route("/metrics", get(render_metrics));
+    }
+    if faces != Faces::Management {
+        app = app
+            .route("/api/openapi.json", get(openapi))
+            .merge(crate::oidc::router())
+            .merge(pages::router());
+    }
+    let app = app
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
+        // A request has this long to be read (its body included) and answered.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
             metrics::measure,

@@ -100,6 +100,7 @@ impl Served {
         let stderr = dir.join(format!("stderr-{round}.log"));
         let mut child = Command::new(BIN)
             .arg("serve")
+            .arg("--dev")
             .arg("--config")
             .arg(config_file(dir))
             .envs(child_env(dir, data))

@@ -15,6 +15,7 @@ mod demo_secrets;
 mod durability;
 mod fixture;
 mod headers;
+mod http_server;
 mod invariants;
 mod lifecycle;
 mod mail_queue;

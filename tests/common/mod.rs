@@ -121,7 +121,11 @@ impl TestServer {
         let people = people_of(&directory);
         let server = server::start_with(config, directory).await.unwrap();
         TestServer {
-            base: format!("http://{}", server.http_addr),
+            base: format!(
+                "{}://{}",
+                if server.https { "https" } else { "http" },
+                server.http_addr
+            ),
             http,
             clock,
             server: Some(server),
