@@ -95,6 +95,11 @@ pub struct OidcClient {
     pub id_token_signed_response_alg: String,
     /// Back-channel logout endpoint.
     pub backchannel_logout_uri: Option<String>,
+    /// The one way it authenticates at the token, introspection and revocation
+    /// endpoints: `client_secret_basic`, `client_secret_post`, or `none` (public).
+    /// Absent: either secret method for a confidential client, `none` for a public one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<String>,
 }
 
 fn rs256() -> String {
@@ -282,6 +287,27 @@ impl Catalogue {
                     && let Err(m) = check_redirect_uri(uri)
                 {
                     bad(format!("{k}.oidc.backchannel_logout_uri"), uri, m);
+                }
+                let public = oidc.client_secret_hash.is_none();
+                match oidc.token_endpoint_auth_method.as_deref() {
+                    None => {}
+                    Some("none") if public => {}
+                    Some("client_secret_basic" | "client_secret_post") if !public => {}
+                    Some(m @ "none") => bad(
+                        format!("{k}.oidc.token_endpoint_auth_method"),
+                        m,
+                        "a client with a secret cannot use none",
+                    ),
+                    Some(m @ ("client_secret_basic" | "client_secret_post")) => bad(
+                        format!("{k}.oidc.token_endpoint_auth_method"),
+                        m,
+                        "a public client (no client_secret_hash) can only use none",
+                    ),
+                    Some(m) => bad(
+                        format!("{k}.oidc.token_endpoint_auth_method"),
+                        m,
+                        "must be client_secret_basic, client_secret_post or none",
+                    ),
                 }
                 if !ID_TOKEN_ALGS.contains(&oidc.id_token_signed_response_alg.as_str()) {
                     bad(

@@ -6,6 +6,9 @@ use super::{DirError, DirResult, Directory};
 use crate::auth::backoff::Kind;
 use crate::domain::{Account, AccountState};
 
+/// Longest application secret checked; longer ones are refused without a hash.
+const MAX_SECRET_BYTES: usize = 1024;
+
 /// A successful sign-in.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
@@ -58,6 +61,60 @@ impl Directory {
             account,
             password_expired,
         })
+    }
+
+    /// Checks an application's secret (an OIDC client's) against its hash, counted per
+    /// (application, source): wrong secrets from one address never delay the
+    /// application from another. `phc` is None for an unknown name, which is refused in
+    /// the time a real check takes.
+    pub async fn authenticate_service(
+        &self,
+        key: &str,
+        phc: Option<&str>,
+        secret: &str,
+        addr: IpAddr,
+    ) -> DirResult<()> {
+        let now = self.now();
+        if let Some(wait) = self
+            .backoff
+            .retry_after(Kind::Service, key, Some(addr), now)
+        {
+            return Err(DirError::TooManyAttempts { retry_after: wait });
+        }
+        let verified = match phc {
+            Some(h) if secret.len() <= MAX_SECRET_BYTES => self.hasher.verify(secret, h).await,
+            _ => {
+                self.hasher.verify_dummy(secret).await;
+                false
+            }
+        };
+        if verified {
+            self.backoff.succeed(key, Some(addr));
+            Ok(())
+        } else {
+            self.backoff
+                .fail(Kind::Service, key, Some(addr), self.now());
+            Err(DirError::BadCredentials)
+        }
+    }
+
+    /// Runs a check of a secret that has no name of its own (an operator token) behind
+    /// the source's limiter: failures count against the source, and a delayed source
+    /// buys no hash.
+    pub async fn behind_source_limit(
+        &self,
+        addr: IpAddr,
+        check: impl std::future::Future<Output = bool>,
+    ) -> DirResult<()> {
+        if let Some(wait) = self.backoff.source_retry_after(addr, self.now()) {
+            return Err(DirError::TooManyAttempts { retry_after: wait });
+        }
+        if check.await {
+            Ok(())
+        } else {
+            self.backoff.source_fail(addr, self.now());
+            Err(DirError::Unauthenticated)
+        }
     }
 
     /// Refuses a password offered for a name that is no account or application, in the

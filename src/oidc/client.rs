@@ -12,9 +12,11 @@ use base64::engine::general_purpose::STANDARD;
 use ring::hmac;
 use subtle::ConstantTimeEq;
 
+use std::net::IpAddr;
+
 use super::params::{OAuthError, Params};
-use crate::auth::Hasher;
-use crate::catalogue::{Application, Catalogue, OidcClient};
+use crate::catalogue::{Application, OidcClient};
+use crate::directory::{DirError, Directory};
 
 /// A client that proved who it is.
 #[derive(Debug, Clone, Copy)]
@@ -88,6 +90,8 @@ impl Default for SecretCache {
 struct Presented {
     client_id: String,
     secret: Option<String>,
+    /// `client_secret_basic`, `client_secret_post` or `none`.
+    method: &'static str,
 }
 
 fn invalid_client(m: &str) -> OAuthError {
@@ -127,12 +131,18 @@ fn presented(headers: &HeaderMap, params: &Params) -> Result<Presented, OAuthErr
         return Ok(Presented {
             client_id: id,
             secret: Some(form_decode(secret)),
+            method: "client_secret_basic",
         });
     }
     let client_id = form_id.ok_or_else(|| invalid_client("client authentication is required"))?;
     Ok(Presented {
         client_id: client_id.to_owned(),
         secret: form_secret.map(str::to_owned),
+        method: if form_secret.is_some() {
+            "client_secret_post"
+        } else {
+            "none"
+        },
     })
 }
 
@@ -143,19 +153,30 @@ fn form_decode(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Authenticates the client of a request.
+/// Authenticates the client of a request from `addr`. A secret is checked by the core,
+/// per (client, source): wrong secrets from one address never keep the client out
+/// from another. A client registered with a `token_endpoint_auth_method` must use it.
 pub async fn authenticate<'c>(
-    catalogue: &'c Catalogue,
-    hasher: &Hasher,
+    directory: &'c Directory,
     cache: &SecretCache,
     headers: &HeaderMap,
     params: &Params,
+    addr: IpAddr,
 ) -> Result<Caller<'c>, OAuthError> {
     let p = presented(headers, params)?;
-    let (app, client) = catalogue
+    let (app, client) = directory
+        .catalogue()
         .by_client_id(&p.client_id)
         .and_then(|a| a.oidc.as_ref().map(|c| (a, c)))
         .ok_or_else(|| invalid_client("unknown client"))?;
+    if let Some(registered) = &client.token_endpoint_auth_method
+        && *registered != p.method
+    {
+        return Err(invalid_client(&format!(
+            "this client authenticates with {registered}, not {}",
+            p.method
+        )));
+    }
     let caller = Caller { app, client };
     match (&client.client_secret_hash, p.secret) {
         (None, None) => Ok(caller),
@@ -166,11 +187,19 @@ pub async fn authenticate<'c>(
             if cache.known(&client.client_id, &tag) {
                 return Ok(caller);
             }
-            if secret.len() <= 1024 && hasher.verify(&secret, phc).await {
-                cache.remember(&client.client_id, tag);
-                Ok(caller)
-            } else {
-                Err(invalid_client("client authentication failed"))
+            let key = format!("oidc:{}", client.client_id);
+            match directory
+                .authenticate_service(&key, Some(phc), &secret, addr)
+                .await
+            {
+                Ok(()) => {
+                    cache.remember(&client.client_id, tag);
+                    Ok(caller)
+                }
+                Err(DirError::TooManyAttempts { retry_after }) => {
+                    Err(OAuthError::slow_down("invalid_client", retry_after))
+                }
+                Err(_) => Err(invalid_client("client authentication failed")),
             }
         }
     }

@@ -53,6 +53,9 @@ pub struct OAuthError {
     /// A sentence for the developer.
     #[serde(rename = "error_description")]
     pub description: String,
+    /// Seconds before the client may try again: answered 429 with `Retry-After`.
+    #[serde(skip)]
+    pub retry_after: Option<i64>,
 }
 
 impl OAuthError {
@@ -61,6 +64,18 @@ impl OAuthError {
         OAuthError {
             error,
             description: plain_text(&description.into()),
+            retry_after: None,
+        }
+    }
+
+    /// Too many failed attempts from this source: try again in `seconds`.
+    pub fn slow_down(error: &'static str, seconds: i64) -> Self {
+        OAuthError {
+            retry_after: Some(seconds),
+            ..OAuthError::new(
+                error,
+                format!("too many failed attempts; retry in {seconds} s"),
+            )
         }
     }
 
@@ -89,6 +104,7 @@ fn plain_text(s: &str) -> String {
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let status = match self.error {
+            _ if self.retry_after.is_some() => StatusCode::TOO_MANY_REQUESTS,
             "invalid_client" | "invalid_token" => StatusCode::UNAUTHORIZED,
             "insufficient_scope" => StatusCode::FORBIDDEN,
             "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
@@ -98,6 +114,9 @@ impl IntoResponse for OAuthError {
         let h = r.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(seconds) = self.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
         if self.error == "invalid_client" {
             h.insert(
                 header::WWW_AUTHENTICATE,

@@ -2,6 +2,7 @@
 //! revocation (RFC 7009). Every answer re-reads the account, so a removed
 //! habilitation or a deletion request shows at once.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Json;
@@ -17,6 +18,7 @@ use super::client::{self, Caller};
 use super::params::{OAuthError, Params};
 use crate::directory::Directory;
 use crate::web::AppState;
+use crate::web::client::ClientAddr;
 
 type Fields = Result<Form<Vec<(String, String)>>, FormRejection>;
 
@@ -85,6 +87,7 @@ async fn caller<'d>(
     st: &'d AppState,
     headers: &HeaderMap,
     form: Fields,
+    addr: IpAddr,
 ) -> Result<(Caller<'d>, Params), OAuthError> {
     let Ok(Form(fields)) = form else {
         return Err(OAuthError::new(
@@ -93,25 +96,19 @@ async fn caller<'d>(
         ));
     };
     let params = Params(fields);
-    let directory = &st.directory;
-    let caller = client::authenticate(
-        directory.catalogue(),
-        directory.hasher(),
-        &st.oidc.secrets,
-        headers,
-        &params,
-    )
-    .await?;
+    let caller =
+        client::authenticate(&st.directory, &st.oidc.secrets, headers, &params, addr).await?;
     Ok((caller, params))
 }
 
 /// `POST /oidc/introspect` (RFC 7662): the client's own tokens only.
 pub async fn introspect(
     State(st): State<Arc<AppState>>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     form: Fields,
 ) -> Response {
-    let (caller, params) = match caller(&st, &headers, form).await {
+    let (caller, params) = match caller(&st, &headers, form, addr).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -190,8 +187,13 @@ fn inspect(
 }
 
 /// `POST /oidc/revoke` (RFC 7009): a refresh token takes its whole family with it.
-pub async fn revoke(State(st): State<Arc<AppState>>, headers: HeaderMap, form: Fields) -> Response {
-    let (caller, params) = match caller(&st, &headers, form).await {
+pub async fn revoke(
+    State(st): State<Arc<AppState>>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    form: Fields,
+) -> Response {
+    let (caller, params) = match caller(&st, &headers, form, addr).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };

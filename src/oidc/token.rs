@@ -1,8 +1,10 @@
 //! The token endpoint: `authorization_code` (PKCE, single-use codes), `refresh_token`
 //! (rotation with reuse detection) and `client_credentials`.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::web::client::ClientAddr;
 use axum::Json;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
@@ -39,6 +41,7 @@ struct Issued {
 /// `POST /oidc/token`
 pub async fn token(
     State(st): State<Arc<AppState>>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
@@ -49,7 +52,7 @@ pub async fn token(
         )
         .into_response();
     };
-    match run(&st, &headers, &Params(fields)).await {
+    match run(&st, &headers, &Params(fields), client).await {
         Ok(issued) => {
             let mut r = Json(issued).into_response();
             let h = r.headers_mut();
@@ -61,17 +64,15 @@ pub async fn token(
     }
 }
 
-async fn run(st: &AppState, headers: &HeaderMap, params: &Params) -> Result<Issued, OAuthError> {
+async fn run(
+    st: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+    addr: IpAddr,
+) -> Result<Issued, OAuthError> {
     let (oidc, directory) = (&st.oidc, &st.directory);
     let grant_type = params.required("grant_type")?;
-    let caller = client::authenticate(
-        directory.catalogue(),
-        directory.hasher(),
-        &oidc.secrets,
-        headers,
-        params,
-    )
-    .await?;
+    let caller = client::authenticate(directory, &oidc.secrets, headers, params, addr).await?;
     let now = directory.now();
     match grant_type {
         "authorization_code" => code_grant(oidc, directory, caller, params, now),

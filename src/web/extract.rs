@@ -10,6 +10,7 @@ use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
+use super::client::ClientAddr;
 use super::problem::Problem;
 use crate::auth::session::{self, Subject};
 use crate::directory::DirError;
@@ -152,15 +153,24 @@ impl FromRequestParts<Arc<AppState>> for Operator {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts).ok_or(DirError::Unauthenticated)?;
-        if state
-            .operator_tokens
-            .verify(token, state.directory.hasher())
+        let token = bearer(parts).ok_or(DirError::Unauthenticated)?.to_owned();
+        let ClientAddr(addr) = ClientAddr::from_request_parts(parts, state)
             .await
+            .map_err(|status| Problem::new(status, "server-error", "no client address"))?;
+        let directory = &state.directory;
+        // A partner's live session is no operator token: refused without a hash.
+        if session::find(directory.store(), &token, directory.now())
+            .map_err(DirError::from)?
+            .is_some()
         {
-            Ok(Operator)
-        } else {
-            Err(DirError::Unauthenticated.into())
+            return Err(DirError::Forbidden {
+                rule: "operator-only",
+                message: "réservé à l'opérateur de la DGFiP".into(),
+            }
+            .into());
         }
+        let check = state.operator_tokens.verify(&token, directory.hasher());
+        directory.behind_source_limit(addr, check).await?;
+        Ok(Operator)
     }
 }

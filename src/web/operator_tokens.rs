@@ -28,7 +28,11 @@ impl OperatorTokens {
 
     /// Whether the token is an operator token.
     pub async fn verify(&self, token: &str, hasher: &Hasher) -> bool {
-        if token.is_empty() || token.len() > 512 || self.hashes.is_empty() {
+        // Operator tokens are printable ASCII without spaces: anything else cannot
+        // match, and is refused before any hash.
+        let shaped =
+            !token.is_empty() && token.len() <= 512 && token.bytes().all(|b| b.is_ascii_graphic());
+        if !shaped || self.hashes.is_empty() {
             return false;
         }
         let key = digest(token);

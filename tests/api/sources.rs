@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use serde_json::json;
 
-use crate::common::test_config;
+use crate::common::{OPERATOR_TOKEN, test_config};
 use crate::fixture::{Fixture, PASSWORD, Person};
 
 const WRONG: &str = "Mauvais-Mot-De-Passe-1";
@@ -129,4 +129,46 @@ async fn an_address_guessing_many_logins_is_slowed_then_forgiven() {
     // The window slides: past the delay, the failures leak away.
     f.clock.advance(60 * 60);
     assert_eq!(attempt(&f, &c, None, &m.login, PASSWORD).await, 201);
+}
+
+async fn operator_call(f: &Fixture, client: &reqwest::Client, token: &str) -> u16 {
+    client
+        .get(f.url("/api/v1/operator/structures"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn wrong_operator_tokens_slow_their_source_only() {
+    let f = Fixture::start().await;
+    let guesser = from(9);
+    let mut delayed = false;
+    for i in 0..40 {
+        if operator_call(&f, &guesser, &format!("guess-{i}")).await == 429 {
+            delayed = true;
+            break;
+        }
+    }
+    assert!(delayed, "the guessing source backs off");
+    // A delayed source buys no hash, even with the right token.
+    assert_eq!(operator_call(&f, &guesser, OPERATOR_TOKEN).await, 429);
+    assert_eq!(operator_call(&f, &from(10), OPERATOR_TOKEN).await, 200);
+}
+
+#[tokio::test]
+async fn a_partner_token_on_the_operator_api_is_refused_without_a_hash() {
+    let f = Fixture::start().await;
+    let m = member(&f, "Partenaire").await;
+    let c = from(11);
+    for _ in 0..30 {
+        assert_eq!(operator_call(&f, &c, &m.token).await, 403);
+    }
+    // Those refusals cost no hash and count as no guess.
+    assert_eq!(operator_call(&f, &c, OPERATOR_TOKEN).await, 200);
+    // A token that cannot be an operator token's shape is refused as well.
+    assert_eq!(operator_call(&f, &c, "with space").await, 401);
 }

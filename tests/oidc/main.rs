@@ -9,6 +9,7 @@
 
 mod backchannel;
 mod bounds;
+mod clients;
 #[path = "../common/mod.rs"]
 mod common;
 mod conformance;
