@@ -144,6 +144,11 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Server, Sta
 
 /// Starts the listeners over an already opened core.
 pub async fn start_with(config: &Config, directory: Arc<Directory>) -> Result<Server, StartError> {
+    if !crate::auth::token::random_source_works() {
+        return Err(StartError::Other(
+            "the system random source does not answer: no secret could be issued safely".into(),
+        ));
+    }
     let postman =
         Postman::from_config(&config.mail).map_err(|e| StartError::Other(format!("mail: {e}")))?;
     let listener = bind("http.listen", &config.http.listen).await?;

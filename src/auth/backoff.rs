@@ -91,8 +91,20 @@ pub struct Backoff {
     entries: Mutex<HashMap<Key, Failures>>,
 }
 
+/// Longest login kept as is in a key; a longer one (no real login is) is kept as its
+/// digest, so that a client cannot make the counters hold what it likes.
+const MAX_KEY_LOGIN: usize = 64;
+
 fn keys(kind: Kind, login: &str, addr: Option<IpAddr>) -> Vec<Key> {
-    let login = login.to_lowercase();
+    let login = if login.len() > MAX_KEY_LOGIN {
+        let d = ring::digest::digest(&ring::digest::SHA256, login.to_lowercase().as_bytes());
+        format!(
+            "#{}",
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, d)
+        )
+    } else {
+        login.to_lowercase()
+    };
     let source = addr.map(source_key);
     let mut keys = vec![Key::LoginAt(login.clone(), source)];
     if kind == Kind::Person {
@@ -189,6 +201,24 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_login_is_counted_under_a_bounded_key() {
+        let long = "x".repeat(100_000);
+        for key in keys(Kind::Person, &long, None) {
+            assert!(
+                key.login().is_none_or(|l| l.len() <= MAX_KEY_LOGIN),
+                "{key:?}"
+            );
+        }
+        let b = Backoff::new();
+        for _ in 0..10 {
+            b.fail(Kind::Person, &long, None, 1000);
+        }
+        assert!(b.retry_after(Kind::Person, &long, None, 1000).is_some());
+        let other = "y".repeat(100_000);
+        assert!(b.retry_after(Kind::Person, &other, None, 1000).is_none());
+    }
 
     const P: Kind = Kind::Person;
 

@@ -39,12 +39,30 @@ pub fn generate() -> (String, Vec<u8>) {
     (secret, key)
 }
 
+/// Fills `bytes` from the system's random source. Every secret of the server comes
+/// from here: if that source fails, the process stops rather than issue one that could
+/// be guessed (fail closed; the service manager restarts it, and the start-up check
+/// [`random_source_works`] then refuses to serve).
+pub fn fill_random(bytes: &mut [u8]) {
+    if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), bytes).is_err() {
+        tracing::error!(
+            "the system random source failed: stopping rather than issue a guessable secret"
+        );
+        eprintln!("apex-idp: the system random source failed; stopping");
+        std::process::abort();
+    }
+}
+
+/// Whether the system's random source answers (checked before serving).
+pub fn random_source_works() -> bool {
+    let mut probe = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut probe).is_ok()
+}
+
 /// 32 random bytes, base64url without padding (43 characters).
 pub fn random_secret() -> String {
     let mut bytes = [0u8; 32];
-    // SystemRandom only fails when the OS has no entropy source; a zero token would then
-    // be refused by `looks_like_token` below, never issued silently.
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+    fill_random(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 

@@ -32,6 +32,7 @@ impl Directory {
     ) -> DirResult<Account> {
         let account = {
             let lock = self.store.lock();
+            let actor = &self.current(actor)?;
             let service = self.visible_service_for(actor, service_id)?;
             let target = Target {
                 account_id: None,
@@ -57,6 +58,12 @@ impl Directory {
         };
         self.durable().await?;
         Ok(account)
+    }
+
+    /// The actor as he is now, read under the writer lock: a transfer, a role change or a
+    /// suspension committed since his request began decides, not the state it began with.
+    pub(super) fn current(&self, actor: &Actor) -> DirResult<Actor> {
+        Ok(self.actor(&actor.account_id)?.0)
     }
 
     fn visible_service_for(&self, actor: &Actor, id: &str) -> DirResult<crate::domain::Service> {
@@ -126,6 +133,7 @@ impl Directory {
     pub async fn validate(&self, actor: &Actor, id: &str) -> DirResult<Account> {
         let account = {
             let lock = self.store.lock();
+            let actor = &self.current(actor)?;
             let before = self.visible_account(actor, id)?;
             authorize(actor, Function::ValidateCreations, &target_of(&before))?;
             let Outcome::State(state) = self.lifecycle(&before, LifecycleEvent::Validate)? else {
@@ -162,6 +170,7 @@ impl Directory {
     pub async fn reject(&self, actor: &Actor, id: &str) -> DirResult<()> {
         {
             let lock = self.store.lock();
+            let actor = &self.current(actor)?;
             let before = self.visible_account(actor, id)?;
             authorize(actor, Function::ValidateCreations, &target_of(&before))?;
             self.lifecycle(&before, LifecycleEvent::Reject)?;
@@ -176,6 +185,7 @@ impl Directory {
     pub async fn resend_identifier(&self, actor: &Actor, id: &str) -> DirResult<()> {
         {
             let lock = self.store.lock();
+            let actor = &self.current(actor)?;
             let account = self.visible_account(actor, id)?;
             authorize(actor, Function::ResendIdentifier, &target_of(&account))?;
             if account.state != AccountState::Active || account.login.is_none() {
@@ -205,6 +215,7 @@ impl Directory {
     pub async fn request_deletion(&self, actor: &Actor, id: &str) -> DirResult<Account> {
         let account = {
             let lock = self.store.lock();
+            let actor = &self.current(actor)?;
             let before = self.visible_account(actor, id)?;
             authorize(actor, Function::RequestDeletion, &target_of(&before))?;
             if !before.habilitations.is_empty() {

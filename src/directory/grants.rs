@@ -71,6 +71,7 @@ impl Directory {
         change: Change,
     ) -> DirResult<(Account, bool)> {
         let lock = self.store.lock();
+        let actor = &self.current(actor)?;
         let before = self.visible_account(actor, account_id)?;
         let permit = authorize(actor, function, &target_of(&before))?;
         let (held, action) = match function {

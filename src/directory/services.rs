@@ -64,6 +64,7 @@ impl Directory {
         let name = check_name(name).map_err(|m| DirError::invalid("name", "name", m))?;
         let service = {
             let lock = self.store.lock();
+            let actor = &self.current(actor)?;
             self.check_service_name_free(&actor.structure_id, &name, None)?;
             let now = self.now();
             let service = Service {
@@ -87,6 +88,7 @@ impl Directory {
         let name = check_name(name).map_err(|m| DirError::invalid("name", "name", m))?;
         let service = {
             let lock = self.store.lock();
+            let actor = &self.current(actor)?;
             let before = self.visible_service(actor, id)?;
             authorize(actor, Function::ManageServices, &service_target(&before))?;
             self.check_service_name_free(&actor.structure_id, &name, Some(id))?;
@@ -113,6 +115,7 @@ impl Directory {
     pub async fn delete_service(&self, actor: &Actor, id: &str) -> DirResult<()> {
         {
             let lock = self.store.lock();
+            let actor = &self.current(actor)?;
             let before = self.visible_service(actor, id)?;
             authorize(actor, Function::ManageServices, &service_target(&before))?;
             let members = self.store.index_ids(T::AccountsByService, id)?;
@@ -143,6 +146,7 @@ impl Directory {
     ) -> DirResult<Service> {
         let target = {
             let lock = self.store.lock();
+            let actor = &self.current(actor)?;
             let source = self.visible_service(actor, from)?;
             let target = self.visible_service(actor, into)?;
             authorize(actor, Function::MergeAndTransfer, &service_target(&source))?;
@@ -194,6 +198,7 @@ impl Directory {
         }
         let moved = {
             let lock = self.store.lock();
+            let actor = &self.current(actor)?;
             let target = self.visible_service(actor, to_service)?;
             authorize(actor, Function::MergeAndTransfer, &service_target(&target))?;
             let now = self.now();

@@ -43,9 +43,9 @@ pub struct SecretCache {
 impl SecretCache {
     /// An empty cache with a fresh key.
     pub fn new() -> SecretCache {
-        let rng = ring::rand::SystemRandom::new();
-        let key = hmac::Key::generate(hmac::HMAC_SHA256, &rng)
-            .unwrap_or_else(|_| hmac::Key::new(hmac::HMAC_SHA256, &[0u8; 32]));
+        let mut bytes = [0u8; 32];
+        crate::auth::token::fill_random(&mut bytes);
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &bytes);
         SecretCache {
             key,
             verified: RwLock::new(HashMap::new()),

@@ -163,11 +163,7 @@ impl FromRequestParts<Arc<AppState>> for Operator {
             .map_err(DirError::from)?
             .is_some()
         {
-            return Err(DirError::Forbidden {
-                rule: "operator-only",
-                message: "réservé à l'opérateur de la DGFiP".into(),
-            }
-            .into());
+            return Err(DirError::Unauthenticated.into());
         }
         let check = state.operator_tokens.verify(&token, directory.hasher());
         directory.behind_source_limit(addr, check).await?;

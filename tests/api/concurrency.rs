@@ -187,3 +187,46 @@ async fn parallel_grants_and_removals_equal_a_serial_order() {
     let (_, intact) = f.audit_chain().await;
     assert!(intact, "the audit chain is intact");
 }
+
+/// The window between a request's start and its commit: a responsable transferred to
+/// another service meanwhile acts as what he is at commit, not as what he was.
+#[tokio::test]
+async fn an_actor_transferred_mid_request_commits_as_he_is_now() {
+    use apex_idp::directory::actor_of;
+    use apex_idp::domain::{PersonalData, Role};
+    let f = Fixture::start().await;
+    let sid = f.structure("73282932000074", "Cabinet Mutation").await;
+    let admin = f.admin(&sid, "Alix", "Admin").await;
+    let first = f.service(&admin, "Premier").await;
+    let second = f.service(&admin, "Second").await;
+    let resp = f
+        .member(&admin, &admin, "responsable", &first, "Remi", "Responsable")
+        .await;
+    // His request began while he ran the first service...
+    let dir = f.directory();
+    let then = actor_of(&dir.account(&resp.id).unwrap());
+    assert_eq!(then.service_id.as_deref(), Some(first.as_str()));
+    // ...and the administrateur moved him before it committed.
+    let (s, v) = f
+        .post(
+            &admin,
+            "/transfers",
+            Some(serde_json::json!({"accounts": [resp.id], "to_service": second})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let person = PersonalData {
+        given_name: "Nina".into(),
+        family_name: "Nouvelle".into(),
+        email: "nina.nouvelle@example.test".into(),
+    };
+    let r = dir
+        .pre_create(&then, Role::Collaborateur, &first, &person)
+        .await;
+    assert!(r.is_err(), "he no longer runs the first service: {r:?}");
+    // In his new service, the same request goes through.
+    let r = dir
+        .pre_create(&then, Role::Collaborateur, &second, &person)
+        .await;
+    assert!(r.is_ok(), "{r:?}");
+}

@@ -165,10 +165,23 @@ async fn a_partner_token_on_the_operator_api_is_refused_without_a_hash() {
     let m = member(&f, "Partenaire").await;
     let c = from(11);
     for _ in 0..30 {
-        assert_eq!(operator_call(&f, &c, &m.token).await, 403);
+        assert_eq!(operator_call(&f, &c, &m.token).await, 401);
     }
     // Those refusals cost no hash and count as no guess.
     assert_eq!(operator_call(&f, &c, OPERATOR_TOKEN).await, 200);
     // A token that cannot be an operator token's shape is refused as well.
     assert_eq!(operator_call(&f, &c, "with space").await, 401);
+}
+
+#[tokio::test]
+async fn a_huge_login_is_refused_and_counted_like_any_other() {
+    let f = Fixture::start().await;
+    let c = from(12);
+    let huge = "x".repeat(30_000);
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(attempt(&f, &c, None, &huge, WRONG).await);
+    }
+    assert_eq!(statuses[0], 401, "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
 }
