@@ -18,8 +18,11 @@ use crate::store::Store;
 
 /// Cookie of the SSO session.
 pub const SSO_COOKIE: &str = "apex_sso";
-/// Cookie of the CSRF token of every form (issuer and web space alike).
+/// Cookie that binds the CSRF tokens of every form (issuer and web space alike).
 pub const CSRF_COOKIE: &str = "apex_csrf";
+/// Its name under https: the `__Host-` prefix makes browsers refuse it unless it is
+/// Secure, for the whole host, and set by the host itself (no sibling domain can plant it).
+pub const CSRF_COOKIE_HTTPS: &str = "__Host-apex_csrf";
 /// Seconds a pending authorization request waits for its sign-in.
 const INTERACTION_SECONDS: i64 = 30 * 60;
 
@@ -50,6 +53,8 @@ pub struct Opened {
     pub session: SsoSession,
     /// The browser's previous live session of another person, which this one ended.
     pub ended: Option<SsoSession>,
+    /// The cookie's secret, to bind the forms of the answer that opens it.
+    secret: String,
 }
 
 /// An authorization request waiting for its sign-in.
@@ -133,6 +138,20 @@ pub struct Sessions {
     limits: PendingLimits,
     lifetimes: Lifetimes,
     secure: bool,
+    csrf_key: ring::hmac::Key,
+}
+
+/// The key of the CSRF tokens, kept in the store so that forms survive a restart.
+fn csrf_key(store: &Store) -> Result<ring::hmac::Key, StateError> {
+    let secrets: Table<String> = Table::open(store, "oidc_secrets")?;
+    let fresh = random_secret();
+    // Whoever writes first wins; everyone then reads the same key.
+    secrets.put_new(b"csrf", &fresh)?;
+    let key = secrets.get(b"csrf")?.unwrap_or(fresh);
+    Ok(ring::hmac::Key::new(
+        ring::hmac::HMAC_SHA256,
+        key.as_bytes(),
+    ))
 }
 
 impl Sessions {
@@ -166,6 +185,7 @@ impl Sessions {
             limits,
             lifetimes,
             secure,
+            csrf_key: csrf_key(store)?,
         })
     }
 
@@ -231,6 +251,7 @@ impl Sessions {
             key,
             session,
             ended,
+            secret,
         })
     }
 
@@ -296,23 +317,78 @@ impl Sessions {
         Ok((self.set_cookie(SSO_COOKIE, "", "/", Some(0)), ended))
     }
 
-    /// The CSRF token of this browser, and the Set-Cookie to send when it is new.
+    fn csrf_cookie(&self) -> &'static str {
+        if self.secure {
+            CSRF_COOKIE_HTTPS
+        } else {
+            CSRF_COOKIE
+        }
+    }
+
+    /// The form token for this browser: an HMAC of its CSRF cookie and of its SSO
+    /// session cookie, so that a token read elsewhere, or issued before a sign-in or a
+    /// sign-out, does not pass.
+    fn csrf_token(&self, headers: &HeaderMap, binding: &str) -> String {
+        self.csrf_token_in(binding, cookie(headers, SSO_COOKIE).unwrap_or_default())
+    }
+
+    fn csrf_token_in(&self, binding: &str, sso_secret: &str) -> String {
+        let mut mac = ring::hmac::Context::with_key(&self.csrf_key);
+        mac.update(b"apex-csrf\0");
+        mac.update(binding.as_bytes());
+        mac.update(b"\0");
+        mac.update(sso_secret.as_bytes());
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            mac.sign().as_ref(),
+        )
+    }
+
+    /// The CSRF token of this browser's forms, and the Set-Cookie to send when its
+    /// cookie is new.
     pub fn csrf(&self, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
-        match cookie(headers, CSRF_COOKIE).filter(|c| looks_like_token(c)) {
-            Some(c) => (c.to_owned(), None),
+        match cookie(headers, self.csrf_cookie()).filter(|c| looks_like_token(c)) {
+            Some(c) => (self.csrf_token(headers, c), None),
             None => {
                 let c = random_secret();
-                let set = self.set_cookie(CSRF_COOKIE, &c, "/", None);
-                (c, Some(set))
+                let set = self.set_cookie(self.csrf_cookie(), &c, "/", None);
+                (self.csrf_token(headers, &c), Some(set))
             }
         }
     }
 
-    /// Whether a form's CSRF token is this browser's.
+    /// The form token for the session `opened` by this very answer, with the pending
+    /// request `id` bound to it (the renewal form that follows a sign-in). None when
+    /// the browser has no CSRF cookie or the request is gone.
+    pub fn rebind(
+        &self,
+        headers: &HeaderMap,
+        opened: &Opened,
+        id: &str,
+    ) -> Result<Option<String>, StateError> {
+        let Some(binding) = cookie(headers, self.csrf_cookie()).filter(|c| looks_like_token(c))
+        else {
+            return Ok(None);
+        };
+        let token = self.csrf_token_in(binding, &opened.secret);
+        let key = digest(id);
+        let Some(mut pending) = self.interactions.get(&key)? else {
+            return Ok(None);
+        };
+        pending.csrf = token.clone();
+        self.interactions.put(&key, &pending)?;
+        Ok(Some(token))
+    }
+
+    /// Whether a form's CSRF token is this browser's, in this session.
     pub fn csrf_ok(&self, headers: &HeaderMap, form_token: &str) -> bool {
-        cookie(headers, CSRF_COOKIE).is_some_and(|c| {
+        cookie(headers, self.csrf_cookie()).is_some_and(|c| {
             looks_like_token(c)
-                && subtle::ConstantTimeEq::ct_eq(c.as_bytes(), form_token.as_bytes()).into()
+                && subtle::ConstantTimeEq::ct_eq(
+                    self.csrf_token(headers, c).as_bytes(),
+                    form_token.as_bytes(),
+                )
+                .into()
         })
     }
 

@@ -311,6 +311,12 @@ pub async fn sign_in(
         oidc.session_ended(directory.catalogue(), ended, now);
     }
     let response = if signed.password_expired {
+        // The renewal form is posted within the session this answer opens.
+        let csrf = match oidc.sessions.rebind(&headers, &opened, &interaction) {
+            Ok(Some(token)) => token,
+            Ok(None) => return expired(),
+            Err(e) => return failure(e),
+        };
         pages::respond(
             StatusCode::OK,
             pages::renew(&RenewView {

@@ -63,7 +63,7 @@ async fn a_browser_without_the_cookie_cannot_post_a_token_it_read() {
     let site = Site::start().await;
     let a = site.browser();
     a.get("/").await;
-    let token = a.csrf();
+    let token = a.csrf().await;
     let b = site.browser();
     b.post_raw(
         "/",
@@ -76,4 +76,53 @@ async fn a_browser_without_the_cookie_cannot_post_a_token_it_read() {
     .await
     .expect(403)
     .shows("Votre navigateur doit accepter les cookies");
+}
+
+#[tokio::test]
+async fn a_token_is_bound_to_the_session_it_was_read_in() {
+    let site = Site::start().await;
+    let b = site.browser();
+    let before = b.csrf().await;
+    let r = b
+        .post(
+            "/",
+            &[
+                ("login", &site.person("durand").login),
+                ("password", crate::fixture::PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    // The token read before the sign-in does not serve the new session.
+    b.post_raw("/sign-out", &[("csrf", &before)])
+        .await
+        .expect(403);
+    b.get("/applications").await.expect(200);
+    // Another signed-in browser's token does not serve this one either.
+    let other = site.signed_in("martin").await;
+    let theirs = other.csrf().await;
+    b.post_raw("/sign-out", &[("csrf", &theirs)])
+        .await
+        .expect(403);
+    // The token its own pages give now does.
+    let now = b.csrf().await;
+    assert_ne!(now, before);
+    let out = b.post_raw("/sign-out", &[("csrf", &now)]).await;
+    assert_eq!(out.status, 303, "{}", out.body);
+}
+
+#[tokio::test]
+async fn under_https_the_csrf_cookie_is_a_host_cookie() {
+    let site = Site::start_at("https://apex.test").await;
+    let b = site.browser();
+    let page = b.get("/").await;
+    let set = page.set_cookies();
+    let csrf = set
+        .iter()
+        .find(|c| c.starts_with("__Host-apex_csrf="))
+        .unwrap_or_else(|| panic!("no __Host- cookie in {set:?}"));
+    assert!(csrf.contains("; Secure"), "{csrf}");
+    assert!(csrf.contains("Path=/"), "{csrf}");
+    assert!(!csrf.to_lowercase().contains("domain="), "{csrf}");
+    assert!(!set.iter().any(|c| c.starts_with("apex_csrf=")), "{set:?}");
 }

@@ -124,7 +124,7 @@ impl Resp {
 }
 
 /// The web pages' browser: paths are relative to the site, pages are asked for as HTML,
-/// forms carry the CSRF token of the cookie (as the pages' hidden field does).
+/// forms carry the CSRF token the pages' hidden field gives.
 impl Browser {
     pub async fn get(&self, path: &str) -> Resp {
         let request = self.http.get(self.url(path)).header("accept", "text/html");
@@ -133,7 +133,7 @@ impl Browser {
 
     /// Posts a form with this browser's CSRF token.
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Resp {
-        let csrf = self.csrf();
+        let csrf = self.csrf().await;
         let mut fields: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
         fields.extend_from_slice(form);
         self.post_raw(path, &fields).await
@@ -149,13 +149,9 @@ impl Browser {
         self.send(request).await
     }
 
-    /// The CSRF token of this browser (its cookie); empty before the first page.
-    pub fn csrf(&self) -> String {
-        self.cookies
-            .lock()
-            .unwrap()
-            .get("apex_csrf")
-            .cloned()
-            .unwrap_or_default()
+    /// The CSRF token of this browser's forms, as its pages give it now (it is bound to
+    /// the browser's cookies, session included): read from a form's hidden field.
+    pub async fn csrf(&self) -> String {
+        self.get("/password-resets").await.hidden("csrf")
     }
 }
