@@ -478,7 +478,6 @@ impl Config {
             }
         }
         let h = &self.http;
-        let wide = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         for (key, value, low, high) in [
             (
                 "http.max_connections",
@@ -651,7 +650,6 @@ impl Config {
             bad("server.session_minutes", "0", "must be at least 1");
         }
         let o = self.oidc;
-        let wide = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         for (key, value, low, high) in [
             (
                 "oidc.session_idle_minutes",
@@ -700,6 +698,11 @@ impl Config {
         }
         out
     }
+}
+
+/// A count as the range checks compare it.
+fn wide(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 /// Applies `APEX_<SECTION>__<KEY>=value` over the file's table.

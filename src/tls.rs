@@ -127,12 +127,6 @@ pub fn certificates(tls: &TlsConfig) -> Result<(Arc<Certificates>, CertSource), 
     Ok((Arc::new(certificates), source))
 }
 
-/// Builds the rustls server configuration (ring provider, no ALPN) from `[tls]`.
-pub fn server_config(tls: &TlsConfig) -> Result<(Arc<ServerConfig>, CertSource), TlsError> {
-    let (certificates, source) = certificates(tls)?;
-    Ok((certificates.server_config(&[])?, source))
-}
-
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let shown = path.display().to_string();
     if !path.exists() {
@@ -219,10 +213,10 @@ mod tests {
             key: dir.path().join("certs/server-key.pem"),
             generate_dev_cert: true,
         };
-        let (_, source) = server_config(&tls).unwrap();
+        let (_, source) = certificates(&tls).unwrap();
         assert_eq!(source, CertSource::GeneratedDev);
         let first = std::fs::read(&tls.cert).unwrap();
-        let (_, source) = server_config(&tls).unwrap();
+        let (_, source) = certificates(&tls).unwrap();
         assert_eq!(source, CertSource::Files);
         assert_eq!(std::fs::read(&tls.cert).unwrap(), first, "not regenerated");
     }
@@ -235,7 +229,7 @@ mod tests {
             key: dir.path().join("nope-key.pem"),
             generate_dev_cert: false,
         };
-        let err = server_config(&tls).unwrap_err().to_string();
+        let err = certificates(&tls).unwrap_err().to_string();
         assert!(err.contains("tls.cert"), "{err}");
     }
 }

@@ -44,7 +44,7 @@ pub fn generate() -> (String, Vec<u8>) {
 /// be guessed (fail closed; the service manager restarts it, and the start-up check
 /// [`random_source_works`] then refuses to serve).
 pub fn fill_random(bytes: &mut [u8]) {
-    if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), bytes).is_err() {
+    if !try_fill(bytes) {
         tracing::error!(
             "the system random source failed: stopping rather than issue a guessable secret"
         );
@@ -55,8 +55,11 @@ pub fn fill_random(bytes: &mut [u8]) {
 
 /// Whether the system's random source answers (checked before serving).
 pub fn random_source_works() -> bool {
-    let mut probe = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut probe).is_ok()
+    try_fill(&mut [0u8; 32])
+}
+
+fn try_fill(bytes: &mut [u8]) -> bool {
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), bytes).is_ok()
 }
 
 /// 32 random bytes, base64url without padding (43 characters).

@@ -121,11 +121,13 @@ impl Directory {
     /// time a real check takes. The dummy hash goes through the source's limiter like
     /// any other, so unknown names cannot buy hashes without bound.
     pub async fn refuse_unknown_name(&self, password: &str, addr: IpAddr) -> DirError {
-        if let Some(wait) = self.backoff.source_retry_after(addr, self.now()) {
-            return DirError::TooManyAttempts { retry_after: wait };
+        let dummy = async {
+            self.hasher.verify_dummy(password).await;
+            false
+        };
+        match self.behind_source_limit(addr, dummy).await {
+            Err(e @ DirError::TooManyAttempts { .. }) => e,
+            _ => DirError::BadCredentials,
         }
-        self.hasher.verify_dummy(password).await;
-        self.backoff.source_fail(addr, self.now());
-        DirError::BadCredentials
     }
 }

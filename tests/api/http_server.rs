@@ -75,7 +75,7 @@ async fn https_server() -> (Fixture, Config, Vec<u8>) {
     config.tls.cert = dir.path().join("certs/server.pem");
     config.tls.key = dir.path().join("certs/server-key.pem");
     config.tls.generate_dev_cert = true;
-    apex_idp::tls::server_config(&config.tls).unwrap();
+    apex_idp::tls::certificates(&config.tls).unwrap();
     let pem = std::fs::read(&config.tls.cert).unwrap();
     let f = crate::common::TestServer::launch(dir, &config, trusting(&pem), async |_| {}).await;
     assert!(f.base.starts_with("https://"), "{}", f.base);
