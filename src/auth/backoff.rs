@@ -40,6 +40,10 @@ const PRUNE_ABOVE: usize = 100_000;
 pub enum Kind {
     /// A person: also counted across sources, against distributed guessing.
     Person,
+    /// A person from a browser where this login signed in before (a valid device
+    /// cookie): counted per source only, so distributed guessing of the login does not
+    /// keep its owner out.
+    KnownDevice,
     /// An application's service account (LDAP bind, OIDC client): counted per source
     /// only.
     Service,

@@ -27,11 +27,27 @@ impl Directory {
         password: &str,
         addr: Option<IpAddr>,
     ) -> DirResult<SignedIn> {
+        self.authenticate_from(login, password, addr, false).await
+    }
+
+    /// [`Directory::authenticate`] from a browser that proved (by a device cookie the
+    /// face verified) that this login signed in there before: the limit on the login
+    /// across all sources, against distributed guessing, does not apply to it; the
+    /// per-source ones do.
+    pub async fn authenticate_from(
+        &self,
+        login: &str,
+        password: &str,
+        addr: Option<IpAddr>,
+        known_device: bool,
+    ) -> DirResult<SignedIn> {
+        let kind = if known_device {
+            Kind::KnownDevice
+        } else {
+            Kind::Person
+        };
         let login = login.trim().to_lowercase();
-        if let Some(wait) = self
-            .backoff
-            .retry_after(Kind::Person, &login, addr, self.now())
-        {
+        if let Some(wait) = self.backoff.retry_after(kind, &login, addr, self.now()) {
             return Err(DirError::TooManyAttempts { retry_after: wait });
         }
         let account = self.account_by_login(&login)?;
@@ -47,7 +63,7 @@ impl Directory {
         let account = match account {
             Some(a) if verified && a.state == AccountState::Active => a,
             _ => {
-                self.backoff.fail(Kind::Person, &login, addr, self.now());
+                self.backoff.fail(kind, &login, addr, self.now());
                 return Err(DirError::BadCredentials);
             }
         };

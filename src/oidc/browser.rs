@@ -2,12 +2,14 @@
 //! in to the portal signs in to the applications, and the reverse; signing out of
 //! either ends both, and the applications are told by back-channel.
 
+use std::net::IpAddr;
+
 use axum::http::{HeaderMap, HeaderValue};
 
 use super::grants::Authentication;
 use super::session::SsoSession;
 use super::{ACR, AMR_PASSWORD, Oidc, OidcError};
-use crate::directory::Directory;
+use crate::directory::{DirResult, Directory, SignedIn};
 
 /// A live browser session, as the web space sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +21,29 @@ pub struct BrowserSession {
 }
 
 impl Oidc {
+    /// Checks a password typed in a browser (web space or issuer sign-in form). A
+    /// browser that holds this login's device cookie is let through the limit on the
+    /// login across all sources (against distributed guessing); the per-source ones
+    /// hold for it as for anyone.
+    pub async fn check_browser_password(
+        &self,
+        directory: &Directory,
+        headers: &HeaderMap,
+        login: &str,
+        password: &str,
+        client: IpAddr,
+    ) -> DirResult<SignedIn> {
+        let known = self.sessions.known_device(headers, login, directory.now());
+        directory
+            .authenticate_from(login, password, Some(client), known)
+            .await
+    }
+
+    /// The device cookie to send with the answer to a successful browser sign-in.
+    pub fn device_cookie(&self, login: &str, now: i64) -> HeaderValue {
+        self.sessions.device_cookie(login, now)
+    }
+
     /// The live session behind the request's cookie, if any (touched: idle lifetime).
     pub fn browser_session(
         &self,

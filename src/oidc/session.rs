@@ -23,6 +23,15 @@ pub const CSRF_COOKIE: &str = "apex_csrf";
 /// Its name under https: the `__Host-` prefix makes browsers refuse it unless it is
 /// Secure, for the whole host, and set by the host itself (no sibling domain can plant it).
 pub const CSRF_COOKIE_HTTPS: &str = "__Host-apex_csrf";
+/// Cookie that marks a browser where a login signed in before (OWASP's "device
+/// cookie"): that browser is let through the limit on the login across all sources.
+pub const DEVICE_COOKIE: &str = "apex_device";
+/// Its name under https.
+pub const DEVICE_COOKIE_HTTPS: &str = "__Host-apex_device";
+/// Seconds a device cookie is honoured after the sign-in that issued it.
+const DEVICE_SECONDS: i64 = 180 * 24 * 3600;
+/// Longest device cookie read; anything longer is no cookie of ours.
+const MAX_DEVICE_COOKIE: usize = 256;
 /// Seconds a pending authorization request waits for its sign-in.
 const INTERACTION_SECONDS: i64 = 30 * 60;
 
@@ -139,15 +148,17 @@ pub struct Sessions {
     lifetimes: Lifetimes,
     secure: bool,
     csrf_key: ring::hmac::Key,
+    device_key: ring::hmac::Key,
 }
 
-/// The key of the CSRF tokens, kept in the store so that forms survive a restart.
-fn csrf_key(store: &Store) -> Result<ring::hmac::Key, StateError> {
+/// A key of the browser's cookies (`csrf`, `device`), kept in the store so that forms
+/// and devices survive a restart.
+fn cookie_key(store: &Store, name: &str) -> Result<ring::hmac::Key, StateError> {
     let secrets: Table<String> = Table::open(store, "oidc_secrets")?;
     let fresh = random_secret();
     // Whoever writes first wins; everyone then reads the same key.
-    secrets.put_new(b"csrf", &fresh)?;
-    let key = secrets.get(b"csrf")?.unwrap_or(fresh);
+    secrets.put_new(name.as_bytes(), &fresh)?;
+    let key = secrets.get(name.as_bytes())?.unwrap_or(fresh);
     Ok(ring::hmac::Key::new(
         ring::hmac::HMAC_SHA256,
         key.as_bytes(),
@@ -185,7 +196,8 @@ impl Sessions {
             limits,
             lifetimes,
             secure,
-            csrf_key: csrf_key(store)?,
+            csrf_key: cookie_key(store, "csrf")?,
+            device_key: cookie_key(store, "device")?,
         })
     }
 
@@ -392,6 +404,74 @@ impl Sessions {
         })
     }
 
+    fn device_cookie_name(&self) -> &'static str {
+        if self.secure {
+            DEVICE_COOKIE_HTTPS
+        } else {
+            DEVICE_COOKIE
+        }
+    }
+
+    fn device_mac(&self, body: &str) -> ring::hmac::Tag {
+        let mut mac = ring::hmac::Context::with_key(&self.device_key);
+        mac.update(b"apex-device\0");
+        mac.update(body.as_bytes());
+        mac.sign()
+    }
+
+    /// The device cookie of a browser where `login` just signed in: the login, the
+    /// time, and an HMAC of both under a key kept in the store.
+    pub fn device_cookie(&self, login: &str, now: i64) -> HeaderValue {
+        let who = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            login.trim().to_lowercase(),
+        );
+        let body = format!("{who}.{now}");
+        let mac = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            self.device_mac(&body).as_ref(),
+        );
+        self.set_cookie(
+            self.device_cookie_name(),
+            &format!("{body}.{mac}"),
+            "/",
+            Some(DEVICE_SECONDS),
+        )
+    }
+
+    /// Whether the browser holds a device cookie of `login` that this server issued
+    /// less than 180 days ago.
+    pub fn known_device(&self, headers: &HeaderMap, login: &str, now: i64) -> bool {
+        let Some(value) =
+            cookie(headers, self.device_cookie_name()).filter(|v| v.len() <= MAX_DEVICE_COOKIE)
+        else {
+            return false;
+        };
+        let Some((body, mac)) = value.rsplit_once('.') else {
+            return false;
+        };
+        let Some((who, issued)) = body.split_once('.') else {
+            return false;
+        };
+        let Ok(mac) =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, mac)
+        else {
+            return false;
+        };
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            self.device_mac(body).as_ref(),
+            mac.as_slice(),
+        )) {
+            return false;
+        }
+        let fresh = issued
+            .parse::<i64>()
+            .is_ok_and(|t| t <= now && now - t < DEVICE_SECONDS);
+        let theirs = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, who)
+            .is_ok_and(|w| w == login.trim().to_lowercase().as_bytes());
+        fresh && theirs
+    }
+
     /// Keeps a request for its sign-in; returns the interaction id. A source keeps at
     /// most `per_source` pending (its oldest goes), and all together at most `total`.
     pub fn wait(
@@ -565,5 +645,53 @@ mod tests {
         assert!(matches!(wait(&again, 4, 9), Err(WaitError::Full)));
         // Expired ones make room too.
         assert!(wait(&again, 4, INTERACTION_SECONDS + 10).is_ok());
+    }
+
+    fn with_cookie(name: &str, set: &HeaderValue) -> HeaderMap {
+        let value = set
+            .to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .and_then(|pair| pair.split_once('='))
+            .map(|(_, v)| v.to_owned())
+            .unwrap_or_default();
+        let mut headers = HeaderMap::new();
+        if let Ok(v) = HeaderValue::from_str(&format!("{name}={value}")) {
+            headers.insert(header::COOKIE, v);
+        }
+        headers
+    }
+
+    #[test]
+    fn a_device_cookie_names_its_login_and_ages() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let sessions = open(&store, 2, 3);
+        let set = sessions.device_cookie(" CDurand ", 1_000);
+        let headers = with_cookie(DEVICE_COOKIE, &set);
+        assert!(sessions.known_device(&headers, "cdurand", 1_000));
+        assert!(sessions.known_device(&headers, "CDURAND ", 1_000 + DEVICE_SECONDS - 1));
+        assert!(!sessions.known_device(&headers, "cdurand", 1_000 + DEVICE_SECONDS));
+        assert!(
+            !sessions.known_device(&headers, "cdurand", 999),
+            "not from the future"
+        );
+        assert!(!sessions.known_device(&headers, "amartin", 1_000));
+        // Under another name (the https one) it is no device cookie of this server.
+        let https = with_cookie(DEVICE_COOKIE_HTTPS, &set);
+        assert!(!sessions.known_device(&https, "cdurand", 1_000));
+        // Reopened over the same store, the key is the same; another store's is not.
+        assert!(open(&store, 2, 3).known_device(&headers, "cdurand", 1_000));
+        let elsewhere = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let other = Store::open(elsewhere.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!open(&other, 2, 3).known_device(&headers, "cdurand", 1_000));
+        for junk in ["", ".", "a.b.c", "Y2R1cmFuZA.1000.", "Y2R1cmFuZA.x.AAAA"] {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&format!("{DEVICE_COOKIE}={junk}")) {
+                h.insert(header::COOKIE, v);
+            }
+            assert!(!sessions.known_device(&h, "cdurand", 1_000), "{junk}");
+        }
     }
 }

@@ -263,7 +263,10 @@ pub async fn sign_in(
             "Saisissez votre mot de passe.".into(),
         );
     }
-    let signed = match directory.authenticate(login, password, Some(client)).await {
+    let signed = match oidc
+        .check_browser_password(directory, &headers, login, password, client)
+        .await
+    {
         Ok(s) => s,
         Err(DirError::BadCredentials) => {
             st.metrics.sign_in_failure();
@@ -338,7 +341,7 @@ pub async fn sign_in(
             now,
         )
     };
-    with_cookies(response, &[opened.cookie])
+    with_cookies(response, &[opened.cookie, oidc.device_cookie(login, now)])
 }
 
 /// `POST /oidc/authorize/password`: fields `current_password`, `password`,

@@ -174,6 +174,22 @@ impl TestServer {
         }
     }
 
+    /// A browser without cookies whose connections come from `source` (a loopback
+    /// address such as 127.0.0.9), following no redirect.
+    pub fn browser_from(&self, source: std::net::IpAddr) -> Browser {
+        server::install_crypto_provider();
+        Browser {
+            base: self.base.clone(),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .local_address(source)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// Waits for the next mail to `email` not seen yet, and returns its decoded text.
     pub async fn mail_to(&self, email: &str) -> String {
         for _ in 0..500 {

@@ -168,3 +168,45 @@ async fn login_hint_prefills_the_identifier() {
             .contains("frame-ancestors 'none'")
     );
 }
+
+/// The issuer's sign-in form honours the device cookie too: once guesses from 40
+/// addresses trip the limit on a login across all sources, a new browser gets `429`
+/// with the right password while the browser where the owner signed in before gets
+/// its code.
+#[tokio::test]
+async fn a_known_browser_signs_in_through_distributed_guessing() {
+    let op = Op::start().await;
+    let who = op.person("durand");
+    let at = |last: u8| std::net::IpAddr::from([127, 0, 0, last]);
+
+    let owner = op.browser_from(at(60));
+    let flow = op.flow(DEMO, "openid", &[]);
+    op.code_for(&owner, &flow, &who).await;
+    assert!(owner.has_cookie("apex_device"));
+    // Signed out, so that the next sign-in needs the password again.
+    owner.cookies.lock().unwrap().remove("apex_sso");
+
+    for last in 10..50 {
+        let guesser = op.browser_from(at(last));
+        for _ in 0..3 {
+            let flow = op.flow(DEMO, "openid", &[]);
+            let page = guesser.get(&flow.url).await;
+            let r = guesser
+                .sign_in(&op, &page, &who.login, "Mauvais-Essai-1")
+                .await;
+            assert!(r.status == 401 || r.status == 429, "{}", r.status);
+        }
+    }
+
+    let stranger = op.browser_from(at(70));
+    let flow = op.flow(DEMO, "openid", &[]);
+    let page = stranger.get(&flow.url).await;
+    let r = stranger.sign_in(&op, &page, &who.login, PASSWORD).await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.header("retry-after").parse::<u32>().unwrap() > 0);
+
+    let flow = op.flow(DEMO, "openid", &[]);
+    let code = op.code_for(&owner, &flow, &who).await;
+    let (s, tokens) = op.exchange(DEMO, &code, &flow.verifier).await;
+    assert_eq!(s, 200, "{tokens}");
+}

@@ -275,3 +275,121 @@ async fn signing_in_to_the_portal_signs_in_to_the_applications() {
         r.location()
     );
 }
+
+/// 120 wrong passwords for one login from 40 addresses (3 each: none of them is slowed
+/// on its own) trip the limit on the login across all sources: a new browser, even from
+/// a fresh address and with the right password, is told to wait. The browser where the
+/// owner signed in before holds a device cookie and still signs in; a forged cookie or
+/// another login's does not pass.
+#[tokio::test]
+async fn distributed_guessing_keeps_new_browsers_out_but_not_the_owner() {
+    let site = Site::start().await;
+    let login = site.person("durand").login;
+    let other = site.person("martin").login;
+    let at = |last: u8| std::net::IpAddr::from([127, 0, 0, last]);
+
+    let owner = site.browser_from(at(60));
+    owner
+        .post("/", &[("login", &login), ("password", PASSWORD)])
+        .await
+        .expect(303);
+    let device = owner.cookies.lock().unwrap().get("apex_device").cloned();
+    let device = device.expect("a device cookie after a sign-in");
+    owner.post("/sign-out", &[]).await.expect(303);
+    assert!(owner.has_cookie("apex_device"), "sign-out keeps the device");
+
+    // A browser where another person signed in.
+    let neighbour = site.browser_from(at(61));
+    neighbour
+        .post("/", &[("login", &other), ("password", PASSWORD)])
+        .await
+        .expect(303);
+    neighbour.post("/sign-out", &[]).await.expect(303);
+
+    let mut refused = 0;
+    for last in 10..50 {
+        let guesser = site.browser_from(at(last));
+        for _ in 0..3 {
+            let r = guesser
+                .post("/", &[("login", &login), ("password", "Mauvais-Essai-1")])
+                .await;
+            assert!(r.status == 401 || r.status == 429, "{}", r.status);
+            refused += u32::from(r.status == 429);
+        }
+    }
+    assert!(refused > 0, "the login-wide limit tripped");
+
+    let stranger = site.browser_from(at(70));
+    let r = stranger
+        .post("/", &[("login", &login), ("password", PASSWORD)])
+        .await;
+    r.expect(429).shows("Trop de tentatives");
+    assert!(r.header("retry-after").parse::<u32>().unwrap() > 0);
+
+    let forged = site.browser_from(at(71));
+    let mut tampered = device.clone();
+    tampered.pop();
+    tampered.push(if device.ends_with('A') { 'B' } else { 'A' });
+    forged
+        .cookies
+        .lock()
+        .unwrap()
+        .insert("apex_device".into(), tampered);
+    forged
+        .post("/", &[("login", &login), ("password", PASSWORD)])
+        .await
+        .expect(429);
+    neighbour
+        .post("/", &[("login", &login), ("password", PASSWORD)])
+        .await
+        .expect(429);
+
+    let r = owner
+        .post("/", &[("login", &login), ("password", PASSWORD)])
+        .await;
+    r.expect(303);
+    assert_eq!(r.location(), "/applications");
+    // Its own wrong passwords still count per source: the owner's browser is no
+    // guessing machine either.
+    for _ in 0..3 {
+        owner
+            .post("/", &[("login", &login), ("password", "Mauvais-Essai-2")])
+            .await;
+    }
+    owner
+        .post("/", &[("login", &login), ("password", PASSWORD)])
+        .await
+        .expect(429);
+}
+
+/// The device cookie is signed for the whole host under https: `__Host-`, Secure, no
+/// Domain, and lasts beyond the session.
+#[tokio::test]
+async fn the_device_cookie_is_a_host_cookie_under_https() {
+    let site = Site::start_at("https://apex.test").await;
+    let b = site.browser();
+    let r = b
+        .post(
+            "/",
+            &[
+                ("login", &site.person("durand").login),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    r.expect(303);
+    let device = r
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("__Host-apex_device="))
+        .expect("the device cookie");
+    assert!(
+        device.contains("Secure") && device.contains("HttpOnly"),
+        "{device}"
+    );
+    assert!(
+        device.contains("Path=/") && !device.contains("Domain"),
+        "{device}"
+    );
+    assert!(device.contains("Max-Age=15552000"), "{device}");
+}

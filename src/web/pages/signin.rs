@@ -104,7 +104,11 @@ pub async fn sign_in(
             "Saisissez votre mot de passe.",
         );
     }
-    let signed = match dir.authenticate(login, password, Some(client)).await {
+    let signed = match st
+        .oidc
+        .check_browser_password(dir, &headers, login, password, client)
+        .await
+    {
         Ok(s) => s,
         Err(DirError::BadCredentials) => {
             st.metrics.sign_in_failure();
@@ -145,6 +149,8 @@ pub async fn sign_in(
         HOME
     });
     r.headers_mut().append(header::SET_COOKIE, cookie);
+    r.headers_mut()
+        .append(header::SET_COOKIE, st.oidc.device_cookie(login, dir.now()));
     r
 }
 
