@@ -4,7 +4,7 @@
 //! record count and the SHA-256 of every line before it. Restore checks the whole file
 //! before writing anything, and only into an empty store.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 
 use serde::{Deserialize, Serialize};
 
@@ -136,9 +136,117 @@ pub fn backup_to(
     Ok(BackupSummary { records })
 }
 
-/// Restores a backup into an empty store, after checking the whole file.
-pub fn restore_from(store: &Store, input: &mut dyn BufRead) -> Result<BackupSummary, StoreError> {
-    let bad = |line: usize, m: &str| StoreError::Backup(format!("backup line {line}: {m}"));
+/// Longest line read from a backup: far above any record, so that a file without
+/// line breaks is refused instead of filling the memory.
+const MAX_LINE: u64 = 64 << 20;
+/// Records written to the store per batch.
+const BATCH: usize = 10_000;
+
+/// One record of a backup, decoded.
+struct Decoded {
+    tree: String,
+    key: Vec<u8>,
+    value: Vec<u8>,
+}
+
+/// Reads a whole backup once, line by line (never more than one line in memory),
+/// handing each record to `each` and checking the header, the count and the checksum.
+/// The errors come in the order of a reading of the whole file: a damaged file is
+/// called damaged (checksum) before any of its lines is called malformed.
+fn scan<R: BufRead>(
+    input: &mut R,
+    mut each: impl FnMut(Decoded) -> Result<(), StoreError>,
+) -> Result<u64, StoreError> {
+    let bad = |line: u64, m: &str| StoreError::Backup(format!("backup line {line}: {m}"));
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    // The line before the current one: the last line read is the trailer.
+    let mut previous: Option<String> = None;
+    let mut line_no = 0u64;
+    let mut records = 0u64;
+    let mut header: Option<Result<Header, StoreError>> = None;
+    let mut first_error: Option<StoreError> = None;
+    loop {
+        let mut line = String::new();
+        let read = input.by_ref().take(MAX_LINE).read_line(&mut line)?;
+        if read == 0 {
+            break;
+        }
+        if !line.ends_with('\n') && read as u64 == MAX_LINE {
+            return Err(bad(line_no + 1, "line too long: not an apex-idp backup"));
+        }
+        if line.ends_with('\n') {
+            line.pop();
+            if line.ends_with('\r') {
+                line.pop();
+            }
+        }
+        line_no += 1;
+        if let Some(body) = previous.replace(line) {
+            digest.update(body.as_bytes());
+            digest.update(b"\n");
+            let at = line_no - 1;
+            if header.is_none() {
+                header = Some(parse_header(&body).map_err(|m| bad(1, &m)));
+            } else {
+                records += 1;
+                if first_error.is_none() {
+                    let written =
+                        decode(&body)
+                            .map_err(|m| bad(at, &m))
+                            .and_then(|d| match &header {
+                                Some(Ok(_)) => each(d),
+                                _ => Ok(()),
+                            });
+                    first_error = written.err();
+                }
+            }
+        }
+    }
+    let trailer_line = previous.ok_or_else(|| bad(1, "empty file"))?;
+    let trailer: Trailer = serde_json::from_str(&trailer_line)
+        .map_err(|_| bad(line_no, "missing trailer: the file is truncated"))?;
+    if !trailer.end || hex(digest.finish().as_ref()) != trailer.sha256 {
+        return Err(bad(line_no, "checksum mismatch: the file is damaged"));
+    }
+    header.ok_or_else(|| bad(1, "missing header"))??;
+    if records != trailer.records {
+        return Err(bad(line_no, "record count mismatch"));
+    }
+    first_error.map_or(Ok(records), Err)
+}
+
+fn parse_header(line: &str) -> Result<Header, String> {
+    let header: Header =
+        serde_json::from_str(line).map_err(|_| "not an apex-idp backup".to_owned())?;
+    if header.format != MAGIC {
+        return Err("not an apex-idp backup".into());
+    }
+    if header.version != BACKUP_VERSION || header.store_format > FORMAT_VERSION {
+        return Err(format!(
+            "backup version {} of store format {} is newer than this apex-idp supports",
+            header.version, header.store_format
+        ));
+    }
+    Ok(header)
+}
+
+fn decode(line: &str) -> Result<Decoded, String> {
+    let r: Record = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    Ok(Decoded {
+        key: unhex(&r.key).ok_or("key is not hex")?,
+        value: unhex(&r.value).ok_or("value is not hex")?,
+        tree: r.tree,
+    })
+}
+
+/// Restores a backup into an empty store. The file is read twice, one line at a time:
+/// first to check all of it (nothing is written unless the whole file is sound), then
+/// to write it in batches. Should the second reading differ (the file changed between
+/// the two), everything written is taken back and the store is left empty.
+pub fn restore_from<R: BufRead + Seek>(
+    store: &Store,
+    input: &mut R,
+) -> Result<BackupSummary, StoreError> {
     let db = store.db();
     let non_empty = store.trees.iter().any(|t| {
         t.iter()
@@ -150,51 +258,178 @@ pub fn restore_from(store: &Store, input: &mut dyn BufRead) -> Result<BackupSumm
             "restore needs an empty store: choose a new data_dir".into(),
         ));
     }
-    let lines: Vec<String> = input.lines().collect::<Result<_, _>>()?;
-    let (trailer_line, body) = lines.split_last().ok_or_else(|| bad(1, "empty file"))?;
-    let trailer: Trailer = serde_json::from_str(trailer_line)
-        .map_err(|_| bad(lines.len(), "missing trailer: the file is truncated"))?;
-    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
-    for l in body {
-        digest.update(l.as_bytes());
-        digest.update(b"\n");
-    }
-    if !trailer.end || hex(digest.finish().as_ref()) != trailer.sha256 {
-        return Err(bad(lines.len(), "checksum mismatch: the file is damaged"));
-    }
-    let (header_line, records) = body.split_first().ok_or_else(|| bad(1, "missing header"))?;
-    let header: Header =
-        serde_json::from_str(header_line).map_err(|_| bad(1, "not an apex-idp backup"))?;
-    if header.format != MAGIC {
-        return Err(bad(1, "not an apex-idp backup"));
-    }
-    if header.version != BACKUP_VERSION || header.store_format > FORMAT_VERSION {
-        return Err(bad(
-            1,
-            &format!(
-                "backup version {} of store format {} is newer than this apex-idp supports",
-                header.version, header.store_format
-            ),
-        ));
-    }
-    if records.len() as u64 != trailer.records {
-        return Err(bad(lines.len(), "record count mismatch"));
-    }
-    let mut decoded = Vec::with_capacity(records.len());
-    for (i, l) in records.iter().enumerate() {
-        let r: Record = serde_json::from_str(l).map_err(|e| bad(i + 2, &e.to_string()))?;
-        let k = unhex(&r.key).ok_or_else(|| bad(i + 2, "key is not hex"))?;
-        let v = unhex(&r.value).ok_or_else(|| bad(i + 2, "value is not hex"))?;
-        decoded.push((r.tree, k, v));
-    }
-    let bar = progress(trailer.records, "restore");
-    for (tree, k, v) in decoded {
-        db.open_tree(tree.as_bytes())?.insert(k, v)?;
-        bar.inc(1);
-    }
-    db.flush()?;
-    bar.finish_and_clear();
-    Ok(BackupSummary {
-        records: trailer.records,
+    let format = store.tree(super::T::Meta).get(super::FORMAT_KEY)?;
+    let start = input.stream_position()?;
+    let total = scan(input, |_| Ok(()))?;
+    input.seek(SeekFrom::Start(start))?;
+    let bar = progress(total, "restore");
+    let mut batches: std::collections::BTreeMap<String, (sled::Batch, usize)> =
+        std::collections::BTreeMap::new();
+    let mut written: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    let apply = |tree: &str, batch: sled::Batch| -> Result<(), StoreError> {
+        db.open_tree(tree.as_bytes())?.apply_batch(batch)?;
+        Ok(())
+    };
+    let result = scan(input, |d| {
+        let (batch, n) = batches.entry(d.tree.clone()).or_default();
+        batch.insert(d.key, d.value);
+        *n += 1;
+        if *n >= BATCH {
+            let full = std::mem::take(batch);
+            *n = 0;
+            written.insert(d.tree.clone());
+            apply(&d.tree, full)?;
+            bar.inc(BATCH as u64);
+        }
+        Ok(())
     })
+    .and_then(|records| {
+        if records != total {
+            return Err(StoreError::Backup(
+                "the backup file changed while it was restored".into(),
+            ));
+        }
+        for (tree, (batch, _)) in std::mem::take(&mut batches) {
+            written.insert(tree.clone());
+            apply(&tree, batch)?;
+        }
+        db.flush()?;
+        Ok(records)
+    });
+    bar.finish_and_clear();
+    match result {
+        Ok(records) => Ok(BackupSummary { records }),
+        Err(e) => {
+            // Take back what the second reading wrote: the store was empty but for
+            // its format version.
+            for tree in written {
+                if let Ok(t) = db.open_tree(tree.as_bytes()) {
+                    let _ = t.clear();
+                }
+            }
+            if let Some(v) = format {
+                let _ = store.tree(super::T::Meta).insert(super::FORMAT_KEY, v);
+            }
+            let _ = db.flush();
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::T;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        (dir, store)
+    }
+
+    fn backup_of(records: usize) -> Vec<u8> {
+        let (_dir, store) = store();
+        for i in 0..records {
+            let key = format!("k{i:06}");
+            if let Err(e) = store.tree(T::Audit).insert(key.as_bytes(), &b"value"[..]) {
+                panic!("{e}");
+            }
+        }
+        let mut out = Vec::new();
+        let lock = store.lock();
+        backup_to(&store, &lock, &mut out).unwrap_or_else(|e| panic!("{e}"));
+        out
+    }
+
+    /// A file that reads one way the first time and another way after a seek to its
+    /// start, as a backup replaced between the two readings would.
+    struct Changing {
+        first: std::io::Cursor<Vec<u8>>,
+        then: Option<std::io::Cursor<Vec<u8>>>,
+        rewound: bool,
+    }
+
+    impl Read for Changing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match (&mut self.then, self.rewound) {
+                (Some(then), true) => then.read(buf),
+                _ => self.first.read(buf),
+            }
+        }
+    }
+
+    impl BufRead for Changing {
+        fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+            match (&mut self.then, self.rewound) {
+                (Some(then), true) => then.fill_buf(),
+                _ => self.first.fill_buf(),
+            }
+        }
+        fn consume(&mut self, n: usize) {
+            match (&mut self.then, self.rewound) {
+                (Some(then), true) => then.consume(n),
+                _ => self.first.consume(n),
+            }
+        }
+    }
+
+    impl Seek for Changing {
+        fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+            if self.first.position() > 0 {
+                self.rewound = true;
+            }
+            self.first.seek(to)
+        }
+    }
+
+    #[test]
+    fn a_restore_writes_in_batches_and_counts_every_record() {
+        let file = backup_of(3 * BATCH + 7);
+        let (_dir, target) = store();
+        let summary = restore_from(&target, &mut std::io::Cursor::new(file))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(target.tree(T::Audit).len(), 3 * BATCH + 7);
+        assert!(summary.records > (3 * BATCH + 7) as u64);
+    }
+
+    #[test]
+    fn a_file_that_changes_between_the_readings_leaves_the_store_empty() {
+        let good = backup_of(2 * BATCH + 1);
+        // Same length, one value changed near the end: the second reading has written
+        // two batches before it meets the checksum.
+        let mut altered = good.clone();
+        let text = String::from_utf8_lossy(&good).into_owned();
+        let at = text
+            .rfind("76616c7565")
+            .unwrap_or_else(|| panic!("no value"));
+        if let Some(b) = altered.get_mut(at) {
+            *b = b'8';
+        }
+        let (_dir, target) = store();
+        let mut input = Changing {
+            first: std::io::Cursor::new(good),
+            then: Some(std::io::Cursor::new(altered)),
+            rewound: false,
+        };
+        let Err(e) = restore_from(&target, &mut input) else {
+            panic!("a changed file restored")
+        };
+        assert!(e.to_string().contains("checksum"), "{e}");
+        assert!(input.rewound);
+        assert_eq!(target.tree(T::Audit).len(), 0, "nothing written stays");
+        assert_eq!(target.format_version().unwrap_or(0), FORMAT_VERSION);
+    }
+
+    #[test]
+    fn a_file_without_line_breaks_is_refused_without_reading_it_whole() {
+        let (_dir, target) = store();
+        let huge = std::io::repeat(b'x').take(MAX_LINE + 1);
+        let mut input = std::io::Cursor::new(Vec::new());
+        std::io::copy(&mut { huge }, &mut input).unwrap_or_else(|e| panic!("{e}"));
+        input.set_position(0);
+        let Err(e) = restore_from(&target, &mut input) else {
+            panic!("restored")
+        };
+        assert!(e.to_string().contains("line 1: line too long"), "{e}");
+    }
 }
