@@ -119,14 +119,22 @@ pub struct LdapServiceAccount {
     /// elsewhere is refused before its secret is even checked.
     #[serde(default)]
     pub allowed_sources: Vec<String>,
+    /// `allowed_sources` parsed, once (checked at load: a list that does not parse
+    /// lets nobody in).
+    #[serde(skip)]
+    parsed_sources: std::sync::OnceLock<Vec<crate::auth::addr::Cidr>>,
 }
 
 impl LdapServiceAccount {
     /// Whether a bind from this address may be tried at all.
     pub fn allows_source(&self, addr: std::net::IpAddr) -> bool {
-        self.allowed_sources.is_empty()
-            || crate::auth::addr::parse_list(&self.allowed_sources)
-                .is_ok_and(|ranges| crate::auth::addr::any_contains(&ranges, addr))
+        if self.allowed_sources.is_empty() {
+            return true;
+        }
+        let ranges = self.parsed_sources.get_or_init(|| {
+            crate::auth::addr::parse_list(&self.allowed_sources).unwrap_or_default()
+        });
+        crate::auth::addr::any_contains(ranges, addr)
     }
 }
 
@@ -431,6 +439,30 @@ fn check_redirect_uri(uri: &str) -> Result<(), &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ldap_binds_come_only_from_the_allowed_sources() {
+        let parse = |sources: &str| -> LdapServiceAccount {
+            toml::from_str(&format!(
+                "bind_secret_hash = \"x\"\nallowed_sources = {sources}"
+            ))
+            .unwrap()
+        };
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let anywhere = parse("[]");
+        assert!(anywhere.allows_source(ip("203.0.113.9")));
+        let office = parse(r#"["10.1.0.0/16", "2001:db8::/48"]"#);
+        for _ in 0..2 {
+            // Parsed at the first bind, then kept: the same answers.
+            assert!(office.allows_source(ip("10.1.200.3")));
+            assert!(office.allows_source(ip("2001:db8:0:7::1")));
+            assert!(!office.allows_source(ip("10.2.0.1")));
+            assert!(!office.allows_source(ip("2001:db9::1")));
+        }
+        // A list that does not parse (refused at load) lets nobody in.
+        let broken = parse(r#"["10.1.0.0/16", "not-a-range"]"#);
+        assert!(!broken.allows_source(ip("10.1.0.1")));
+    }
 
     #[test]
     fn shipped_catalogue_is_valid() {
