@@ -54,12 +54,6 @@ pub fn open_directory(
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<Directory>, StartError> {
     let catalogue = Catalogue::load(&config.catalogue.file)?;
-    crate::store::private::create_private_dir(&config.server.data_dir).map_err(|e| {
-        StartError::Other(format!(
-            "server.data_dir = {}: cannot create: {e}",
-            config.server.data_dir.display()
-        ))
-    })?;
     let store = Store::open(&config.server.data_dir)?;
     let hasher =
         Hasher::new(config.argon2).map_err(|e| StartError::Other(format!("argon2: {e}")))?;
@@ -229,7 +223,8 @@ pub async fn start_with(config: &Config, directory: Arc<Directory>) -> Result<Se
     let ldap = start_ldap(config, &directory, certificates.as_ref(), &stop).await?;
     let mail = tokio::spawn(mailqueue::run_sender(Arc::clone(&directory), postman));
     let housekeeping = tokio::spawn(directory::run_housekeeping(Arc::clone(&directory)));
-    let mut tasks = vec![mail, housekeeping];
+    let private = tokio::spawn(directory::keep_private(Arc::clone(&directory)));
+    let mut tasks = vec![mail, housekeeping, private];
     tasks.extend(ldap.tasks);
     tasks.push(tokio::spawn(crate::oidc::run_housekeeping(
         oidc,

@@ -185,18 +185,8 @@ fn generate_dev_cert(cert: &Path, key: &Path) -> Result<(), TlsError> {
 /// Writes a file readable by its owner only (a private key).
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
     use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .map_err(|e| TlsError::Generate(format!("{}: {e}", path.display())))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
+    crate::store::private::create_private_file(path)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
         .map_err(|e| TlsError::Generate(format!("{}: {e}", path.display())))
 }
 

@@ -166,6 +166,24 @@ impl Directory {
     }
 }
 
+/// Seconds between two passes over the data directory's permissions.
+const PERMISSIONS_EVERY: u64 = 5;
+
+/// Keeps the data directory owner-only while the server runs: the files the store
+/// creates (at the umask's mode) are set to 0600 within a few seconds. The process's
+/// umask cannot be set without `unsafe`; the 0700 directory keeps others out meanwhile.
+pub async fn keep_private(directory: Arc<Directory>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(PERMISSIONS_EVERY)).await;
+        let d = Arc::clone(&directory);
+        match tokio::task::spawn_blocking(move || d.store.tighten_permissions()).await {
+            Ok(Ok(0)) | Err(_) => {}
+            Ok(Ok(changed)) => tracing::debug!(changed, "data directory tightened"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "data directory permissions"),
+        }
+    }
+}
+
 /// Runs housekeeping every minute until the process ends.
 pub async fn run(directory: Arc<Directory>) {
     loop {

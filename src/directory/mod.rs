@@ -22,7 +22,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 pub use error::DirError;
-pub use housekeeping::{HousekeepingReport, run as run_housekeeping};
+pub use housekeeping::{HousekeepingReport, keep_private, run as run_housekeeping};
 pub use selfservice::{Export, NameCorrection};
 pub use signin::SignedIn;
 pub use views::{AccountSummary, ApplicationLink, InvitationView, StructureView};

@@ -609,6 +609,12 @@ mod tests {
         IpAddr::from([192, 0, 2, last])
     }
 
+    fn fresh_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        (dir, store)
+    }
+
     fn open(store: &Store, per_source: usize, total: usize) -> Sessions {
         let lifetimes = Lifetimes {
             idle: 60,
@@ -623,8 +629,7 @@ mod tests {
 
     #[test]
     fn pending_sign_ins_are_bounded_and_counted_again_at_open() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let (_dir, store) = fresh_store();
         let sessions = open(&store, 2, 3);
         let wait = |s: &Sessions, last, now| s.wait(request(), "c", ip(last), now);
         let first = wait(&sessions, 1, 0).unwrap_or_default();
@@ -665,8 +670,7 @@ mod tests {
 
     #[test]
     fn a_device_cookie_names_its_login_and_ages() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let (_dir, store) = fresh_store();
         let sessions = open(&store, 2, 3);
         let set = sessions.device_cookie(" CDurand ", 1_000);
         let headers = with_cookie(DEVICE_COOKIE, &set);
@@ -683,8 +687,7 @@ mod tests {
         assert!(!sessions.known_device(&https, "cdurand", 1_000));
         // Reopened over the same store, the key is the same; another store's is not.
         assert!(open(&store, 2, 3).known_device(&headers, "cdurand", 1_000));
-        let elsewhere = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let other = Store::open(elsewhere.path()).unwrap_or_else(|e| panic!("{e}"));
+        let (_elsewhere, other) = fresh_store();
         assert!(!open(&other, 2, 3).known_device(&headers, "cdurand", 1_000));
         for junk in ["", ".", "a.b.c", "Y2R1cmFuZA.1000.", "Y2R1cmFuZA.x.AAAA"] {
             let mut h = HeaderMap::new();

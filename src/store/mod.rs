@@ -176,6 +176,14 @@ pub enum StoreError {
     /// I/O outside sled (backup files).
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The data directory cannot be created or made owner-only.
+    #[error("server.data_dir = {dir}: cannot create it owner-only (0700): {source}")]
+    CreateDir {
+        /// The directory.
+        dir: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// The store: sled trees plus the single-writer lock.
@@ -203,9 +211,13 @@ impl Store {
     /// Opens (or creates) the store in `dir`, checks its format and migrates it.
     ///
     /// `dir` is created 0700 (tightened when looser), and once sled opened it every
-    /// directory below is 0700 and every file 0600.
+    /// directory below is 0700 and every file 0600; what a crash left in its scratch
+    /// directory is removed.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        private::create_private_dir(dir)?;
+        private::create_private_dir(dir).map_err(|source| StoreError::CreateDir {
+            dir: dir.display().to_string(),
+            source,
+        })?;
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(CACHE_BYTES)
@@ -222,6 +234,11 @@ impl Store {
             })?;
         let mut store = Self::from_db(db, dir)?;
         store.dir = Some(dir.to_path_buf());
+        // Sled's lock is held: no other process uses the scratch directory now.
+        let swept = private::sweep_scratch(dir)?;
+        if swept > 0 {
+            tracing::warn!(swept, "data directory: leftover scratch files removed");
+        }
         private::tighten_tree(dir)?;
         Ok(store)
     }

@@ -82,6 +82,33 @@ pub fn scratch_dir(data_dir: &Path) -> std::io::Result<PathBuf> {
     Ok(dir)
 }
 
+/// Removes what a crash left in the scratch directory of `data_dir` (a spooled API
+/// backup is unlinked as soon as it is open, so anything there is a leftover). Returns
+/// how many entries went.
+pub fn sweep_scratch(data_dir: &Path) -> std::io::Result<usize> {
+    let dir = data_dir.join(SCRATCH);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let path = entry?.path();
+        let gone = if std::fs::symlink_metadata(&path)?.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        match gone {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
+}
+
 /// Creates a new file readable and writable by its owner only (mode 0600); fails if
 /// `path` exists.
 pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {

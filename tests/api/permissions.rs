@@ -120,3 +120,37 @@ async fn the_api_backup_leaves_nothing_in_the_temporary_directory() {
     assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
     assert_eq!(loose_entries(&data), Vec::<String>::new());
 }
+
+/// A file that appears in the data directory at the umask's mode while the server runs
+/// (as sled's new segments do) is owner-only within seconds.
+#[tokio::test]
+async fn files_created_while_serving_are_tightened() {
+    let f = Fixture::start().await;
+    let data = f.dir.path().join("data");
+    let late = data.join("blobs").join("late-segment");
+    std::fs::create_dir_all(late.parent().unwrap()).unwrap();
+    std::fs::write(&late, "x").unwrap();
+    std::fs::set_permissions(&late, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for _ in 0..150 {
+        if mode(&late) == 0o600 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(mode(&late), 0o600, "tightened while serving");
+}
+
+/// What a crash left in the scratch directory (a spooled backup) is gone at start.
+#[tokio::test]
+async fn scratch_files_left_by_a_crash_are_removed_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path());
+    let scratch = config.server.data_dir.join(".scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let leftover = scratch.join("backup-0000.jsonl");
+    std::fs::write(&leftover, "personal data").unwrap();
+    let f = Fixture::start_with(dir, config.clone()).await;
+    assert!(!leftover.exists(), "the leftover backup is removed");
+    assert_eq!(loose_entries(&config.server.data_dir), Vec::<String>::new());
+    drop(f);
+}
