@@ -142,6 +142,18 @@ pub struct LdapConfig {
     pub time_limit_seconds: u64,
     /// Most simultaneous connections; more are closed at once.
     pub max_connections: usize,
+    /// Most simultaneous connections from one source (an IPv4 address, an IPv6 /64);
+    /// more from it are closed at once.
+    pub max_connections_per_address: usize,
+    /// Seconds a connection may stay open without a successful bind (of a person or
+    /// an application) before it is closed; anonymous reads fit in that time.
+    pub bind_timeout_seconds: u64,
+    /// Paged searches one connection may keep open; one more is refused.
+    pub max_paged_searches_per_connection: usize,
+    /// Candidate entries one paged search may keep between pages.
+    pub max_paged_keys_per_search: usize,
+    /// Candidate entries all paged searches of the server may keep together.
+    pub max_paged_keys_total: usize,
 }
 
 impl Default for LdapConfig {
@@ -157,6 +169,11 @@ impl Default for LdapConfig {
             size_limit: 1000,
             time_limit_seconds: 30,
             max_connections: 10_000,
+            max_connections_per_address: 64,
+            bind_timeout_seconds: 10,
+            max_paged_searches_per_connection: 8,
+            max_paged_keys_per_search: 250_000,
+            max_paged_keys_total: 2_000_000,
         }
     }
 }
@@ -567,6 +584,30 @@ impl Config {
                 1,
                 1_000_000,
             ),
+            (
+                "ldap.max_connections_per_address",
+                self.ldap.max_connections_per_address,
+                1,
+                1_000_000,
+            ),
+            (
+                "ldap.max_paged_searches_per_connection",
+                self.ldap.max_paged_searches_per_connection,
+                1,
+                1_000,
+            ),
+            (
+                "ldap.max_paged_keys_per_search",
+                self.ldap.max_paged_keys_per_search,
+                1,
+                100_000_000,
+            ),
+            (
+                "ldap.max_paged_keys_total",
+                self.ldap.max_paged_keys_total,
+                1,
+                1_000_000_000,
+            ),
         ] {
             if !(low..=high).contains(&value) {
                 bad(
@@ -576,9 +617,24 @@ impl Config {
                 );
             }
         }
+        if self.ldap.max_paged_keys_per_search > self.ldap.max_paged_keys_total {
+            bad(
+                "ldap.max_paged_keys_per_search",
+                &self.ldap.max_paged_keys_per_search.to_string(),
+                "must not exceed ldap.max_paged_keys_total",
+            );
+        }
+        if self.ldap.max_connections_per_address > self.ldap.max_connections {
+            bad(
+                "ldap.max_connections_per_address",
+                &self.ldap.max_connections_per_address.to_string(),
+                "must not exceed ldap.max_connections",
+            );
+        }
         for (key, value) in [
             ("ldap.idle_timeout_seconds", self.ldap.idle_timeout_seconds),
             ("ldap.time_limit_seconds", self.ldap.time_limit_seconds),
+            ("ldap.bind_timeout_seconds", self.ldap.bind_timeout_seconds),
         ] {
             if value == 0 {
                 bad(key, "0", "must be at least 1");

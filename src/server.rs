@@ -89,6 +89,8 @@ pub struct Server {
     pub ldaps_addr: Option<SocketAddr>,
     /// The core, for in-process tests.
     pub directory: Arc<Directory>,
+    /// The LDAP face when a listener is on, for its gauges.
+    pub ldap_face: Option<Arc<crate::ldap::Face>>,
     stop: watch::Sender<bool>,
     http_tasks: Vec<JoinHandle<()>>,
     tasks: Vec<JoinHandle<()>>,
@@ -220,12 +222,12 @@ pub async fn start_with(config: &Config, directory: Arc<Directory>) -> Result<Se
             stop.subscribe(),
         ));
     }
-    let ldap = start_ldap(config, &directory, certificates.as_ref(), &stop).await?;
+    let mut ldap = start_ldap(config, &directory, certificates.as_ref(), &stop).await?;
     let mail = tokio::spawn(mailqueue::run_sender(Arc::clone(&directory), postman));
     let housekeeping = tokio::spawn(directory::run_housekeeping(Arc::clone(&directory)));
     let private = tokio::spawn(directory::keep_private(Arc::clone(&directory)));
     let mut tasks = vec![mail, housekeeping, private];
-    tasks.extend(ldap.tasks);
+    tasks.extend(std::mem::take(&mut ldap.tasks));
     tasks.push(tokio::spawn(crate::oidc::run_housekeeping(
         oidc,
         Arc::clone(&directory),
@@ -239,6 +241,7 @@ pub async fn start_with(config: &Config, directory: Arc<Directory>) -> Result<Se
         management_addr,
         ldap_addr: ldap.ldap_addr,
         ldaps_addr: ldap.ldaps_addr,
+        ldap_face: ldap.face,
         directory,
         stop,
         http_tasks,
@@ -278,6 +281,7 @@ fn reload_on_hangup(certificates: Arc<Certificates>) -> Result<JoinHandle<()>, S
 struct LdapListeners {
     ldap_addr: Option<SocketAddr>,
     ldaps_addr: Option<SocketAddr>,
+    face: Option<Arc<crate::ldap::Face>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -293,6 +297,7 @@ async fn start_ldap(
     let mut out = LdapListeners {
         ldap_addr: None,
         ldaps_addr: None,
+        face: None,
         tasks: Vec::new(),
     };
     let (plain, ldaps) = (&config.ldap.listen, &config.ldap.ldaps_listen);
@@ -332,6 +337,7 @@ async fn start_ldap(
             stop.subscribe(),
         ));
     }
+    out.face = Some(face);
     Ok(out)
 }
 

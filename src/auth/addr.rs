@@ -1,10 +1,13 @@
-//! Source addresses: CIDR ranges (trusted proxies, allowed sources) and the key under
+//! Source addresses: CIDR ranges (trusted proxies, allowed sources), the key under
 //! which a source is counted by the backoff (an IPv6 client by its /64, since one
-//! customer line usually owns a whole /64).
+//! customer line usually owns a whole /64), and the open connections of a listener,
+//! in all and per source.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// A range of addresses, `192.0.2.0/24`, `2001:db8::/32`, or one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +103,86 @@ fn mask(addr: IpAddr, prefix: u8) -> IpAddr {
     }
 }
 
+/// The open connections of a listener, in all and by source, under two bounds.
+#[derive(Debug, Clone)]
+pub struct Connections {
+    open: Arc<Mutex<Open>>,
+    max_total: usize,
+    per_source: usize,
+    unbounded: Arc<[Cidr]>,
+}
+
+#[derive(Debug, Default)]
+struct Open {
+    total: usize,
+    by_source: HashMap<IpAddr, usize>,
+}
+
+/// A connection's place among the open ones, given back when dropped.
+#[derive(Debug)]
+pub struct Slot {
+    open: Arc<Mutex<Open>>,
+    source: Option<IpAddr>,
+}
+
+impl Connections {
+    /// At most `max_total` connections, and `per_source` from one source (an IPv6
+    /// client by its /64); peers in `unbounded` (trusted proxies, which speak for many
+    /// clients) count only against the total.
+    pub fn new(max_total: usize, per_source: usize, unbounded: Vec<Cidr>) -> Connections {
+        Connections {
+            open: Arc::default(),
+            max_total,
+            per_source,
+            unbounded: unbounded.into(),
+        }
+    }
+
+    /// A place for a connection from `peer`, unless a bound is reached.
+    pub fn admit(&self, peer: IpAddr) -> Option<Slot> {
+        let source = (!any_contains(&self.unbounded, peer)).then(|| source_key(peer));
+        let mut o = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if o.total >= self.max_total {
+            return None;
+        }
+        if let Some(s) = source {
+            let n = o.by_source.get(&s).copied().unwrap_or(0);
+            if n >= self.per_source {
+                return None;
+            }
+            o.by_source.insert(s, n + 1);
+        }
+        o.total += 1;
+        Some(Slot {
+            open: Arc::clone(&self.open),
+            source,
+        })
+    }
+
+    /// Connections open now.
+    pub fn total(&self) -> usize {
+        self.open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .total
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        open.total = open.total.saturating_sub(1);
+        if let Some(source) = self.source
+            && let Some(n) = open.by_source.get_mut(&source)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.by_source.remove(&source);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +230,26 @@ mod tests {
             source_key(ip("2001:db8:1:3::1"))
         );
         assert_eq!(source_key(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+    }
+
+    #[test]
+    fn connections_are_bounded_in_all_and_per_source() {
+        let proxy: Cidr = "10.0.0.1".parse().unwrap();
+        let c = Connections::new(4, 2, vec![proxy]);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let v6a: IpAddr = "2001:db8::1".parse().unwrap();
+        let v6b: IpAddr = "2001:db8::2".parse().unwrap();
+        let first = c.admit(a).unwrap();
+        let _second = c.admit(a).unwrap();
+        assert!(c.admit(a).is_none(), "a third from one address");
+        let _v6 = c.admit(v6a).unwrap();
+        let _v6_same_64 = c.admit(v6b).unwrap();
+        assert_eq!(c.total(), 4);
+        assert!(c.admit(ip("10.0.0.1")).is_none(), "the total binds all");
+        drop(first);
+        assert!(
+            c.admit(a).is_some(),
+            "a closed connection gives its place back"
+        );
     }
 }

@@ -129,6 +129,7 @@ impl Face {
                     account_id: account.id,
                     dn,
                 };
+                session.authenticated = true;
                 result(LdapResultCode::Success, "")
             }
             Ok(SignedIn { .. }) => result(
@@ -179,6 +180,7 @@ impl Face {
                     code: app.code.clone(),
                     dn: self.tree.application_dn(&app.code),
                 };
+                session.authenticated = true;
                 result(LdapResultCode::Success, "")
             }
             _ => {

@@ -184,9 +184,19 @@ pub struct Tree {
     /// The base and container DNs as this tree writes them: most searches name one,
     /// and knowing it spares parsing the DN.
     fixed: Vec<(String, Key)>,
-    /// DNs resolved before, as clients wrote them, with the DN this tree wrote for the
-    /// key then: a key is reused only while it still names an object of that DN.
+    /// DNs resolved before and seen by their reader, by normal form, with the DN this
+    /// tree wrote for the key then: a key is reused only while it still names an
+    /// object of that DN.
     resolved: Arc<Mutex<BoundedMap<String, (Key, String)>>>,
+}
+
+/// A DN resolved to its key; `normal` is set when it was resolved afresh and is worth
+/// remembering (see [`Tree::remember`]).
+#[derive(Debug)]
+pub struct Resolved {
+    /// What the DN names.
+    pub key: Key,
+    normal: Option<String>,
 }
 
 /// The value an entry was built from.
@@ -299,31 +309,57 @@ impl Tree {
             .collect()
     }
 
-    /// Resolves a DN to what it names, reading through the core.
-    pub fn resolve(&self, dir: &Directory, dn_text: &str) -> Result<Key, Unresolved> {
+    /// Resolves a DN to what it names, reading through the core. Nothing is remembered
+    /// here: [`Tree::remember`] does it once the reader is known to see the entry, so
+    /// that no one fills the memory with DNs he may not read.
+    pub fn resolve(&self, dir: &Directory, dn_text: &str) -> Result<Resolved, Unresolved> {
         if let Some((_, key)) = self
             .fixed
             .iter()
             .find(|(text, _)| text.eq_ignore_ascii_case(dn_text))
         {
-            return Ok(key.clone());
+            return Ok(Resolved {
+                key: key.clone(),
+                normal: None,
+            });
         }
-        let lock = || self.resolved.lock().unwrap_or_else(PoisonError::into_inner);
-        let known = lock().get(dn_text).cloned();
+        let rdns = dn::parse(dn_text).map_err(|e| Unresolved::Invalid(e.to_string()))?;
+        // One entry per object, whatever the spelling: the key is the normal form.
+        let normal = dn::normal_form(&rdns);
+        let known = self.lock_resolved().get(&normal).cloned();
         if let Some((key, written)) = known
             && self.still_names(dir, &key, &written)
         {
-            return Ok(key);
+            return Ok(Resolved { key, normal: None });
         }
-        let key = self.resolve_afresh(dir, dn_text)?;
-        if matches!(
+        let key = self.resolve_parsed(dir, &rdns)?;
+        let normal = matches!(
             key,
             Key::Structure(_) | Key::Service { .. } | Key::Account(_)
-        ) && let Some(written) = self.dn_of(dir, &key)
+        )
+        .then_some(normal);
+        Ok(Resolved { key, normal })
+    }
+
+    /// Remembers a DN resolved afresh, under its normal form; to be called once the
+    /// reader is known to see its entry.
+    pub fn remember(&self, dir: &Directory, resolved: Resolved) -> Key {
+        if let Some(normal) = resolved.normal
+            && let Some(written) = self.dn_of(dir, &resolved.key)
         {
-            lock().insert(dn_text.to_owned(), (key.clone(), written));
+            self.lock_resolved()
+                .insert(normal, (resolved.key.clone(), written));
         }
-        Ok(key)
+        resolved.key
+    }
+
+    /// DNs remembered now (at most one per structure, service and person).
+    pub fn resolved_dns(&self) -> usize {
+        self.lock_resolved().len()
+    }
+
+    fn lock_resolved(&self) -> std::sync::MutexGuard<'_, BoundedMap<String, (Key, String)>> {
+        self.resolved.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether a key resolved before still exists under the DN written for it then.
@@ -339,15 +375,14 @@ impl Tree {
         exists && self.dn_of(dir, key).as_deref() == Some(written)
     }
 
-    fn resolve_afresh(&self, dir: &Directory, dn_text: &str) -> Result<Key, Unresolved> {
-        let rdns = dn::parse(dn_text).map_err(|e| Unresolved::Invalid(e.to_string()))?;
+    fn resolve_parsed(&self, dir: &Directory, rdns: &[Vec<Ava>]) -> Result<Key, Unresolved> {
         if rdns.is_empty() {
             return Ok(Key::RootDse);
         }
-        if rdns.len() == 1 && dn::normal_form(&rdns) == "cn=subschema" {
+        if rdns.len() == 1 && dn::normal_form(rdns) == "cn=subschema" {
             return Ok(Key::Subschema);
         }
-        let Some(own) = self.below_base(&rdns) else {
+        let Some(own) = self.below_base(rdns) else {
             return Err(Unresolved::NoSuchObject {
                 matched: Key::RootDse,
             });

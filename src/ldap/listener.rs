@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use ldap3_proto::LdapCodec;
@@ -74,8 +74,8 @@ pub fn spawn(
                     continue;
                 }
             };
-            let Ok(permit) = Arc::clone(&face.connections).try_acquire_owned() else {
-                tracing::warn!(%peer, "ldap: too many connections; closing this one");
+            let Some(slot) = face.connections.admit(peer.ip()) else {
+                tracing::debug!(%peer, "ldap: too many open connections, one closed");
                 continue;
             };
             let face = Arc::clone(&face);
@@ -83,7 +83,7 @@ pub fn spawn(
             let stop = stop.clone();
             tokio::spawn(async move {
                 connection(tcp, peer, &face, tls, implicit_tls, stop).await;
-                drop(permit);
+                drop(slot);
             });
         }
     })
@@ -99,10 +99,11 @@ async fn connection(
 ) {
     let _ = tcp.set_nodelay(true);
     let mut session = Session::new(peer.ip(), implicit_tls, tls.is_some());
+    let bind_by = Instant::now() + face.limits().bind_timeout;
     let plain = if implicit_tls {
         Some(tcp)
     } else {
-        match run(tcp, face, &mut session, &mut stop).await {
+        match run(tcp, face, &mut session, bind_by, &mut stop).await {
             Some(tcp) => Some(tcp),
             None => return,
         }
@@ -121,14 +122,17 @@ async fn connection(
     };
     session.tls = true;
     // A second StartTLS is refused by the handler, so `run` returns None here.
-    let _ = run(stream, face, &mut session, &mut stop).await;
+    let _ = run(stream, face, &mut session, bind_by, &mut stop).await;
 }
 
 /// Serves one stream until it ends; returns it when the client asked for StartTLS.
+/// Until a person or an application has bound, the connection lives until `bind_by`
+/// at most: unauthenticated connections cannot be held open for long.
 async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     io: S,
     face: &Face,
     session: &mut Session,
+    bind_by: Instant,
     stop: &mut watch::Receiver<bool>,
 ) -> Option<S> {
     let limits = face.limits();
@@ -143,7 +147,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                 drop(stopping);
                 None
             }
-            n = tokio::time::timeout(limits.idle_timeout, framed.next()) => Some(n),
+            n = tokio::time::timeout(wait(session, limits, bind_by), framed.next()) => Some(n),
         };
         let Some(next) = next else {
             let bye =
@@ -184,6 +188,17 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                 return parts.read_buf.is_empty().then_some(parts.io);
             }
         }
+    }
+}
+
+/// How long the next message may take: the idle timeout, and before a bind no
+/// longer than the bind deadline.
+fn wait(session: &Session, limits: &super::Limits, bind_by: Instant) -> Duration {
+    match session.authenticated() {
+        true => limits.idle_timeout,
+        false => bind_by
+            .saturating_duration_since(Instant::now())
+            .min(limits.idle_timeout),
     }
 }
 

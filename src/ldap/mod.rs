@@ -12,6 +12,7 @@ pub mod filter;
 pub mod fuzzing;
 mod listener;
 pub mod ops;
+mod paging;
 pub mod schema;
 pub mod search;
 
@@ -20,8 +21,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
-
+use crate::auth::addr::Connections;
 use crate::config::LdapConfig;
 use crate::directory::Directory;
 
@@ -32,8 +32,6 @@ pub use ops::{After, Answer, Reply};
 
 /// Largest BER nesting accepted by the decoder (bounds the depth of filters).
 pub const MAX_BER_DEPTH: usize = 48;
-/// Paged searches kept open per connection; the oldest is dropped beyond.
-const MAX_OPEN_PAGINGS: usize = 8;
 
 /// The limits of the face, from `[ldap]`.
 #[derive(Debug, Clone)]
@@ -50,6 +48,18 @@ pub struct Limits {
     pub time_limit: Duration,
     /// Longest silence of a client.
     pub idle_timeout: Duration,
+    /// Longest time a connection stays open without a successful bind.
+    pub bind_timeout: Duration,
+    /// Open connections in all.
+    pub max_connections: usize,
+    /// Open connections from one source (an IPv6 client by its /64).
+    pub max_connections_per_address: usize,
+    /// Paged searches one connection keeps open.
+    pub max_paged_searches: usize,
+    /// Candidates one paged search keeps.
+    pub max_paged_keys: usize,
+    /// Candidates all paged searches keep together.
+    pub max_paged_keys_total: usize,
 }
 
 impl Limits {
@@ -62,6 +72,12 @@ impl Limits {
             size_limit: c.size_limit,
             time_limit: Duration::from_secs(c.time_limit_seconds),
             idle_timeout: Duration::from_secs(c.idle_timeout_seconds),
+            bind_timeout: Duration::from_secs(c.bind_timeout_seconds),
+            max_connections: c.max_connections,
+            max_connections_per_address: c.max_connections_per_address,
+            max_paged_searches: c.max_paged_searches_per_connection,
+            max_paged_keys: c.max_paged_keys_per_search,
+            max_paged_keys_total: c.max_paged_keys_total,
         }
     }
 }
@@ -72,7 +88,8 @@ pub struct Face {
     tree: dit::Tree,
     definitions: schema::Definitions,
     limits: Limits,
-    connections: Arc<Semaphore>,
+    connections: Connections,
+    paged_keys: paging::Budget,
     visibility: acl::Visibility,
     entries: cache::EntryCache,
 }
@@ -85,7 +102,12 @@ impl Face {
             tree: dit::Tree::new(&config.base_dn)?,
             definitions: schema::definitions(),
             limits: Limits::from_config(config),
-            connections: Arc::new(Semaphore::new(config.max_connections)),
+            connections: Connections::new(
+                config.max_connections,
+                config.max_connections_per_address,
+                Vec::new(),
+            ),
+            paged_keys: paging::Budget::new(config.max_paged_keys_total),
             visibility: acl::Visibility::default(),
             entries: cache::EntryCache::default(),
         })
@@ -100,6 +122,26 @@ impl Face {
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
+
+    /// What the face holds now, for monitoring and tests.
+    pub fn gauges(&self) -> Gauges {
+        Gauges {
+            connections: self.connections.total(),
+            paged_keys: self.paged_keys.held(),
+            resolved_dns: self.tree.resolved_dns(),
+        }
+    }
+}
+
+/// What the LDAP face holds at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gauges {
+    /// Open connections.
+    pub connections: usize,
+    /// Candidates kept by open paged searches, all connections together.
+    pub paged_keys: usize,
+    /// DNs remembered as resolved (at most one per structure, service or person).
+    pub resolved_dns: usize,
 }
 
 /// The state of one connection: who is bound, over what, and its open paged searches.
@@ -112,7 +154,9 @@ pub struct Session {
     /// Whether StartTLS can be offered.
     pub tls_available: bool,
     identity: Identity,
-    pagings: VecDeque<ops::Paging>,
+    /// Whether a person or an application has bound on this connection.
+    authenticated: bool,
+    pagings: VecDeque<paging::Paging>,
 }
 
 impl Session {
@@ -123,6 +167,7 @@ impl Session {
             tls,
             tls_available,
             identity: Identity::Anonymous,
+            authenticated: false,
             pagings: VecDeque::new(),
         }
     }
@@ -130,6 +175,12 @@ impl Session {
     /// Who the session is bound as.
     pub fn identity(&self) -> &Identity {
         &self.identity
+    }
+
+    /// Whether a person or an application has bound on this connection (the bind
+    /// timeout no longer applies).
+    pub fn authenticated(&self) -> bool {
+        self.authenticated
     }
 
     /// Whether the connection is confidential enough for a password: TLS, or loopback

@@ -15,8 +15,9 @@ use super::acl::{self, Viewer};
 use super::cache::View;
 use super::dit::{self, Key, Source, Unresolved};
 use super::filter::{self, Tri};
-use super::search::{self, Selection};
-use super::{Face, MAX_OPEN_PAGINGS, Session};
+use super::paging::{Paging, Share};
+use super::search::{self, Bounds, Selection, Shortfall};
+use super::{Face, Session};
 
 /// What the connection does once the answer is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,15 +92,6 @@ impl Answer {
             after,
         }
     }
-}
-
-/// An open paged search (RFC 2696): what is left to examine, under a cookie.
-#[derive(Debug)]
-pub struct Paging {
-    cookie: Vec<u8>,
-    fingerprint: String,
-    keys: VecDeque<Key>,
-    returned: usize,
 }
 
 /// A result with a code and a diagnostic message.
@@ -320,9 +312,9 @@ impl Face {
             result(LdapResultCode::NoSuchObject, "no such entry")
         };
         match self.tree.resolve(&self.dir, dn) {
-            Ok(key) => match viewer.sees(&self.dir, &key) {
-                Ok(true) => Ok(key),
-                Ok(false) => Err(missing(key.parent().unwrap_or(Key::RootDse))),
+            Ok(found) => match viewer.sees(&self.dir, &found.key) {
+                Ok(true) => Ok(self.tree.remember(&self.dir, found)),
+                Ok(false) => Err(missing(found.key.parent().unwrap_or(Key::RootDse))),
                 Err(e) => Err(internal(&e)),
             },
             Err(Unresolved::Invalid(m)) => Err(result(LdapResultCode::InvalidDNSyntax, m)),
@@ -468,7 +460,13 @@ impl Face {
         };
 
         // The keys to examine: a fresh search, or what a paging cookie left.
-        let (mut keys, returned_before) = match &paged {
+        let bounds = |max_keys| Bounds {
+            started,
+            time_limit,
+            max_keys,
+        };
+        let continued = paged.as_ref().is_some_and(|(_, c)| !c.is_empty());
+        let (mut keys, returned_before, share) = match &paged {
             Some((_, cookie)) if !cookie.is_empty() => {
                 let Some(at) = session.pagings.iter().position(|p| &p.cookie == cookie) else {
                     return (
@@ -494,19 +492,27 @@ impl Face {
                         Vec::new(),
                     );
                 }
-                (p.keys, p.returned)
+                if paged.as_ref().is_some_and(|(size, _)| *size == 0) {
+                    // A page size of 0 abandons the search: its keys are given back.
+                    return (success(), vec![paged_control(Vec::new())]);
+                }
+                (p.keys, p.returned, Some(p.share))
             }
-            _ => match self.initial_keys(&viewer, &base, &req.scope, &req.filter) {
-                Ok(keys) => (keys, 0),
+            // A page size of 0 abandons the paged search (the cookie's state is gone).
+            Some((0, _)) => return (success(), vec![paged_control(Vec::new())]),
+            Some(_) => match self.paged_start(session, &viewer, &base, req, bounds) {
+                Ok((keys, share)) => (keys, 0, Some(share)),
                 Err(res) => return (res, Vec::new()),
             },
+            None => {
+                match self.initial_keys(&viewer, &base, &req.scope, &req.filter, bounds(None)) {
+                    Ok(keys) => (keys, 0, None),
+                    Err(res) => return (res, Vec::new()),
+                }
+            }
         };
 
         let page_size = match &paged {
-            Some((0, _)) => {
-                // A page size of 0 abandons the paged search.
-                return (success(), vec![paged_control(Vec::new())]);
-            }
             Some((size, _)) => usize::try_from(*size)
                 .unwrap_or(limits.size_limit)
                 .clamp(1, limits.size_limit),
@@ -522,21 +528,28 @@ impl Face {
         let mut in_page = 0;
         let mut code = LdapResultCode::Success;
         while let Some(key) = keys.pop_front() {
+            let page_full = paged.is_some() && in_page >= page_size;
             if started.elapsed() > time_limit {
-                code = LdapResultCode::TimeLimitExceeded;
-                keys.clear();
+                if page_full {
+                    // The page is whole: the next one goes on from here.
+                    keys.push_front(key);
+                } else {
+                    code = LdapResultCode::TimeLimitExceeded;
+                    keys.clear();
+                }
                 break;
             }
-            let entry = match self.matching_entry(
-                &viewer,
-                &key,
-                &req.filter,
-                paged.is_some() && returned_before > 0,
-            ) {
+            let entry = match self.matching_entry(&viewer, &key, &req.filter, continued) {
                 Ok(Some(e)) => e,
                 Ok(None) => continue,
                 Err(res) => return (res, Vec::new()),
             };
+            if page_full {
+                // A cookie only when another entry will be returned: it then tells
+                // nothing the next page would not show.
+                keys.push_front(key);
+                break;
+            }
             if total_cap.is_some_and(|cap| returned >= cap) {
                 code = LdapResultCode::SizeLimitExceeded;
                 keys.clear();
@@ -551,9 +564,6 @@ impl Face {
             )));
             returned += 1;
             in_page += 1;
-            if paged.is_some() && in_page >= page_size {
-                break;
-            }
         }
         let message = match code {
             LdapResultCode::SizeLimitExceeded => "size limit exceeded".to_owned(),
@@ -561,23 +571,60 @@ impl Face {
             _ => String::new(),
         };
         let res = result(code, message);
-        if paged.is_none() {
+        let Some(mut share) = share else {
             return (res, Vec::new());
-        }
+        };
         if keys.is_empty() {
             return (res, vec![paged_control(Vec::new())]);
         }
+        share.shrink_to(keys.len());
         let cookie = uuid::Uuid::new_v4().as_bytes().to_vec();
-        if session.pagings.len() >= MAX_OPEN_PAGINGS {
-            session.pagings.pop_front();
-        }
         session.pagings.push_back(Paging {
             cookie: cookie.clone(),
             fingerprint,
             keys,
             returned,
+            share,
         });
         (res, vec![paged_control(cookie)])
+    }
+
+    /// The candidates of a new paged search, within the bounds of the connection and
+    /// of the server, and their share of the server's budget.
+    fn paged_start(
+        &self,
+        session: &Session,
+        viewer: &Viewer<'_>,
+        base: &Key,
+        req: &LdapSearchRequest,
+        bounds: impl Fn(Option<usize>) -> Bounds,
+    ) -> Result<(VecDeque<Key>, Share), LdapResult> {
+        let limits = &self.limits;
+        if session.pagings.len() >= limits.max_paged_searches {
+            return Err(result(
+                LdapResultCode::AdminLimitExceeded,
+                format!(
+                    "this connection already has {} paged searches open: read one to its end \
+                     or abandon it (page size 0) first",
+                    limits.max_paged_searches
+                ),
+            ));
+        }
+        let keys = self.initial_keys(
+            viewer,
+            base,
+            &req.scope,
+            &req.filter,
+            bounds(Some(limits.max_paged_keys)),
+        )?;
+        let Some(share) = self.paged_keys.reserve(keys.len()) else {
+            return Err(result(
+                LdapResultCode::Busy,
+                "the server holds as many paged results as it may now: retry later, \
+                 or narrow the search",
+            ));
+        };
+        Ok((keys, share))
     }
 
     /// The keys a new search examines, in order.
@@ -587,6 +634,7 @@ impl Face {
         base: &Key,
         scope: &LdapSearchScope,
         filter: &LdapFilter,
+        bounds: Bounds,
     ) -> Result<VecDeque<Key>, LdapResult> {
         let (base, scope) = match (base, scope) {
             (Key::RootDse, LdapSearchScope::Base) | (Key::Subschema, _) => {
@@ -601,9 +649,21 @@ impl Face {
             (Key::RootDse, _) => (Key::Base, LdapSearchScope::Subtree),
             (b, s) => (b.clone(), s.clone()),
         };
-        search::candidates(&self.dir, viewer, &base, &scope, filter)
-            .map(VecDeque::from)
-            .map_err(|e| internal(&e))
+        match search::candidates(&self.dir, viewer, &base, &scope, filter, &bounds) {
+            Ok(keys) => Ok(VecDeque::from(keys)),
+            Err(Shortfall::Core(e)) => Err(internal(&e)),
+            Err(Shortfall::TimeLimit) => Err(result(
+                LdapResultCode::TimeLimitExceeded,
+                "time limit exceeded while gathering the candidate entries",
+            )),
+            Err(Shortfall::TooMany(max)) => Err(result(
+                LdapResultCode::AdminLimitExceeded,
+                format!(
+                    "a paged search may keep at most {max} candidate entries: narrow its base \
+                     or its filter"
+                ),
+            )),
+        }
     }
 
     /// The entry of a key when the reader sees it and the filter is TRUE on what he sees.

@@ -3,6 +3,7 @@
 //! attributes of an entry a search returns.
 
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
 
@@ -210,16 +211,56 @@ pub fn in_scope(key: &Key, base: &Key, scope: &LdapSearchScope) -> bool {
     }
 }
 
+/// Why gathering the candidates of a search stopped short.
+#[derive(Debug)]
+pub enum Shortfall {
+    /// The core failed.
+    Core(DirError),
+    /// The search's time limit passed.
+    TimeLimit,
+    /// More candidates than a paged search may keep (the bound).
+    TooMany(usize),
+}
+
+impl From<DirError> for Shortfall {
+    fn from(e: DirError) -> Shortfall {
+        Shortfall::Core(e)
+    }
+}
+
+/// What bounds the gathering of candidates.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// When the search started.
+    pub started: Instant,
+    /// How long it may take.
+    pub time_limit: Duration,
+    /// Most candidates kept (a paged search's bound); None: unbounded.
+    pub max_keys: Option<usize>,
+}
+
+impl Bounds {
+    fn check_time(&self) -> Result<(), Shortfall> {
+        match self.started.elapsed() > self.time_limit {
+            true => Err(Shortfall::TimeLimit),
+            false => Ok(()),
+        }
+    }
+}
+
 /// The entries a search considers, in a stable order, each within scope and visible
-/// to the reader — except accounts, whose visibility is checked on the account read
-/// for the entry (once, not twice); the filter still has to be evaluated on each.
+/// to the reader: nothing the reader may not see is ever queued, so neither the
+/// entries nor a paging cookie can tell that such an entry exists. Gathering stops at
+/// the time limit and, for a paged search, past the bound of candidates it may keep.
+/// The filter still has to be evaluated on each.
 pub fn candidates(
     dir: &Directory,
     viewer: &Viewer<'_>,
     base: &Key,
     scope: &LdapSearchScope,
     filter: &LdapFilter,
-) -> DirResult<Vec<Key>> {
+    bounds: &Bounds,
+) -> Result<Vec<Key>, Shortfall> {
     if matches!(viewer, Viewer::Anonymous) {
         return Ok(Vec::new());
     }
@@ -234,18 +275,25 @@ pub fn candidates(
         Some(keys) => keys,
         None => match local(dir, base)? {
             Some(keys) => keys,
-            None => enumerate(dir, viewer, &kinds)?,
+            None => enumerate(dir, viewer, &kinds, bounds)?,
         },
     };
-    let mut out = Vec::with_capacity(keys.len());
+    bounds.check_time()?;
+    let mut out = Vec::with_capacity(keys.len().min(bounds.max_keys.unwrap_or(usize::MAX)));
     let mut seen = std::collections::HashSet::new();
     for key in keys {
+        bounds.check_time()?;
         let kind_ok = Kind::of(&key).is_some_and(|k| kinds.contains(&k));
         if kind_ok
             && in_scope(&key, base, scope)
             && seen.insert(key.clone())
-            && (matches!(key, Key::Account(_)) || viewer.sees(dir, &key)?)
+            && viewer.sees(dir, &key)?
         {
+            if let Some(max) = bounds.max_keys
+                && out.len() >= max
+            {
+                return Err(Shortfall::TooMany(max));
+            }
             out.push(key);
         }
     }
@@ -490,7 +538,12 @@ fn local(dir: &Directory, base: &Key) -> DirResult<Option<Vec<Key>>> {
 }
 
 /// Every entry of the wanted kinds the reader may see (before scope checks).
-fn enumerate(dir: &Directory, viewer: &Viewer<'_>, kinds: &Kinds) -> DirResult<Vec<Key>> {
+fn enumerate(
+    dir: &Directory,
+    viewer: &Viewer<'_>,
+    kinds: &Kinds,
+    bounds: &Bounds,
+) -> Result<Vec<Key>, Shortfall> {
     let mut out = Vec::new();
     if kinds.contains(&Kind::Base) {
         out.push(Key::Base);
@@ -536,6 +589,7 @@ fn enumerate(dir: &Directory, viewer: &Viewer<'_>, kinds: &Kinds) -> DirResult<V
                     let mut structures = BTreeSet::new();
                     let mut services = BTreeSet::new();
                     for id in &ids {
+                        bounds.check_time()?;
                         if let Ok(a) = dir.account_shared(id) {
                             if let Some(sv) = &a.service_id {
                                 services.insert((sv.clone(), a.structure_id.clone()));

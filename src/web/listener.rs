@@ -2,9 +2,7 @@
 //! per client address, deadlines for the TLS handshake and for each request's headers
 //! (hyper's timer), and a graceful stop: open connections finish their request.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -21,7 +19,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 use tower_service::Service;
 
-use crate::auth::addr::{Cidr, any_contains, source_key};
+use crate::auth::addr::{Cidr, Connections};
 
 /// Bounds of one listener.
 #[derive(Debug, Clone)]
@@ -36,55 +34,6 @@ pub struct Limits {
     pub unbounded: Vec<Cidr>,
 }
 
-/// Open connections, in all and by source.
-#[derive(Default)]
-struct Open {
-    total: usize,
-    by_source: HashMap<IpAddr, usize>,
-}
-
-/// A connection's place in [`Open`], given back when it closes.
-struct Slot {
-    open: Arc<Mutex<Open>>,
-    source: Option<IpAddr>,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        open.total = open.total.saturating_sub(1);
-        if let Some(source) = self.source
-            && let Some(n) = open.by_source.get_mut(&source)
-        {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                open.by_source.remove(&source);
-            }
-        }
-    }
-}
-
-/// A place for a connection from `peer`, unless a bound is reached.
-fn admit(open: &Arc<Mutex<Open>>, peer: IpAddr, limits: &Limits) -> Option<Slot> {
-    let source = (!any_contains(&limits.unbounded, peer)).then(|| source_key(peer));
-    let mut o = open.lock().unwrap_or_else(PoisonError::into_inner);
-    if o.total >= limits.max_connections {
-        return None;
-    }
-    if let Some(s) = source {
-        let n = o.by_source.get(&s).copied().unwrap_or(0);
-        if n >= limits.per_address {
-            return None;
-        }
-        o.by_source.insert(s, n + 1);
-    }
-    o.total += 1;
-    Some(Slot {
-        open: Arc::clone(open),
-        source,
-    })
-}
-
 /// Serves `app` on `listener` until `stop` turns true, then lets open connections
 /// finish their request. With `tls`, every connection is HTTPS.
 pub fn spawn(
@@ -95,7 +44,11 @@ pub fn spawn(
     mut stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let open = Arc::new(Mutex::new(Open::default()));
+        let open = Connections::new(
+            limits.max_connections,
+            limits.per_address,
+            limits.unbounded.clone(),
+        );
         let connections = TaskTracker::new();
         loop {
             let (stream, peer) = tokio::select! {
@@ -110,7 +63,7 @@ pub fn spawn(
                 },
                 () = stopped(&mut stop) => break,
             };
-            let Some(slot) = admit(&open, peer.ip(), &limits) else {
+            let Some(slot) = open.admit(peer.ip()) else {
                 tracing::debug!(peer = %peer.ip(), "http: too many open connections, one closed");
                 continue;
             };

@@ -48,11 +48,11 @@ fn search_msg(msgid: i32, base: &str, scope: LdapSearchScope, attrs: &[&str]) ->
     }
 }
 
-fn root_dse(msgid: i32) -> LdapMsg {
+pub fn root_dse(msgid: i32) -> LdapMsg {
     search_msg(msgid, "", LdapSearchScope::Base, &["vendorName"])
 }
 
-fn encode(msgs: Vec<LdapMsg>) -> Vec<u8> {
+pub fn encode(msgs: Vec<LdapMsg>) -> Vec<u8> {
     let mut buf = BytesMut::new();
     let mut codec = LdapCodec::default();
     for m in msgs {
@@ -154,9 +154,23 @@ async fn thousands_of_idle_connections_are_held_and_the_server_still_answers() {
     }
     let f = Fixture::start(SMALL).await;
     let addr = f.server().ldap_addr.unwrap();
+    // Many clients, as in production: one address may hold only
+    // `ldap.max_connections_per_address` of them.
+    let per_source = f
+        .server()
+        .ldap_face
+        .as_ref()
+        .unwrap()
+        .limits()
+        .max_connections_per_address;
     let mut idle = Vec::with_capacity(wanted);
-    for _ in 0..wanted {
-        idle.push(TcpStream::connect(addr).await.unwrap());
+    for i in 0..wanted {
+        let source = std::net::Ipv4Addr::from(
+            u32::from(std::net::Ipv4Addr::new(127, 0, 1, 0)) + (i / per_source) as u32,
+        );
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind((source, 0).into()).unwrap();
+        idle.push(socket.connect(addr).await.unwrap());
     }
     let started = Instant::now();
     assert!(answers_promptly(&f).await);

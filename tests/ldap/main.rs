@@ -9,6 +9,7 @@
 
 mod acl;
 mod bind;
+mod bounds;
 mod extended;
 mod fixture;
 mod limits;
