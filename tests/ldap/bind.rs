@@ -200,3 +200,96 @@ async fn anonymous_reads_the_root_dse_and_the_subschema_only() {
     let (entries, _) = search_rc(&mut ldap, "", Scope::Subtree, "(objectClass=*)", &[]).await;
     assert!(entries.is_empty(), "anonymous sees nothing of the tree");
 }
+
+/// Binds as `dn` over a fresh connection from the loopback address `from`; the
+/// result code.
+async fn bind_from(f: &Fixture, from: [u8; 4], dn: &str, password: &str) -> u32 {
+    use futures::{SinkExt, StreamExt};
+    use ldap3_proto::proto::LdapOp;
+
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind((std::net::Ipv4Addr::from(from), 0).into())
+        .unwrap();
+    let stream = socket.connect(f.server().ldap_addr.unwrap()).await.unwrap();
+    let mut framed = tokio_util::codec::Framed::new(stream, ldap3_proto::LdapCodec::default());
+    framed
+        .send(crate::limits::bind(1, dn, password))
+        .await
+        .unwrap();
+    match framed.next().await.unwrap().unwrap().op {
+        LdapOp::BindResponse(r) => r.res.code as u32,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn wrong_binds_of_an_application_from_elsewhere_never_keep_it_out() {
+    let f = Fixture::start(SMALL).await;
+    let alpha = application_dn("ALPHA");
+    let mut codes = Vec::new();
+    for _ in 0..10 {
+        codes.push(bind_from(&f, [127, 0, 0, 2], &alpha, "guessed").await);
+    }
+    assert_eq!(codes.first(), Some(&rc::INVALID_CREDENTIALS));
+    assert_eq!(codes.last(), Some(&rc::BUSY), "{codes:?}");
+    // The guesser is delayed even with the right secret; the application's own
+    // servers, elsewhere, bind at once.
+    assert_eq!(
+        bind_from(&f, [127, 0, 0, 2], &alpha, ALPHA_SECRET).await,
+        rc::BUSY
+    );
+    assert_eq!(
+        bind_from(&f, [127, 0, 0, 3], &alpha, ALPHA_SECRET).await,
+        rc::SUCCESS
+    );
+    assert_eq!(
+        bind_from(&f, [127, 0, 0, 1], &alpha, ALPHA_SECRET).await,
+        rc::SUCCESS
+    );
+}
+
+#[tokio::test]
+async fn allowed_sources_refuse_application_binds_from_anywhere_else() {
+    let f = Fixture::start_with(SMALL, |c| {
+        let text = std::fs::read_to_string(&c.catalogue.file).unwrap();
+        let text = text.replacen(
+            "[application.ldap]\n",
+            "[application.ldap]\n  allowed_sources = [\"127.0.0.5/32\", \"::1\"]\n",
+            1,
+        );
+        std::fs::write(&c.catalogue.file, text).unwrap();
+    })
+    .await;
+    let alpha = application_dn("ALPHA");
+    assert_eq!(
+        bind_from(&f, [127, 0, 0, 5], &alpha, ALPHA_SECRET).await,
+        rc::SUCCESS
+    );
+    // Refused from elsewhere, even with the right secret.
+    assert_eq!(
+        bind_from(&f, [127, 0, 0, 6], &alpha, ALPHA_SECRET).await,
+        rc::INVALID_CREDENTIALS
+    );
+    // BETA lists no sources: it binds from anywhere.
+    assert_eq!(
+        bind_from(&f, [127, 0, 0, 6], &application_dn("BETA"), BETA_SECRET).await,
+        rc::SUCCESS
+    );
+}
+
+#[tokio::test]
+async fn typos_from_one_address_never_delay_a_person_binding_from_another() {
+    let f = Fixture::start(SMALL).await;
+    let dn = person_dn(&f.collaborateur(&f.structures()[0]).login.unwrap());
+    let mut codes = Vec::new();
+    for _ in 0..10 {
+        codes.push(bind_from(&f, [127, 0, 0, 2], &dn, "wrong-password").await);
+    }
+    assert_eq!(codes.last(), Some(&rc::BUSY), "{codes:?}");
+    assert_eq!(bind_from(&f, [127, 0, 0, 2], &dn, PASSWORD).await, rc::BUSY);
+    assert_eq!(
+        bind_from(&f, [127, 0, 0, 3], &dn, PASSWORD).await,
+        rc::SUCCESS
+    );
+}

@@ -19,7 +19,7 @@ use tokio_util::codec::{Encoder, Framed};
 
 use crate::fixture::*;
 
-fn bind(msgid: i32, dn: &str, password: &str) -> LdapMsg {
+pub fn bind(msgid: i32, dn: &str, password: &str) -> LdapMsg {
     LdapMsg {
         msgid,
         op: LdapOp::BindRequest(LdapBindRequest {
