@@ -11,6 +11,7 @@
 )]
 
 pub mod auth;
+pub mod bounded;
 pub mod catalogue;
 pub mod clock;
 pub mod config;

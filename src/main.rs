@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use apex_idp::catalogue::Catalogue;
 use apex_idp::clock::SystemClock;
 use apex_idp::config::Config;
 use apex_idp::server::{self, listening_line};
@@ -230,7 +229,7 @@ fn hash_secret(config: &Config) -> Result<(), String> {
 
 /// `serve` without `--dev` starts only when no application keeps a demo secret.
 fn refuse_demo_secrets(config: &Config) -> Result<(), String> {
-    let catalogue = Catalogue::load(&config.catalogue.file).map_err(|p| p.to_string())?;
+    let catalogue = server::load_catalogue(&config.catalogue.file).map_err(|p| p.to_string())?;
     let file = config.catalogue.file.display().to_string();
     let found = catalogue.published_demo_secrets(&file);
     if found.is_empty() {

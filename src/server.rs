@@ -53,7 +53,7 @@ pub fn open_directory(
     config: &Config,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<Directory>, StartError> {
-    let catalogue = Catalogue::load(&config.catalogue.file)?;
+    let catalogue = load_catalogue(&config.catalogue.file)?;
     let store = Store::open(&config.server.data_dir)?;
     let hasher =
         Hasher::new(config.argon2).map_err(|e| StartError::Other(format!("argon2: {e}")))?;
@@ -346,11 +346,24 @@ pub fn listening_line(proto: &str, addr: SocketAddr) -> String {
     format!("listening {proto} {addr}")
 }
 
+/// Reads the catalogue and checks it as a whole, with the faces' own checks; every
+/// problem is listed.
+pub fn load_catalogue(path: &Path) -> Result<Catalogue, Problems> {
+    let catalogue = Catalogue::read(path)?;
+    let file = path.display().to_string();
+    let mut problems = catalogue.check(&file);
+    problems.extend(crate::ldap::acl::check_catalogue(&catalogue, &file));
+    match problems.is_empty() {
+        true => Ok(catalogue),
+        false => Err(Problems(problems)),
+    }
+}
+
 /// Loads the configuration and the catalogue, listing every problem of both.
 pub fn check_config(path: Option<&Path>) -> Result<(Config, Catalogue), Vec<String>> {
     let config =
         Config::load(path).map_err(|p| p.0.iter().map(ToString::to_string).collect::<Vec<_>>())?;
-    let catalogue = Catalogue::load(&config.catalogue.file)
+    let catalogue = load_catalogue(&config.catalogue.file)
         .map_err(|p| p.0.iter().map(ToString::to_string).collect::<Vec<_>>())?;
     Ok((config, catalogue))
 }

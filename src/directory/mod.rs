@@ -8,6 +8,7 @@ mod error;
 pub mod generate;
 mod grants;
 mod housekeeping;
+mod index;
 pub mod mailqueue;
 mod operator;
 mod selfservice;
@@ -23,6 +24,7 @@ use tokio::sync::Notify;
 
 pub use error::DirError;
 pub use housekeeping::{HousekeepingReport, keep_private, run as run_housekeeping};
+pub use index::Members;
 pub use selfservice::{Export, NameCorrection};
 pub use signin::SignedIn;
 pub use views::{AccountSummary, ApplicationLink, InvitationView, StructureView};
@@ -147,17 +149,12 @@ impl Directory {
 
     /// An account by identifier.
     pub fn account_by_login(&self, login: &str) -> DirResult<Option<Account>> {
-        let Some(id) = self
-            .store
-            .tree(T::AccountByLogin)
-            .get(login.as_bytes())
-            .map_err(crate::store::StoreError::from)?
-        else {
+        let Some(id) = self.account_id_by_login(login)? else {
             return Ok(None);
         };
         Ok(self
             .store
-            .get_shared(T::Accounts, &id)?
+            .get_shared(T::Accounts, id.as_bytes())?
             .map(Arc::unwrap_or_clone))
     }
 

@@ -206,6 +206,13 @@ impl Account {
         self.habilitations.iter().any(|h| &h.profile == profile)
     }
 
+    /// Whether the account holds any profile of this application.
+    pub fn holds_application(&self, app_code: &str) -> bool {
+        self.habilitations
+            .iter()
+            .any(|h| h.profile.app() == app_code)
+    }
+
     /// Whether this profile was delegated to the account.
     pub fn has_delegation(&self, profile: &ProfileId) -> bool {
         self.delegations.iter().any(|d| &d.profile == profile)

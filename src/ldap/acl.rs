@@ -7,11 +7,11 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::catalogue::Application;
-use crate::directory::{DirError, DirResult, Directory, actor_of};
+use crate::catalogue::{Application, Catalogue};
+use crate::config::Problem;
+use crate::directory::{DirResult, Directory, Members, actor_of};
 use crate::domain::rights::{Target, authorize};
 use crate::domain::{Account, AccountState, Actor, Function};
-use crate::store::T;
 
 use super::dit::{self, Entry, Key, Tree};
 use super::schema::{self, AttrType};
@@ -83,8 +83,30 @@ pub const ACCOUNT_ATTRIBUTE_NAMES: [&str; 15] = [
     "pwdChangedTime",
 ];
 
-/// Whether `name` names an attribute of account entries (for `check-config`).
-pub fn is_account_attribute(name: &str) -> bool {
+/// The LDAP face's own check of the catalogue: every `[application.ldap] attributes`
+/// name is an attribute of account entries (the face would otherwise drop an unknown
+/// name silently).
+pub fn check_catalogue(catalogue: &Catalogue, file: &str) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for app in &catalogue.applications {
+        let Some(ldap) = &app.ldap else { continue };
+        for name in ldap.attributes.iter().filter(|n| !is_account_attribute(n)) {
+            out.push(Problem {
+                file: file.to_owned(),
+                key: format!("application[{}].ldap.attributes", app.code),
+                value: name.clone(),
+                message: format!(
+                    "not an attribute of an account entry (one of {})",
+                    ACCOUNT_ATTRIBUTE_NAMES.join(", ")
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// Whether `name` names an attribute of account entries.
+fn is_account_attribute(name: &str) -> bool {
     schema::lookup(name).is_some_and(|t| {
         ACCOUNT_ATTRIBUTE_NAMES
             .iter()
@@ -146,7 +168,7 @@ const MAX_REMEMBERED: usize = 1 << 20;
 impl Visibility {
     /// The directory's version now.
     fn stamp(dir: &Directory) -> u64 {
-        dir.store().version()
+        dir.change_count()
     }
 
     fn recall(&self, stamp: &u64, app: &str, key: &Key) -> Option<bool> {
@@ -247,10 +269,10 @@ impl Viewer<'_> {
                 }
                 let visible = match key {
                     Key::Structure(id) => {
-                        any_habilitated(dir, T::AccountsByStructure, id, &app.code)?
+                        dir.any_holder_of_application(Members::Structure(id), &app.code)?
                     }
                     Key::Service { id, .. } => {
-                        any_habilitated(dir, T::AccountsByService, id, &app.code)?
+                        dir.any_holder_of_application(Members::Service(id), &app.code)?
                     }
                     _ => false,
                 };
@@ -334,47 +356,37 @@ fn consults(me: &Actor, structure_id: &str, service_id: Option<&str>, a: Option<
 
 /// Whether an account holds a profile of this application.
 pub fn habilitated(account: &Account, app_code: &str) -> bool {
-    account.login.is_some()
-        && account
-            .habilitations
-            .iter()
-            .any(|h| h.profile.app() == app_code)
+    account.login.is_some() && account.holds_application(app_code)
 }
 
-/// Whether any account under `prefix` of an index holds a profile of the application.
-/// The index is walked lazily, as the first habilitated account answers, and the
-/// profile index tells which accounts to read: reading an account costs more.
-fn any_habilitated(dir: &Directory, index: T, prefix: &str, app_code: &str) -> DirResult<bool> {
-    let store_error = |e: sled::Error| DirError::from(crate::store::StoreError::from(e));
-    let profiles: Vec<Vec<u8>> = dit::catalogue_profiles(dir)
-        .iter()
-        .filter(|p| p.app() == app_code)
-        .map(|p| {
-            let mut k = p.to_string().into_bytes();
-            k.push(0);
-            k
-        })
-        .collect();
-    let by_profile = dir.store().tree(T::AccountsByProfile);
-    let mut p = prefix.as_bytes().to_vec();
-    p.push(0);
-    for k in dir.store().tree(index).scan_prefix(&p).keys() {
-        let k = k.map_err(store_error)?;
-        let id = k.get(p.len()..).unwrap_or_default();
-        let mut listed = false;
-        for profile in &profiles {
-            let mut key = profile.clone();
-            key.extend_from_slice(id);
-            listed |= by_profile.contains_key(&key).map_err(store_error)?;
-        }
-        // The index only suggests: the account itself decides.
-        if listed
-            && dir
-                .account(&String::from_utf8_lossy(id))
-                .is_ok_and(|a| habilitated(&a, app_code))
-        {
-            return Ok(true);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_ldap_attribute_names_are_refused() {
+        let hash = "$argon2id$v=19$m=19456,t=2,p=1$laUxF1MP1mQ2pgSA9YRdvw$ovpjSwSNqM0benmVLq5QvtJMPyYHHGMlFvm7m6V1z8w";
+        let text = format!(
+            r#"
+            [[application]]
+            code = "APP"
+            name = "a"
+            url = "https://a.test/"
+              [application.ldap]
+              bind_secret_hash = "{hash}"
+              attributes = ["uid", "CN", "mail;lang-fr", "0.9.2342.19200300.100.1.3", "memberOf", "userPassword", "telephoneNumber", "namingContexts"]
+            "#
+        );
+        let c: Catalogue = toml::from_str(&text).unwrap();
+        let problems = check_catalogue(&c, "catalogue.toml");
+        let msgs: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(problems.len(), 3, "{msgs:#?}");
+        for name in ["userPassword", "telephoneNumber", "namingContexts"] {
+            assert!(
+                msgs.iter()
+                    .any(|m| m.contains("ldap.attributes") && m.contains(name)),
+                "{name}: {msgs:#?}"
+            );
         }
     }
-    Ok(false)
 }

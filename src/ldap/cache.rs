@@ -7,7 +7,7 @@
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::store::bounded::BoundedMap;
+use crate::bounded::BoundedMap;
 
 use super::acl::Viewer;
 use super::dit::{Entry, Key, Source};

@@ -4,11 +4,10 @@
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::bounded::BoundedMap;
 use crate::catalogue::Application;
 use crate::directory::{DirResult, Directory};
 use crate::domain::{Account, ProfileId, Service, Structure};
-use crate::store::T;
-use crate::store::bounded::BoundedMap;
 
 use super::dn::{self, Ava};
 use super::schema::{self, AttrType};
@@ -407,12 +406,10 @@ impl Tree {
                         .structure_by_siret(dir, &leaf.value)
                         .map(Key::Structure),
                     Container::People if is(leaf, "uid") => dir
-                        .store()
-                        .tree(T::AccountByLogin)
-                        .get(leaf.value.trim().to_lowercase().as_bytes())
+                        .account_id_by_login(&leaf.value.trim().to_lowercase())
                         .ok()
                         .flatten()
-                        .map(|id| Key::Account(String::from_utf8_lossy(&id).into_owned())),
+                        .map(Key::Account),
                     Container::Profiles if is(leaf, "cn") => leaf
                         .value
                         .trim()
@@ -454,13 +451,7 @@ impl Tree {
     /// The id of the structure with this SIRET, from the index.
     fn structure_by_siret(&self, dir: &Directory, siret: &str) -> Option<String> {
         let siret: String = siret.chars().filter(|c| *c != ' ').collect();
-        let id = dir
-            .store()
-            .tree(T::StructureBySiret)
-            .get(siret.as_bytes())
-            .ok()
-            .flatten()?;
-        Some(String::from_utf8_lossy(&id).into_owned())
+        dir.structure_id_by_siret(&siret).ok().flatten()
     }
 
     /// The SIRET of a structure (from the store's cache); None when there is none.
@@ -517,7 +508,7 @@ impl Tree {
         Ok(match key {
             Key::Structure(id) => match dir.structure_shared(id) {
                 Ok(s) => {
-                    let services = has_services(dir, &s.id)?;
+                    let services = dir.has_services(&s.id)?;
                     Some(Source::Structure(s, services))
                 }
                 Err(_) => None,
@@ -672,10 +663,7 @@ impl Tree {
         if let Some(label) = dir.catalogue().profile_label(p) {
             e.put1(&schema::DESCRIPTION, label.to_owned());
         }
-        let ids = dir
-            .store()
-            .index_ids(T::AccountsByProfile, &p.to_string())
-            .map_err(crate::directory::DirError::from)?;
+        let ids = dir.holder_ids(p)?;
         let members = ids
             .iter()
             .filter_map(|id| dir.account_shared(id).ok())
@@ -755,13 +743,6 @@ pub const OID_MANAGE_DSA_IT: &str = "2.16.840.1.113730.3.4.2";
 const FEATURE_ALL_OPERATIONAL: &str = "1.3.6.1.4.1.4203.1.5.1";
 /// Absolute true and false filters `(&)` `(|)` (RFC 4526).
 const FEATURE_TRUE_FALSE_FILTERS: &str = "1.3.6.1.4.1.4203.1.5.3";
-
-/// Whether a structure has services.
-pub fn has_services(dir: &Directory, structure_id: &str) -> DirResult<bool> {
-    dir.store()
-        .index_has_any(T::ServicesByStructure, structure_id)
-        .map_err(crate::directory::DirError::from)
-}
 
 /// The application with this code, when it has an LDAP service account.
 pub fn ldap_application<'a>(dir: &'a Directory, code: &str) -> Option<&'a Application> {

@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 
 use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
 
-use crate::directory::{DirError, DirResult, Directory};
+use crate::directory::{DirError, DirResult, Directory, Members};
 use crate::domain::ProfileId;
-use crate::store::{StoreError, T};
 
 use super::acl::Viewer;
 use super::ber;
@@ -300,10 +299,6 @@ pub fn candidates(
     Ok(out)
 }
 
-fn store(e: StoreError) -> DirError {
-    DirError::from(e)
-}
-
 fn accounts(ids: Vec<String>) -> Vec<Key> {
     ids.into_iter().map(Key::Account).collect()
 }
@@ -363,44 +358,23 @@ fn equality_hint(dir: &Directory, attr: &str, value: &str) -> DirResult<Option<V
     let keys = match t.name {
         // The id from the index alone: the account is read once, for its entry.
         "uid" => dir
-            .store()
-            .tree(T::AccountByLogin)
-            .get(folded.as_bytes())
-            .map_err(|e| store(e.into()))?
-            .map(|id| Key::Account(String::from_utf8_lossy(&id).into_owned()))
+            .account_id_by_login(&folded)?
+            .map(Key::Account)
             .into_iter()
             .collect(),
-        "mail" => accounts(
-            dir.store()
-                .index_ids(T::AccountsByEmail, &folded)
-                .map_err(store)?,
-        ),
+        "mail" => accounts(dir.account_ids_by_email(&folded)?),
         "apexSiret" => {
             let siret: String = value.chars().filter(|c| *c != ' ').collect();
-            let id = dir
-                .store()
-                .tree(T::StructureBySiret)
-                .get(siret.as_bytes())
-                .map_err(|e| store(e.into()))?;
-            match id {
+            match dir.structure_id_by_siret(&siret)? {
                 Some(id) => {
-                    let id = String::from_utf8_lossy(&id).into_owned();
                     let mut keys = vec![Key::Structure(id.clone())];
-                    for sid in dir
-                        .store()
-                        .index_ids(T::ServicesByStructure, &id)
-                        .map_err(store)?
-                    {
+                    for sid in dir.service_ids_of(&id)? {
                         keys.push(Key::Service {
                             id: sid,
                             structure_id: id.clone(),
                         });
                     }
-                    keys.extend(accounts(
-                        dir.store()
-                            .index_ids(T::AccountsByStructure, &id)
-                            .map_err(store)?,
-                    ));
+                    keys.extend(accounts(dir.member_ids(Members::Structure(&id))?));
                     keys
                 }
                 None => Vec::new(),
@@ -412,11 +386,7 @@ fn equality_hint(dir: &Directory, attr: &str, value: &str) -> DirResult<Option<V
                     id: sv.id.clone(),
                     structure_id: sv.structure_id.clone(),
                 }];
-                keys.extend(accounts(
-                    dir.store()
-                        .index_ids(T::AccountsByService, &sv.id)
-                        .map_err(store)?,
-                ));
+                keys.extend(accounts(dir.member_ids(Members::Service(&sv.id))?));
                 keys
             }
             Err(_) => Vec::new(),
@@ -437,21 +407,13 @@ fn equality_hint(dir: &Directory, attr: &str, value: &str) -> DirResult<Option<V
             }
         }
         "apexProfile" => match catalogue_profile(dir, value) {
-            Some(p) => accounts(
-                dir.store()
-                    .index_ids(T::AccountsByProfile, &p.to_string())
-                    .map_err(store)?,
-            ),
+            Some(p) => accounts(dir.holder_ids(&p)?),
             None => Vec::new(),
         },
         "memberOf" => {
             let tree = profile_of_dn(dir, value);
             match tree {
-                Some(p) => accounts(
-                    dir.store()
-                        .index_ids(T::AccountsByProfile, &p.to_string())
-                        .map_err(store)?,
-                ),
+                Some(p) => accounts(dir.holder_ids(&p)?),
                 None => Vec::new(),
             }
         }
@@ -503,11 +465,7 @@ fn application_accounts(dir: &Directory, app_code: &str) -> DirResult<Vec<String
         .iter()
         .filter(|p| p.app() == app_code)
     {
-        ids.extend(
-            dir.store()
-                .index_ids(T::AccountsByProfile, &p.to_string())
-                .map_err(store)?,
-        );
+        ids.extend(dir.holder_ids(p)?);
     }
     Ok(ids.into_iter().collect())
 }
@@ -518,11 +476,7 @@ fn local(dir: &Directory, base: &Key) -> DirResult<Option<Vec<Key>>> {
     Ok(match base {
         Key::Structure(id) => {
             let mut keys = vec![base.clone()];
-            for sid in dir
-                .store()
-                .index_ids(T::ServicesByStructure, id)
-                .map_err(store)?
-            {
+            for sid in dir.service_ids_of(id)? {
                 keys.push(Key::Service {
                     id: sid,
                     structure_id: id.clone(),
@@ -562,11 +516,7 @@ fn enumerate(
                 out.push(Key::Structure(sid.clone()));
             }
             if kinds.contains(&Kind::Service) {
-                for id in dir
-                    .store()
-                    .index_ids(T::ServicesByStructure, &sid)
-                    .map_err(store)?
-                {
+                for id in dir.service_ids_of(&sid)? {
                     out.push(Key::Service {
                         id,
                         structure_id: sid.clone(),
@@ -574,11 +524,7 @@ fn enumerate(
                 }
             }
             if kinds.contains(&Kind::Account) {
-                out.extend(accounts(
-                    dir.store()
-                        .index_ids(T::AccountsByStructure, &sid)
-                        .map_err(store)?,
-                ));
+                out.extend(accounts(dir.member_ids(Members::Structure(&sid))?));
             }
         }
         Viewer::Person(_) => {}

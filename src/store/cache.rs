@@ -8,7 +8,7 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::T;
-use super::bounded::BoundedMap;
+use crate::bounded::BoundedMap;
 
 /// The trees whose values are cached; every write to them goes through
 /// `Store::commit`, which invalidates. For the indexes, what is cached is the list of

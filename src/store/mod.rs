@@ -2,7 +2,6 @@
 //! write sets, a checked format version. It knows bytes and keys, not rules.
 
 mod backup;
-pub mod bounded;
 mod cache;
 mod index;
 pub mod private;
@@ -482,6 +481,38 @@ impl Store {
                 Ok(String::from_utf8_lossy(id).into_owned())
             })
             .collect()
+    }
+
+    /// The ids stored after `prefix \0` in an index tree, read lazily (past the
+    /// cache: for walks that usually stop early).
+    pub fn index_iter(
+        &self,
+        t: T,
+        prefix: &str,
+    ) -> impl Iterator<Item = Result<String, StoreError>> + use<'_> {
+        let mut p = prefix.as_bytes().to_vec();
+        p.push(0);
+        let skip = p.len();
+        self.tree(t).scan_prefix(&p).keys().map(move |k| {
+            let k = k?;
+            Ok(String::from_utf8_lossy(k.get(skip..).unwrap_or_default()).into_owned())
+        })
+    }
+
+    /// Whether an index holds `id` under `prefix \0`.
+    pub fn index_contains(&self, t: T, prefix: &str, id: &str) -> Result<bool, StoreError> {
+        let mut key = prefix.as_bytes().to_vec();
+        key.push(0);
+        key.extend_from_slice(id.as_bytes());
+        Ok(self.tree(t).contains_key(&key)?)
+    }
+
+    /// The id a unique index (login, SIRET) maps `key` to.
+    pub fn unique_id(&self, t: T, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .tree(t)
+            .get(key.as_bytes())?
+            .map(|id| String::from_utf8_lossy(&id).into_owned()))
     }
 
     /// Whether an index has any entry under `prefix \0`.

@@ -107,3 +107,34 @@ fn own_secrets_pass_and_serve_dev_starts_on_the_demo_ones() {
     child.wait().unwrap();
     assert!(line.starts_with("listening http 127.0.0.1:"), "{line:?}");
 }
+
+#[test]
+fn check_config_lists_the_faces_problems_with_the_catalogues() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    // The shipped catalogue with an attribute no account entry has, and a bad URL.
+    let shipped = std::fs::read_to_string(Path::new(ROOT).join("config/catalogue.toml")).unwrap();
+    let broken = shipped
+        .replacen(
+            "[application.ldap]\n",
+            "[application.ldap]\nattributes = [\"uid\", \"userPassword\"]\n",
+            1,
+        )
+        .replacen("url = \"", "url = \"not a url", 1);
+    let catalogue = work.path().join("catalogue.toml");
+    std::fs::write(&catalogue, broken).unwrap();
+    let out = apex(&data, &["check-config", "--dev"])
+        .env("APEX_CATALOGUE__FILE", &catalogue)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(".ldap.attributes") && stderr.contains("userPassword"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("].url"),
+        "both problems are listed: {stderr}"
+    );
+}
