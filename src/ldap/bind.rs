@@ -7,7 +7,6 @@ use ldap3_proto::proto::{
     LdapResultCode,
 };
 
-use crate::auth::backoff::Kind;
 use crate::directory::{DirError, SignedIn};
 
 use super::acl::Identity;
@@ -146,47 +145,33 @@ impl Face {
         code: &str,
         secret: &str,
     ) -> LdapResult {
-        let key = application_backoff_key(code);
-        let backoff = self.dir.backoff();
-        let now = self.dir.now();
-        if let Some(wait) = backoff.retry_after(Kind::Service, &key, Some(session.peer), now) {
-            return bind_error(&DirError::TooManyAttempts { retry_after: wait });
-        }
         let app = dit::ldap_application(&self.dir, code);
-        if app
-            .and_then(|a| a.ldap.as_ref())
-            .is_some_and(|l| !l.allows_source(session.peer))
-        {
+        let account = app.and_then(|a| a.ldap.as_ref());
+        if account.is_some_and(|l| !l.allows_source(session.peer)) {
             tracing::warn!(application = code, source = %session.peer, "bind refused: source not allowed");
             return result(
                 LdapResultCode::InvalidCredentials,
                 "binds of this application are not allowed from this address",
             );
         }
-        let hash = app
-            .and_then(|a| a.ldap.as_ref())
-            .map(|l| l.bind_secret_hash.as_str());
-        let verified = match hash {
-            Some(h) => self.dir.hasher().verify(secret, h).await,
-            None => {
-                self.dir.hasher().verify_dummy(secret).await;
-                false
-            }
-        };
-        match app {
-            Some(app) if verified => {
-                backoff.succeed(&key, Some(session.peer));
+        let hash = account.map(|l| l.bind_secret_hash.as_str());
+        let key = application_backoff_key(code);
+        match self
+            .dir
+            .authenticate_service(&key, hash, secret, session.peer)
+            .await
+        {
+            Ok(()) => {
+                // An unknown name never verifies: `hash` is then None.
+                let code = app.map_or_else(|| code.to_owned(), |a| a.code.clone());
                 session.identity = Identity::Application {
-                    code: app.code.clone(),
-                    dn: self.tree.application_dn(&app.code),
+                    dn: self.tree.application_dn(&code),
+                    code,
                 };
                 session.authenticated = true;
                 result(LdapResultCode::Success, "")
             }
-            _ => {
-                backoff.fail(Kind::Service, &key, Some(session.peer), self.dir.now());
-                result(LdapResultCode::InvalidCredentials, "invalid credentials")
-            }
+            Err(e) => bind_error(&e),
         }
     }
 
