@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::audit::{self, AuditEvent};
 use super::{ApplicationLink, Batch, DirError, DirResult, Directory, InvitationView, audit_view};
 use crate::auth::backoff::Kind;
+use crate::auth::stamp;
 use crate::auth::token::{self, OneTimeToken, TokenKind};
 use crate::clock::rfc3339;
 use crate::domain::account::{LifecycleEvent, Outcome, check_email, check_person, transition};
@@ -38,8 +39,17 @@ pub struct NameCorrection {
     pub family_name: Option<String>,
 }
 
+/// A one-time link that may still be used: its stored key, its record and its account.
+pub(super) struct LiveLink {
+    key: Vec<u8>,
+    record: OneTimeToken,
+    account: Account,
+}
+
 impl Directory {
-    fn live_token(&self, secret: &str, kind: TokenKind) -> DirResult<(Vec<u8>, OneTimeToken)> {
+    /// The link behind `secret` if it is of `kind`, unexpired, and its account is still
+    /// as it was when the link was mailed (see [`OneTimeToken::fits`]).
+    pub(super) fn live_token(&self, secret: &str, kind: TokenKind) -> DirResult<LiveLink> {
         if !token::looks_like_token(secret) {
             return Err(DirError::LinkInvalid);
         }
@@ -51,15 +61,24 @@ impl Directory {
         if record.kind != kind || record.expires_at <= self.now() {
             return Err(DirError::LinkInvalid);
         }
-        Ok((key, record))
+        let account = self
+            .account(&record.account_id)
+            .map_err(|_| DirError::LinkInvalid)?;
+        if !record.fits(&account) {
+            return Err(DirError::LinkInvalid);
+        }
+        Ok(LiveLink {
+            key,
+            record,
+            account,
+        })
     }
 
     /// What an invitation link offers.
     pub fn invitation(&self, secret: &str) -> DirResult<InvitationView> {
-        let (_, record) = self.live_token(secret, TokenKind::Invitation)?;
-        let account = self
-            .account(&record.account_id)
-            .map_err(|_| DirError::LinkInvalid)?;
+        let LiveLink {
+            record, account, ..
+        } = self.live_token(secret, TokenKind::Invitation)?;
         if account.state != AccountState::Invited {
             return Err(DirError::LinkInvalid);
         }
@@ -129,10 +148,7 @@ impl Directory {
         password: &str,
         names: &NameCorrection,
     ) -> DirResult<Account> {
-        let (_, record) = self.live_token(secret, TokenKind::Invitation)?;
-        let mut candidate = self
-            .account(&record.account_id)
-            .map_err(|_| DirError::LinkInvalid)?;
+        let mut candidate = self.live_token(secret, TokenKind::Invitation)?.account;
         if let Some(g) = &names.given_name {
             candidate.person.given_name = g.clone();
         }
@@ -145,10 +161,11 @@ impl Directory {
         let account = {
             let lock = self.store.lock();
             // Re-read under the lock: the link is single use even against a concurrent submit.
-            let (key, record) = self.live_token(secret, TokenKind::Invitation)?;
-            let before = self
-                .account(&record.account_id)
-                .map_err(|_| DirError::LinkInvalid)?;
+            let LiveLink {
+                key,
+                account: before,
+                ..
+            } = self.live_token(secret, TokenKind::Invitation)?;
             let vouched = before.invited_by == super::operator::OPERATOR
                 && before.role == Role::Administrateur;
             let outcome = transition(before.state, LifecycleEvent::CompleteForm { vouched })
@@ -204,6 +221,7 @@ impl Directory {
                 created_at: now,
                 expires_at: now + i64::from(minutes) * 60,
                 new_email: None,
+                stamp: stamp::of_links(&account),
             };
             let mut batch = Batch::new();
             batch.writes.put(T::Tokens, key, &record);
@@ -221,19 +239,18 @@ impl Directory {
         self.durable().await
     }
 
-    /// Sets a new password through a reset link.
+    /// Sets a new password through a reset link. Every session, token family and link of
+    /// the account opened under the old password ends with it (see [`crate::auth::stamp`]).
     pub async fn reset_password(&self, secret: &str, password: &str) -> DirResult<()> {
-        let (_, record) = self.live_token(secret, TokenKind::PasswordReset)?;
-        let account = self
-            .account(&record.account_id)
-            .map_err(|_| DirError::LinkInvalid)?;
+        let account = self.live_token(secret, TokenKind::PasswordReset)?.account;
         let credential = self.new_credential(&account, password).await?;
         {
             let lock = self.store.lock();
-            let (key, record) = self.live_token(secret, TokenKind::PasswordReset)?;
-            let before = self
-                .account(&record.account_id)
-                .map_err(|_| DirError::LinkInvalid)?;
+            let LiveLink {
+                key,
+                account: before,
+                ..
+            } = self.live_token(secret, TokenKind::PasswordReset)?;
             if before.state != AccountState::Active {
                 return Err(DirError::LinkInvalid);
             }
@@ -253,13 +270,16 @@ impl Directory {
         self.durable().await
     }
 
-    /// Changes one's own password, knowing the current one.
+    /// Changes one's own password, knowing the current one. Returns the account with its
+    /// new password: every session, token family and link opened under the old one ends
+    /// (see [`crate::auth::stamp`]); the session that made the change takes the new
+    /// password's stamp from it to stay open.
     pub async fn change_password(
         &self,
         account_id: &str,
         current: &str,
         new: &str,
-    ) -> DirResult<()> {
+    ) -> DirResult<Account> {
         let account = self.account(account_id)?;
         let login = account.login.clone().unwrap_or_default();
         if let Some(wait) = self
@@ -281,7 +301,7 @@ impl Directory {
             ));
         }
         let credential = self.new_credential(&account, new).await?;
-        {
+        let after = {
             let lock = self.store.lock();
             let before = self.account(account_id)?;
             if before.credential != account.credential {
@@ -298,8 +318,10 @@ impl Directory {
             let mut batch = Batch::new();
             batch.account(&before.id, "password.change", Some(&before), Some(&after));
             self.commit(&lock, batch)?;
-        }
-        self.durable().await
+            after
+        };
+        self.durable().await?;
+        Ok(after)
     }
 
     /// Rectifies one's own names; a new e-mail address is only taken once confirmed
@@ -367,6 +389,7 @@ impl Directory {
             created_at: now,
             expires_at: now + i64::from(minutes) * 60,
             new_email: Some(email.to_owned()),
+            stamp: stamp::of_links(account),
         };
         batch.writes.put(T::Tokens, key, &record);
         let link = self.link(&format!("/email-confirmations/{secret}"));
@@ -380,14 +403,16 @@ impl Directory {
         self.queue_mail(batch, mail)
     }
 
-    /// Confirms a new e-mail address through its link.
+    /// Confirms a new e-mail address through its link. Every other link mailed before
+    /// (reset links to the old address, other confirmations) ends with the old address.
     pub async fn confirm_email(&self, secret: &str) -> DirResult<Account> {
         let account = {
             let lock = self.store.lock();
-            let (key, record) = self.live_token(secret, TokenKind::EmailChange)?;
-            let before = self
-                .account(&record.account_id)
-                .map_err(|_| DirError::LinkInvalid)?;
+            let LiveLink {
+                key,
+                record,
+                account: before,
+            } = self.live_token(secret, TokenKind::EmailChange)?;
             let email = record.new_email.ok_or(DirError::LinkInvalid)?;
             self.check_email_free(&before.structure_id, &email, Some(&before.id))?;
             let after = Account {

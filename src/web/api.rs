@@ -17,6 +17,7 @@ use super::AppState;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, Operator};
 use super::problem::Problem;
 use crate::auth::session::{self, Session, Subject};
+use crate::auth::stamp;
 use crate::clock::rfc3339;
 use crate::directory::NameCorrection;
 use crate::directory::{AccountSummary, DirError, audit};
@@ -76,6 +77,7 @@ pub async fn create_session(
         created_at: now,
         expires_at,
         password_expired: signed.password_expired,
+        stamp: stamp::of_credential(&signed.account),
     };
     let token = session::open(dir.store(), &s).map_err(DirError::from)?;
     ok(
@@ -166,10 +168,11 @@ pub async fn change_password(
     caller: Caller,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> ApiResult {
-    st.directory
+    let account = st
+        .directory
         .change_password(&caller.account.id, &body.current, &body.new)
         .await?;
-    session::renewed(st.directory.store(), &caller.token).map_err(DirError::from)?;
+    session::renewed(st.directory.store(), &caller.token, &account).map_err(DirError::from)?;
     no_content()
 }
 

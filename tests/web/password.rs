@@ -180,3 +180,37 @@ async fn changing_ones_password_checks_the_current_one_and_the_confirmation() {
     .await
     .expect(303);
 }
+
+#[tokio::test]
+async fn a_password_change_signs_every_other_browser_out_and_ends_older_reset_links() {
+    let site = Site::start().await;
+    site.forget_mails().await;
+    let chloe = site.person("durand");
+    let mine = site.signed_in("durand").await;
+    let thief = site.signed_in("durand").await;
+    thief.get("/me").await.expect(200);
+    site.directory()
+        .request_password_reset(&chloe.login)
+        .await
+        .unwrap();
+    let older = site.link_to(&chloe.email, "/password-resets/").await;
+    mine.post(
+        "/me/password",
+        &[
+            ("current_password", PASSWORD),
+            ("password", NEW_PASSWORD),
+            ("password_confirm", NEW_PASSWORD),
+        ],
+    )
+    .await
+    .expect(303);
+    mine.get("/me").await.expect(200);
+    let out = thief.get("/me").await;
+    out.expect(303);
+    assert_eq!(out.location(), "/");
+    thief.get("/").await.expect(200).shows("name=\"password\"");
+    site.browser()
+        .get(&format!("/password-resets/{older}"))
+        .await
+        .expect(410);
+}

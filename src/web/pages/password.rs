@@ -248,7 +248,7 @@ fn change_page(
 
 fn expired(st: &AppState, headers: &HeaderMap) -> bool {
     st.oidc
-        .browser_session(headers, st.directory.now())
+        .browser_session(&st.directory, headers)
         .ok()
         .flatten()
         .is_some_and(|s| s.password_expired)
@@ -291,8 +291,9 @@ pub async fn change(
         .change_password(&signed.account.id, current, fields.get("password"))
         .await;
     match result {
-        Ok(()) => {
-            if let Err(e) = st.oidc.browser_password_renewed(&headers) {
+        Ok(account) => {
+            // This browser stays signed in under the new password; every other ends.
+            if let Err(e) = st.oidc.browser_password_changed(&headers, &account) {
                 return unavailable(e);
             }
             see_other(&super::with_notice(super::visit::menu::ME, "mot-de-passe"))
