@@ -149,14 +149,7 @@ impl Directory {
         names: &NameCorrection,
     ) -> DirResult<Account> {
         let mut candidate = self.live_token(secret, TokenKind::Invitation)?.account;
-        if let Some(g) = &names.given_name {
-            candidate.person.given_name = g.clone();
-        }
-        if let Some(f) = &names.family_name {
-            candidate.person.family_name = f.clone();
-        }
-        candidate.person = check_person(&candidate.person)
-            .map_err(|(f, m)| DirError::invalid("personal-data", f, m))?;
+        candidate.person = corrected(&candidate.person, names)?;
         let credential = self.new_credential(&candidate, password).await?;
         let account = {
             let lock = self.store.lock();
@@ -270,17 +263,15 @@ impl Directory {
         self.durable().await
     }
 
-    /// Changes one's own password, knowing the current one. Returns the account with its
-    /// new password: every session, token family and link opened under the old one ends
-    /// (see [`crate::auth::stamp`]); the session that made the change takes the new
-    /// password's stamp from it to stay open.
-    pub async fn change_password(
+    /// Checks the current password an operation on one's own credentials asks for,
+    /// behind the login's backoff (a stolen session cannot guess it either). `field`
+    /// names the field it came in.
+    async fn check_current_password(
         &self,
-        account_id: &str,
+        account: &Account,
         current: &str,
-        new: &str,
-    ) -> DirResult<Account> {
-        let account = self.account(account_id)?;
+        field: &'static str,
+    ) -> DirResult<()> {
         let login = account.login.clone().unwrap_or_default();
         if let Some(wait) = self
             .backoff
@@ -296,10 +287,26 @@ impl Directory {
             self.backoff.fail(Kind::Person, &login, None, self.now());
             return Err(DirError::invalid(
                 "wrong-current-password",
-                "current",
+                field,
                 "le mot de passe actuel est erroné",
             ));
         }
+        Ok(())
+    }
+
+    /// Changes one's own password, knowing the current one. Returns the account with its
+    /// new password: every session, token family and link opened under the old one ends
+    /// (see [`crate::auth::stamp`]); the session that made the change takes the new
+    /// password's stamp from it to stay open.
+    pub async fn change_password(
+        &self,
+        account_id: &str,
+        current: &str,
+        new: &str,
+    ) -> DirResult<Account> {
+        let account = self.account(account_id)?;
+        self.check_current_password(&account, current, "current")
+            .await?;
         let credential = self.new_credential(&account, new).await?;
         let after = {
             let lock = self.store.lock();
@@ -324,35 +331,37 @@ impl Directory {
         Ok(after)
     }
 
-    /// Rectifies one's own names; a new e-mail address is only taken once confirmed
-    /// through a link sent to it.
+    /// Rectifies one's own names, and asks for a new e-mail address. A new address needs
+    /// the current password (a stolen session must not take over the account's mail),
+    /// is taken only once confirmed through a link sent to it, and the current address is
+    /// told at once, so that its holder can stop a change he did not ask for.
     pub async fn update_me(
         &self,
         actor: &Actor,
         names: &NameCorrection,
         new_email: Option<&str>,
+        current_password: Option<&str>,
     ) -> DirResult<Account> {
-        let new_email = new_email
-            .map(|e| check_email(e).map_err(|m| DirError::invalid("personal-data", "email", m)))
-            .transpose()?;
-        let account = {
+        let account = self.account(&actor.account_id)?;
+        corrected(&account.person, names)?;
+        let email = self
+            .asked_email(&account, new_email, current_password)
+            .await?;
+        let after = {
             let lock = self.store.lock();
             let before = self.account(&actor.account_id)?;
-            let mut person = before.person.clone();
-            if let Some(g) = &names.given_name {
-                person.given_name = g.clone();
+            if email.is_some() && before.credential != account.credential {
+                return Err(DirError::conflict(
+                    "password-changed",
+                    "le mot de passe a changé entre-temps ; recommencez",
+                ));
             }
-            if let Some(f) = &names.family_name {
-                person.family_name = f.clone();
-            }
-            let person =
-                check_person(&person).map_err(|(f, m)| DirError::invalid("personal-data", f, m))?;
-            let mut batch = Batch::new();
             let after = Account {
-                person,
+                person: corrected(&before.person, names)?,
                 modified_at: self.now(),
                 ..before.clone()
             };
+            let mut batch = Batch::new();
             if after.person != before.person {
                 batch.account(
                     &before.id,
@@ -361,19 +370,48 @@ impl Directory {
                     Some(&after),
                 );
             }
-            if let Some(email) =
-                new_email.filter(|e| e.to_lowercase() != before.person.email.to_lowercase())
-            {
-                self.check_email_free(&before.structure_id, &email, Some(&before.id))?;
-                self.queue_email_confirmation(&mut batch, &after, &email)?;
+            if let Some(email) = &email {
+                self.check_email_free(&before.structure_id, email, Some(&before.id))?;
+                self.queue_email_confirmation(&mut batch, &after, email)?;
             }
             self.commit(&lock, batch)?;
             after
         };
         self.durable().await?;
-        Ok(account)
+        Ok(after)
     }
 
+    /// The new address asked for, if it differs from the current one, once checked: well
+    /// formed, free in the structure, and asked with the right current password (the
+    /// cheap checks first, so that a refused form costs no hash).
+    async fn asked_email(
+        &self,
+        account: &Account,
+        new_email: Option<&str>,
+        current_password: Option<&str>,
+    ) -> DirResult<Option<String>> {
+        let Some(email) = new_email
+            .map(|e| check_email(e).map_err(|m| DirError::invalid("personal-data", "email", m)))
+            .transpose()?
+            .filter(|e| e.to_lowercase() != account.person.email.to_lowercase())
+        else {
+            return Ok(None);
+        };
+        self.check_email_free(&account.structure_id, &email, Some(&account.id))?;
+        let current = current_password.filter(|p| !p.is_empty()).ok_or_else(|| {
+            DirError::invalid(
+                "current-password-required",
+                "current_password",
+                "saisissez votre mot de passe actuel pour changer d'adresse électronique",
+            )
+        })?;
+        self.check_current_password(account, current, "current_password")
+            .await?;
+        Ok(Some(email))
+    }
+
+    /// Mails the confirmation link to the new address, and the notice of the change, with
+    /// no link, to the current one.
     fn queue_email_confirmation(
         &self,
         batch: &mut Batch,
@@ -393,14 +431,19 @@ impl Directory {
         };
         batch.writes.put(T::Tokens, key, &record);
         let link = self.link(&format!("/email-confirmations/{secret}"));
-        let mail = Message::EmailConfirmation {
-            to_name: &account.display_name(),
+        let name = account.display_name();
+        let confirmation = Message::EmailConfirmation {
+            to_name: &name,
             to_email: email,
             link: &link,
             minutes,
-        }
-        .render();
-        self.queue_mail(batch, mail)
+        };
+        let notice = Message::EmailChangeNotice {
+            to_name: &name,
+            to_email: &account.person.email,
+        };
+        self.queue_mail(batch, confirmation.render())?;
+        self.queue_mail(batch, notice.render())
     }
 
     /// Confirms a new e-mail address through its link. Every other link mailed before
@@ -523,6 +566,18 @@ impl Directory {
         }
         Ok(())
     }
+}
+
+/// A person's data with his names corrected, checked.
+fn corrected(person: &PersonalData, names: &NameCorrection) -> DirResult<PersonalData> {
+    let mut person = person.clone();
+    if let Some(g) = &names.given_name {
+        person.given_name = g.clone();
+    }
+    if let Some(f) = &names.family_name {
+        person.family_name = f.clone();
+    }
+    check_person(&person).map_err(|(f, m)| DirError::invalid("personal-data", f, m))
 }
 
 fn weak(w: WeakPassword) -> DirError {

@@ -126,13 +126,15 @@ pub async fn export_me(State(st): S, caller: Caller) -> ApiResult {
     ok(StatusCode::OK, st.directory.export(&caller.actor)?)
 }
 
-/// `PATCH /me`
+/// `PATCH /me {given_name?, family_name?, email?, current_password?}`: a new e-mail
+/// address needs the current password.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MePatch {
     given_name: Option<String>,
     family_name: Option<String>,
     email: Option<String>,
+    current_password: Option<String>,
 }
 
 pub async fn patch_me(State(st): S, caller: Caller, ApiJson(body): ApiJson<MePatch>) -> ApiResult {
@@ -146,7 +148,12 @@ pub async fn patch_me(State(st): S, caller: Caller, ApiJson(body): ApiJson<MePat
         .is_some_and(|e| e.trim().to_lowercase() != caller.account.person.email.to_lowercase());
     let account = st
         .directory
-        .update_me(&caller.actor, &names, body.email.as_deref())
+        .update_me(
+            &caller.actor,
+            &names,
+            body.email.as_deref(),
+            body.current_password.as_deref(),
+        )
         .await?;
     let mut out = serde_json::to_value(AccountSummary::from(&account)).unwrap_or_default();
     if let Some(map) = out.as_object_mut() {

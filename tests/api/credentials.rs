@@ -1,4 +1,5 @@
-//! A new password ends what a thief holds: sessions and reset links.
+//! A new password ends what a thief holds (sessions, reset links); an e-mail change needs
+//! the current password and warns the old address.
 
 use serde_json::{Value, json};
 
@@ -44,6 +45,10 @@ async fn change(f: &Fixture, token: &str, current: &str, new: &str) -> (u16, Val
 
 async fn me(f: &Fixture, token: &str) -> u16 {
     f.call(Some(token), "GET", "/me", None).await.0
+}
+
+async fn patch_me(f: &Fixture, token: &str, body: Value) -> (u16, Value) {
+    f.call(Some(token), "PATCH", "/me", Some(body)).await
 }
 
 #[tokio::test]
@@ -117,4 +122,101 @@ async fn a_new_password_ends_the_reset_links_mailed_before() {
             .0,
         201
     );
+}
+
+#[tokio::test]
+async fn an_email_change_needs_the_current_password_and_warns_the_old_address() {
+    let (f, _, member) = start().await;
+    let new = format!("mael.nouveau{}@example.fr", f.unique());
+    let mails = f.outbox_settled().await;
+    let (events, _) = f.audit_chain().await;
+
+    let missing = patch_me(&f, &member.token, json!({"email": new})).await;
+    assert_problem(&missing, 422, "current-password-required");
+    assert_eq!(missing.1["field"], "current_password");
+    let empty = json!({"email": new, "current_password": ""});
+    assert_problem(
+        &patch_me(&f, &member.token, empty).await,
+        422,
+        "current-password-required",
+    );
+    let wrong = json!({"email": new, "current_password": "Pas-Le-Bon-Du-Tout-1"});
+    let wrong = patch_me(&f, &member.token, wrong).await;
+    assert_problem(&wrong, 422, "wrong-current-password");
+    assert_eq!(wrong.1["field"], "current_password");
+    assert_eq!(f.outbox_settled().await, mails, "nothing mailed");
+    assert_eq!(f.audit_chain().await, (events, true), "nothing written");
+    // Names alone need no password.
+    let names = json!({"given_name": "Maëlle"});
+    assert_eq!(patch_me(&f, &member.token, names).await.0, 200);
+
+    let body = json!({"email": new, "current_password": PASSWORD});
+    let (s, v) = patch_me(&f, &member.token, body).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["email_confirmation_sent"], true);
+    assert_eq!(
+        v["email"],
+        member.email.as_str(),
+        "the old address stays until confirmed"
+    );
+    let notice = f.mail_to(&member.email).await;
+    assert!(notice.contains("Changement de votre adresse"), "{notice}");
+    for secret in [
+        "http://",
+        "https://",
+        "/email-confirmations/",
+        "/password-resets/",
+        new.as_str(),
+    ] {
+        assert!(
+            !notice.contains(secret),
+            "no {secret} in the notice:\n{notice}"
+        );
+    }
+    let confirm = link_token(&f.mail_to(&new).await, "/email-confirmations/");
+    let path = format!("/email-confirmations/{confirm}");
+    let (s, v) = f.call(None, "POST", &path, None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["email"], new.as_str());
+}
+
+#[tokio::test]
+async fn a_confirmed_email_change_ends_the_links_sent_to_the_old_address() {
+    let (f, _, member) = start().await;
+    let to_old = reset_link(&f, &member).await;
+    let [first, second] = [0, 1].map(|i| format!("mael.{i}.{}@example.fr", f.unique()));
+    for email in [&first, &second] {
+        let body = json!({"email": email, "current_password": PASSWORD});
+        assert_eq!(patch_me(&f, &member.token, body).await.0, 200);
+    }
+    let first_link = link_token(&f.mail_to(&first).await, "/email-confirmations/");
+    let second_link = link_token(&f.mail_to(&second).await, "/email-confirmations/");
+    let (s, v) = f
+        .call(
+            None,
+            "POST",
+            &format!("/email-confirmations/{second_link}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (events, _) = f.audit_chain().await;
+    assert_problem(&reset(&f, &to_old, NEW).await, 404, "link-invalid");
+    let stale = format!("/email-confirmations/{first_link}");
+    assert_problem(
+        &f.call(None, "POST", &stale, None).await,
+        404,
+        "link-invalid",
+    );
+    assert_eq!(f.audit_chain().await, (events, true), "nothing written");
+    assert_eq!(f.try_sign_in(&member.login, PASSWORD).await.0, 201);
+    // A link mailed to the new address works.
+    let fresh = link_token(
+        &{
+            assert_eq!(ask_reset(&f, &member.login).await.0, 202);
+            f.mail_to(&second).await
+        },
+        "/password-resets/",
+    );
+    assert_eq!(reset(&f, &fresh, NEW).await.0, 204);
 }
