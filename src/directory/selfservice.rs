@@ -1,6 +1,9 @@
 //! What a person does for himself: complete his pre-creation, set, change and reset his
 //! own password, see and rectify his data, open his applications.
 
+use std::net::IpAddr;
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::audit::{self, AuditEvent};
@@ -194,13 +197,34 @@ impl Directory {
         Ok(account)
     }
 
-    /// Starts a password reset. Always succeeds, whether the identifier exists or not.
+    /// Takes a forgotten-password request. The answer is the same, and as fast, whatever
+    /// the identifier: only the source's quota is counted here (too many requests from
+    /// one address wait, whatever they name); the identifier is looked up, and its mail
+    /// queued, after the answer ([`Directory::request_password_reset`]).
+    pub fn accept_password_reset(self: &Arc<Self>, login: &str, addr: IpAddr) -> DirResult<()> {
+        if let Some(wait) = self.backoff.reset_request_from(addr, self.now()) {
+            return Err(DirError::TooManyAttempts { retry_after: wait });
+        }
+        let directory = Arc::clone(self);
+        let login = login.to_owned();
+        tokio::spawn(async move {
+            if let Err(e) = directory.request_password_reset(&login).await {
+                tracing::error!(error = %e, "password reset request");
+            }
+        });
+        Ok(())
+    }
+
+    /// Mails a reset link to the holder of an active account, within the login's quota
+    /// of reset mails (beyond it, nothing is sent: earlier links still work). Does nothing
+    /// for an unknown identifier.
     pub async fn request_password_reset(&self, login: &str) -> DirResult<()> {
         let login = login.trim().to_lowercase();
         let Some(account) = self.account_by_login(&login)? else {
             return Ok(());
         };
-        if account.state != AccountState::Active {
+        if account.state != AccountState::Active || !self.backoff.reset_mail_to(&login, self.now())
+        {
             return Ok(());
         }
         {

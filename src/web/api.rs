@@ -467,8 +467,12 @@ pub struct ResetRequest {
     login: String,
 }
 
-pub async fn request_reset(State(st): S, ApiJson(body): ApiJson<ResetRequest>) -> ApiResult {
-    st.directory.request_password_reset(&body.login).await?;
+pub async fn request_reset(
+    State(st): S,
+    ClientAddr(client): ClientAddr,
+    ApiJson(body): ApiJson<ResetRequest>,
+) -> ApiResult {
+    st.directory.accept_password_reset(&body.login, client)?;
     ok(
         StatusCode::ACCEPTED,
         json!({ "detail": "if this identifier exists, a reset link was mailed to its holder" }),

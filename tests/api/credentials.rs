@@ -1,15 +1,18 @@
 //! A new password ends what a thief holds (sessions, reset links); an e-mail change needs
-//! the current password and warns the old address.
+//! the current password and warns the old address; forgotten-password requests have
+//! quotas and answer alike, without waiting for the mail.
+
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::common::test_config;
 use crate::fixture::{Fixture, PASSWORD, Person, assert_problem, link_token};
 
 const NEW: &str = "Nouvelle-Phrase-Solide-58";
 
 /// A structure with an administrateur and a collaborateur, both signed in.
-async fn start() -> (Fixture, Person, Person) {
-    let f = Fixture::start().await;
+async fn start_with(f: Fixture) -> (Fixture, Person, Person) {
     let sid = f.structure("73282932000074", "Cabinet Clefs").await;
     let admin = f.admin(&sid, "Alix", "Admin").await;
     let svc = f.service(&admin, "Trésorerie").await;
@@ -17,6 +20,10 @@ async fn start() -> (Fixture, Person, Person) {
         .member(&admin, &admin, "collaborateur", &svc, "Maël", "Membre")
         .await;
     (f, admin, member)
+}
+
+async fn start() -> (Fixture, Person, Person) {
+    start_with(Fixture::start().await).await
 }
 
 /// `POST /password-resets {login}` from the fixture's client.
@@ -219,4 +226,100 @@ async fn a_confirmed_email_change_ends_the_links_sent_to_the_old_address() {
         "/password-resets/",
     );
     assert_eq!(reset(&f, &fresh, NEW).await.0, 204);
+}
+
+/// Waits until the mail queue is empty and the background work of the requests made so
+/// far is done; returns the number of mails in the outbox.
+async fn settled(f: &Fixture) -> usize {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    f.outbox_settled().await
+}
+
+#[tokio::test]
+async fn reset_requests_past_a_logins_quota_answer_alike_and_send_no_mail() {
+    let (f, _, member) = start().await;
+    let before = settled(&f).await;
+    let unknown = ask_reset(&f, "personne-inconnue").await;
+    for n in 1..=3 {
+        assert_eq!(ask_reset(&f, &member.login).await, unknown, "request {n}");
+        f.mail_to(&member.email).await;
+    }
+    let beyond = ask_reset(&f, &member.login).await;
+    assert_eq!(beyond, unknown, "the same answer past the quota");
+    assert_eq!(settled(&f).await, before + 3, "no fourth mail");
+    // The login regains one mail every 20 minutes.
+    f.clock.advance(20 * 60);
+    assert_eq!(ask_reset(&f, &member.login).await, unknown);
+    f.mail_to(&member.email).await;
+    assert_eq!(ask_reset(&f, &member.login).await, unknown);
+    assert_eq!(settled(&f).await, before + 4);
+}
+
+#[tokio::test]
+async fn reset_requests_from_one_address_wait_with_retry_after_whatever_they_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.http.trusted_proxies = vec!["127.0.0.1/32".into()];
+    let (f, _, member) = start_with(Fixture::start_with(dir, config).await).await;
+    let ask = async |xff: &str, login: &str| {
+        f.http
+            .post(f.url("/api/v1/password-resets"))
+            .header("x-forwarded-for", xff)
+            .json(&json!({"login": login}))
+            .send()
+            .await
+            .unwrap()
+    };
+    for n in 0..20 {
+        let r = ask("203.0.113.7", &format!("inconnu{n}")).await;
+        assert_eq!(r.status(), 202, "request {n}");
+    }
+    for login in ["inconnu-encore", member.login.as_str()] {
+        let r = ask("203.0.113.7", login).await;
+        assert_eq!(r.status(), 429, "{login}");
+        let wait: i64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=30).contains(&wait), "{wait}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["type"], "urn:apex-idp:problem:backoff");
+    }
+    // Another address is not held back, and the address may ask again later.
+    assert_eq!(ask("198.51.100.4", &member.login).await.status(), 202);
+    f.mail_to(&member.email).await;
+    f.clock.advance(30);
+    assert_eq!(ask("203.0.113.7", "inconnu-apres").await.status(), 202);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reset_request_is_answered_without_waiting_for_its_mail() {
+    let (f, _, member) = start().await;
+    settled(&f).await;
+    // Hold the store's writer lock: a request that looked the identifier up and queued
+    // its mail before answering would wait for it.
+    let store = std::sync::Arc::clone(f.directory().store());
+    let (hold, release) = std::sync::mpsc::channel::<()>();
+    let (held, is_held) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let _lock = store.lock();
+        held.send(()).unwrap();
+        let _ = release.recv_timeout(Duration::from_secs(20));
+    });
+    is_held.recv().unwrap();
+    let answered = tokio::time::timeout(Duration::from_secs(5), async {
+        (
+            ask_reset(&f, &member.login).await,
+            ask_reset(&f, "personne-inconnue").await,
+        )
+    })
+    .await;
+    hold.send(()).unwrap();
+    holder.join().unwrap();
+    let (known, unknown) = answered.expect("answered while the mail could not be queued");
+    assert_eq!(known, unknown);
+    assert_eq!(known.0, 202);
+    // Once the lock is free, the mail goes.
+    f.mail_to(&member.email).await;
 }

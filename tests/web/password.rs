@@ -214,3 +214,28 @@ async fn a_password_change_signs_every_other_browser_out_and_ends_older_reset_li
         .await
         .expect(410);
 }
+
+#[tokio::test]
+async fn the_forgotten_password_form_holds_back_an_address_that_asks_too_often() {
+    let site = Site::start().await;
+    let b = site.browser_from(std::net::IpAddr::from([127, 0, 0, 7]));
+    for n in 0..20 {
+        b.post("/password-resets", &[("login", &format!("inconnu{n}"))])
+            .await
+            .expect(200);
+    }
+    let r = b
+        .post(
+            "/password-resets",
+            &[("login", &site.person("durand").login)],
+        )
+        .await;
+    r.expect(429).field_error("login").shows("Trop de demandes");
+    let wait: i64 = r.header("retry-after").parse().unwrap();
+    assert!((1..=30).contains(&wait), "{wait}");
+    // Another address is not held back.
+    site.browser()
+        .post("/password-resets", &[("login", "inconnu")])
+        .await
+        .expect(200);
+}
