@@ -109,6 +109,14 @@ pub enum Message<'a> {
         /// Lifetime of the link, in minutes.
         minutes: u32,
     },
+    /// A new e-mail address was asked for, told to the current one (no link: the change
+    /// is confirmed from the new address; this only warns the holder).
+    EmailChangeNotice {
+        /// Display name of the account holder.
+        to_name: &'a str,
+        /// The current address.
+        to_email: &'a str,
+    },
     /// The account was blocked and will be deleted.
     DeletionNotice {
         /// Display name of the account holder.
@@ -172,6 +180,7 @@ impl Message<'_> {
             | Message::EmailConfirmation {
                 to_name, to_email, ..
             }
+            | Message::EmailChangeNotice { to_name, to_email }
             | Message::DeletionNotice {
                 to_name, to_email, ..
             } => (to_name, to_email),
@@ -209,6 +218,7 @@ impl Message<'_> {
                 ..
             } => expiry_warning(login, expires_at, link),
             Message::EmailConfirmation { link, minutes, .. } => email_confirmation(link, minutes),
+            Message::EmailChangeNotice { .. } => email_change_notice(),
             Message::DeletionNotice { structure_name, .. } => deletion_notice(structure_name),
         }
     }
@@ -346,6 +356,26 @@ fn email_confirmation(link: &str, minutes: u32) -> Draft {
             Block::Para(
                 "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message : \
                  rien ne change."
+                    .to_owned(),
+            ),
+        ],
+    }
+}
+
+fn email_change_notice() -> Draft {
+    Draft {
+        subject: "Changement de votre adresse électronique".to_owned(),
+        blocks: vec![
+            Block::Para(format!(
+                "Une nouvelle adresse électronique vient d'être indiquée pour votre compte \
+                 {SERVICE_NAME}. Elle remplacera celle-ci dès qu'elle aura été confirmée \
+                 depuis la nouvelle adresse ; d'ici là, rien ne change."
+            )),
+            Block::Para(
+                "Si vous êtes à l'origine de ce changement, vous n'avez rien à faire. Sinon, \
+                 changez sans attendre votre mot de passe depuis votre espace ou par le lien \
+                 « Mot de passe oublié » de la page de connexion : la demande en cours sera \
+                 annulée. Prévenez aussi l'administrateur de votre structure."
                     .to_owned(),
             ),
         ],
@@ -845,6 +875,13 @@ mod tests {
                     structure_name: "SARL Dupont",
                 },
                 vec!["SARL Dupont", "bloqué", "supprimé"],
+            ),
+            (
+                Message::EmailChangeNotice {
+                    to_name: "Jean Dupont",
+                    to_email: "jean.dupont@example.fr",
+                },
+                vec!["nouvelle adresse", "mot de passe", "annulée"],
             ),
         ]
     }

@@ -11,6 +11,11 @@
 //! - a person's login across all sources, at a much higher threshold, against guessing
 //!   distributed over many addresses. Application service accounts have none: wrong
 //!   binds from elsewhere never keep the application out.
+//!
+//! Forgotten-password requests have quotas of their own on the same buckets, apart from
+//! the failures (asking for a link never delays a sign-in): reset mails per login, so
+//! that nobody can flood a mailbox, and requests per source, so that nobody can make
+//! the server look up identifiers without bound.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -34,6 +39,15 @@ const LEAK_LOGIN: i64 = 60;
 const MAX_DELAY: i64 = 15 * 60;
 /// Above this many tracked keys, stale entries are pruned.
 const PRUNE_ABOVE: usize = 100_000;
+/// Reset mails a login receives in a row; then one per [`LEAK_RESET_MAIL`] seconds.
+const RESET_MAILS: u32 = 3;
+/// A login regains one reset mail per this many seconds.
+const LEAK_RESET_MAIL: i64 = 20 * 60;
+/// Reset requests one source makes in a row (offices share addresses); then one per
+/// [`LEAK_RESET_REQUEST`] seconds.
+const RESET_REQUESTS: u32 = 20;
+/// A source regains one reset request per this many seconds.
+const LEAK_RESET_REQUEST: i64 = 30;
 
 /// Whose credentials are checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +68,10 @@ enum Key {
     LoginAt(String, Option<IpAddr>),
     Login(String),
     Source(IpAddr),
+    /// Reset mails sent to a login.
+    ResetMail(String),
+    /// Reset requests from a source.
+    ResetRequest(IpAddr),
 }
 
 impl Key {
@@ -62,13 +80,15 @@ impl Key {
             Key::LoginAt(..) => (FREE_PER_LOGIN_AT, LEAK_LOGIN_AT),
             Key::Login(_) => (FREE_PER_LOGIN, LEAK_LOGIN),
             Key::Source(_) => (FREE_PER_SOURCE, LEAK_SOURCE),
+            Key::ResetMail(_) => (RESET_MAILS, LEAK_RESET_MAIL),
+            Key::ResetRequest(_) => (RESET_REQUESTS, LEAK_RESET_REQUEST),
         }
     }
 
     fn login(&self) -> Option<&str> {
         match self {
-            Key::LoginAt(l, _) | Key::Login(l) => Some(l),
-            Key::Source(_) => None,
+            Key::LoginAt(l, _) | Key::Login(l) | Key::ResetMail(l) => Some(l),
+            Key::Source(_) | Key::ResetRequest(_) => None,
         }
     }
 }
@@ -99,8 +119,9 @@ pub struct Backoff {
 /// digest, so that a client cannot make the counters hold what it likes.
 const MAX_KEY_LOGIN: usize = 64;
 
-fn keys(kind: Kind, login: &str, addr: Option<IpAddr>) -> Vec<Key> {
-    let login = if login.len() > MAX_KEY_LOGIN {
+/// A login as the counters hold it: lower-case, or its digest when it is too long.
+fn bounded(login: &str) -> String {
+    if login.len() > MAX_KEY_LOGIN {
         let d = ring::digest::digest(&ring::digest::SHA256, login.to_lowercase().as_bytes());
         format!(
             "#{}",
@@ -108,7 +129,11 @@ fn keys(kind: Kind, login: &str, addr: Option<IpAddr>) -> Vec<Key> {
         )
     } else {
         login.to_lowercase()
-    };
+    }
+}
+
+fn keys(kind: Kind, login: &str, addr: Option<IpAddr>) -> Vec<Key> {
+    let login = bounded(login);
     let source = addr.map(source_key);
     let mut keys = vec![Key::LoginAt(login.clone(), source)];
     if kind == Kind::Person {
@@ -167,11 +192,41 @@ impl Backoff {
         self.bump(vec![Key::Source(source_key(addr))], now);
     }
 
+    /// Counts a password-reset request from a source. Returns the seconds it must wait
+    /// when it already made its share, and then counts nothing.
+    pub fn reset_request_from(&self, addr: IpAddr, now: i64) -> Option<i64> {
+        self.take(Key::ResetRequest(source_key(addr)), now)
+    }
+
+    /// Counts a reset mail to a login; false when the login already received its share
+    /// (no mail then).
+    pub fn reset_mail_to(&self, login: &str, now: i64) -> bool {
+        self.take(Key::ResetMail(bounded(login)), now).is_none()
+    }
+
+    /// Takes one from a quota: None when taken, else the seconds until the bucket has
+    /// leaked one.
+    fn take(&self, key: Key, now: i64) -> Option<i64> {
+        let (quota, leak) = key.rule();
+        let mut entries = self.lock();
+        prune(&mut entries, now);
+        let f = entries.entry(key).or_insert(Failures {
+            count: 0,
+            blocked_until: 0,
+            last: now,
+        });
+        let count = f.count_at(now, leak);
+        if count >= quota {
+            return Some(leak - (now - f.last).rem_euclid(leak));
+        }
+        f.count = count + 1;
+        f.last = now;
+        None
+    }
+
     fn bump(&self, keys: Vec<Key>, now: i64) {
         let mut entries = self.lock();
-        if entries.len() > PRUNE_ABOVE {
-            entries.retain(|k, f| f.count_at(now, k.rule().1) > 0 || f.blocked_until > now);
-        }
+        prune(&mut entries, now);
         for key in keys {
             let (free, leak) = key.rule();
             let f = entries.entry(key).or_insert(Failures {
@@ -199,6 +254,13 @@ impl Backoff {
     pub fn lift(&self, login: &str) {
         let login = login.to_lowercase();
         self.lock().retain(|k, _| k.login() != Some(login.as_str()));
+    }
+}
+
+/// Forgets the counters that have leaked away, once there are many.
+fn prune(entries: &mut HashMap<Key, Failures>, now: i64) {
+    if entries.len() > PRUNE_ABOVE {
+        entries.retain(|k, f| f.count_at(now, k.rule().1) > 0 || f.blocked_until > now);
     }
 }
 
@@ -296,6 +358,37 @@ mod tests {
         let later = 50 + MAX_DELAY + LEAK_SOURCE * 30;
         b.fail(P, "user1", Some(a), later);
         assert_eq!(b.source_retry_after(a, later), None);
+    }
+
+    #[test]
+    fn reset_mails_and_requests_have_quotas_apart_from_sign_in_failures() {
+        let b = Backoff::new();
+        let a: IpAddr = [10, 0, 0, 1].into();
+        for _ in 0..RESET_MAILS {
+            assert!(b.reset_mail_to("JDupont", 100));
+        }
+        assert!(!b.reset_mail_to("jdupont", 100), "the login had its share");
+        assert!(b.reset_mail_to("autre", 100), "another login has its own");
+        // Asking for links never delays a sign-in.
+        assert_eq!(b.retry_after(P, "jdupont", Some(a), 100), None);
+        // One mail more per leak period.
+        assert!(b.reset_mail_to("jdupont", 100 + LEAK_RESET_MAIL));
+        assert!(!b.reset_mail_to("jdupont", 100 + LEAK_RESET_MAIL));
+        for _ in 0..RESET_REQUESTS {
+            assert_eq!(b.reset_request_from(a, 200), None);
+        }
+        assert_eq!(b.reset_request_from(a, 200), Some(LEAK_RESET_REQUEST));
+        assert_eq!(b.reset_request_from(a, 210), Some(LEAK_RESET_REQUEST - 10));
+        assert_eq!(
+            b.source_retry_after(a, 200),
+            None,
+            "no sign-in delay either"
+        );
+        assert_eq!(b.reset_request_from([10, 0, 0, 2].into(), 200), None);
+        assert_eq!(b.reset_request_from(a, 200 + LEAK_RESET_REQUEST), None);
+        // An administrateur's unlock gives the login its mails back.
+        b.lift("jdupont");
+        assert!(b.reset_mail_to("jdupont", 100 + LEAK_RESET_MAIL));
     }
 
     #[test]

@@ -1,8 +1,10 @@
-//! API sessions: a bearer token given once, stored as its SHA-256 hash, expiring.
+//! API sessions: a bearer token given once, stored as its SHA-256 hash, expiring, and
+//! valid only while the account keeps the password it was opened with.
 
 use serde::{Deserialize, Serialize};
 
-use super::token;
+use super::{stamp, token};
+use crate::domain::Account;
 use crate::store::{Store, StoreError, T};
 
 /// Who a session speaks for.
@@ -27,6 +29,18 @@ pub struct Session {
     pub expires_at: i64,
     /// The password had expired at sign-in: only its renewal is allowed.
     pub password_expired: bool,
+    /// The stamp of the password it was opened with ([`stamp::of_credential`]).
+    #[serde(default)]
+    pub stamp: Option<String>,
+}
+
+impl Session {
+    /// Whether the account still has the password this session was opened with: a new
+    /// password ends every other session at once (the one that set it takes the new
+    /// stamp, see [`renewed`]).
+    pub fn holds(&self, account: &Account) -> bool {
+        stamp::still(self.stamp.as_deref(), stamp::of_credential(account))
+    }
 }
 
 /// Creates a session and returns its bearer token.
@@ -53,11 +67,13 @@ pub fn close(store: &Store, bearer: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Clears the password-expired restriction of a session after renewal.
-pub fn renewed(store: &Store, bearer: &str) -> Result<(), StoreError> {
+/// After a password change made through this session: its restriction is lifted and
+/// it takes the new password's stamp, so that it alone stays open.
+pub fn renewed(store: &Store, bearer: &str, account: &Account) -> Result<(), StoreError> {
     let key = token::digest(bearer);
     if let Some(mut s) = store.get::<Session>(T::Sessions, &key)? {
         s.password_expired = false;
+        s.stamp = stamp::of_credential(account);
         store
             .tree(T::Sessions)
             .insert(key, crate::store::encode(&s))?;

@@ -4,6 +4,9 @@
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+use super::stamp;
+use crate::domain::Account;
+
 /// What a one-time token is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -30,6 +33,25 @@ pub struct OneTimeToken {
     /// The address to confirm (e-mail change only).
     #[serde(default)]
     pub new_email: Option<String>,
+    /// The account's links stamp when it was mailed ([`stamp::of_links`]; reset and
+    /// e-mail confirmation only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<String>,
+}
+
+impl OneTimeToken {
+    /// Whether the account is still as it was when the link was mailed. A reset link or
+    /// an e-mail confirmation dies with the password and the address it was sent under:
+    /// a new password (changed or reset) or a confirmed new address ends every link
+    /// mailed before. An invitation goes to an account without a password yet.
+    pub fn fits(&self, account: &Account) -> bool {
+        match self.kind {
+            TokenKind::Invitation => true,
+            TokenKind::PasswordReset | TokenKind::EmailChange => {
+                stamp::still(self.stamp.as_deref(), stamp::of_links(account))
+            }
+        }
+    }
 }
 
 /// A fresh token: the secret for the mail, and the key under which its record is stored.

@@ -162,6 +162,7 @@ impl Directory {
             created_at: now,
             expires_at,
             new_email: None,
+            stamp: None,
         };
         batch.writes.put(T::Tokens, key, &record);
         batch.account(inviter_id, "account.invite", None, Some(&account));

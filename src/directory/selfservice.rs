@@ -1,11 +1,15 @@
 //! What a person does for himself: complete his pre-creation, set, change and reset his
 //! own password, see and rectify his data, open his applications.
 
+use std::net::IpAddr;
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::audit::{self, AuditEvent};
 use super::{ApplicationLink, Batch, DirError, DirResult, Directory, InvitationView, audit_view};
 use crate::auth::backoff::Kind;
+use crate::auth::stamp;
 use crate::auth::token::{self, OneTimeToken, TokenKind};
 use crate::clock::rfc3339;
 use crate::domain::account::{LifecycleEvent, Outcome, check_email, check_person, transition};
@@ -38,8 +42,17 @@ pub struct NameCorrection {
     pub family_name: Option<String>,
 }
 
+/// A one-time link that may still be used: its stored key, its record and its account.
+pub(super) struct LiveLink {
+    key: Vec<u8>,
+    record: OneTimeToken,
+    account: Account,
+}
+
 impl Directory {
-    fn live_token(&self, secret: &str, kind: TokenKind) -> DirResult<(Vec<u8>, OneTimeToken)> {
+    /// The link behind `secret` if it is of `kind`, unexpired, and its account is still
+    /// as it was when the link was mailed (see [`OneTimeToken::fits`]).
+    pub(super) fn live_token(&self, secret: &str, kind: TokenKind) -> DirResult<LiveLink> {
         if !token::looks_like_token(secret) {
             return Err(DirError::LinkInvalid);
         }
@@ -51,15 +64,24 @@ impl Directory {
         if record.kind != kind || record.expires_at <= self.now() {
             return Err(DirError::LinkInvalid);
         }
-        Ok((key, record))
+        let account = self
+            .account(&record.account_id)
+            .map_err(|_| DirError::LinkInvalid)?;
+        if !record.fits(&account) {
+            return Err(DirError::LinkInvalid);
+        }
+        Ok(LiveLink {
+            key,
+            record,
+            account,
+        })
     }
 
     /// What an invitation link offers.
     pub fn invitation(&self, secret: &str) -> DirResult<InvitationView> {
-        let (_, record) = self.live_token(secret, TokenKind::Invitation)?;
-        let account = self
-            .account(&record.account_id)
-            .map_err(|_| DirError::LinkInvalid)?;
+        let LiveLink {
+            record, account, ..
+        } = self.live_token(secret, TokenKind::Invitation)?;
         if account.state != AccountState::Invited {
             return Err(DirError::LinkInvalid);
         }
@@ -129,26 +151,17 @@ impl Directory {
         password: &str,
         names: &NameCorrection,
     ) -> DirResult<Account> {
-        let (_, record) = self.live_token(secret, TokenKind::Invitation)?;
-        let mut candidate = self
-            .account(&record.account_id)
-            .map_err(|_| DirError::LinkInvalid)?;
-        if let Some(g) = &names.given_name {
-            candidate.person.given_name = g.clone();
-        }
-        if let Some(f) = &names.family_name {
-            candidate.person.family_name = f.clone();
-        }
-        candidate.person = check_person(&candidate.person)
-            .map_err(|(f, m)| DirError::invalid("personal-data", f, m))?;
+        let mut candidate = self.live_token(secret, TokenKind::Invitation)?.account;
+        candidate.person = corrected(&candidate.person, names)?;
         let credential = self.new_credential(&candidate, password).await?;
         let account = {
             let lock = self.store.lock();
             // Re-read under the lock: the link is single use even against a concurrent submit.
-            let (key, record) = self.live_token(secret, TokenKind::Invitation)?;
-            let before = self
-                .account(&record.account_id)
-                .map_err(|_| DirError::LinkInvalid)?;
+            let LiveLink {
+                key,
+                account: before,
+                ..
+            } = self.live_token(secret, TokenKind::Invitation)?;
             let vouched = before.invited_by == super::operator::OPERATOR
                 && before.role == Role::Administrateur;
             let outcome = transition(before.state, LifecycleEvent::CompleteForm { vouched })
@@ -184,13 +197,34 @@ impl Directory {
         Ok(account)
     }
 
-    /// Starts a password reset. Always succeeds, whether the identifier exists or not.
+    /// Takes a forgotten-password request. The answer is the same, and as fast, whatever
+    /// the identifier: only the source's quota is counted here (too many requests from
+    /// one address wait, whatever they name); the identifier is looked up, and its mail
+    /// queued, after the answer ([`Directory::request_password_reset`]).
+    pub fn accept_password_reset(self: &Arc<Self>, login: &str, addr: IpAddr) -> DirResult<()> {
+        if let Some(wait) = self.backoff.reset_request_from(addr, self.now()) {
+            return Err(DirError::TooManyAttempts { retry_after: wait });
+        }
+        let directory = Arc::clone(self);
+        let login = login.to_owned();
+        tokio::spawn(async move {
+            if let Err(e) = directory.request_password_reset(&login).await {
+                tracing::error!(error = %e, "password reset request");
+            }
+        });
+        Ok(())
+    }
+
+    /// Mails a reset link to the holder of an active account, within the login's quota
+    /// of reset mails (beyond it, nothing is sent: earlier links still work). Does nothing
+    /// for an unknown identifier.
     pub async fn request_password_reset(&self, login: &str) -> DirResult<()> {
         let login = login.trim().to_lowercase();
         let Some(account) = self.account_by_login(&login)? else {
             return Ok(());
         };
-        if account.state != AccountState::Active {
+        if account.state != AccountState::Active || !self.backoff.reset_mail_to(&login, self.now())
+        {
             return Ok(());
         }
         {
@@ -204,6 +238,7 @@ impl Directory {
                 created_at: now,
                 expires_at: now + i64::from(minutes) * 60,
                 new_email: None,
+                stamp: stamp::of_links(&account),
             };
             let mut batch = Batch::new();
             batch.writes.put(T::Tokens, key, &record);
@@ -221,19 +256,18 @@ impl Directory {
         self.durable().await
     }
 
-    /// Sets a new password through a reset link.
+    /// Sets a new password through a reset link. Every session, token family and link of
+    /// the account opened under the old password ends with it (see [`crate::auth::stamp`]).
     pub async fn reset_password(&self, secret: &str, password: &str) -> DirResult<()> {
-        let (_, record) = self.live_token(secret, TokenKind::PasswordReset)?;
-        let account = self
-            .account(&record.account_id)
-            .map_err(|_| DirError::LinkInvalid)?;
+        let account = self.live_token(secret, TokenKind::PasswordReset)?.account;
         let credential = self.new_credential(&account, password).await?;
         {
             let lock = self.store.lock();
-            let (key, record) = self.live_token(secret, TokenKind::PasswordReset)?;
-            let before = self
-                .account(&record.account_id)
-                .map_err(|_| DirError::LinkInvalid)?;
+            let LiveLink {
+                key,
+                account: before,
+                ..
+            } = self.live_token(secret, TokenKind::PasswordReset)?;
             if before.state != AccountState::Active {
                 return Err(DirError::LinkInvalid);
             }
@@ -253,14 +287,15 @@ impl Directory {
         self.durable().await
     }
 
-    /// Changes one's own password, knowing the current one.
-    pub async fn change_password(
+    /// Checks the current password an operation on one's own credentials asks for,
+    /// behind the login's backoff (a stolen session cannot guess it either). `field`
+    /// names the field it came in.
+    async fn check_current_password(
         &self,
-        account_id: &str,
+        account: &Account,
         current: &str,
-        new: &str,
+        field: &'static str,
     ) -> DirResult<()> {
-        let account = self.account(account_id)?;
         let login = account.login.clone().unwrap_or_default();
         if let Some(wait) = self
             .backoff
@@ -276,12 +311,28 @@ impl Directory {
             self.backoff.fail(Kind::Person, &login, None, self.now());
             return Err(DirError::invalid(
                 "wrong-current-password",
-                "current",
+                field,
                 "le mot de passe actuel est erroné",
             ));
         }
+        Ok(())
+    }
+
+    /// Changes one's own password, knowing the current one. Returns the account with its
+    /// new password: every session, token family and link opened under the old one ends
+    /// (see [`crate::auth::stamp`]); the session that made the change takes the new
+    /// password's stamp from it to stay open.
+    pub async fn change_password(
+        &self,
+        account_id: &str,
+        current: &str,
+        new: &str,
+    ) -> DirResult<Account> {
+        let account = self.account(account_id)?;
+        self.check_current_password(&account, current, "current")
+            .await?;
         let credential = self.new_credential(&account, new).await?;
-        {
+        let after = {
             let lock = self.store.lock();
             let before = self.account(account_id)?;
             if before.credential != account.credential {
@@ -298,39 +349,43 @@ impl Directory {
             let mut batch = Batch::new();
             batch.account(&before.id, "password.change", Some(&before), Some(&after));
             self.commit(&lock, batch)?;
-        }
-        self.durable().await
+            after
+        };
+        self.durable().await?;
+        Ok(after)
     }
 
-    /// Rectifies one's own names; a new e-mail address is only taken once confirmed
-    /// through a link sent to it.
+    /// Rectifies one's own names, and asks for a new e-mail address. A new address needs
+    /// the current password (a stolen session must not take over the account's mail),
+    /// is taken only once confirmed through a link sent to it, and the current address is
+    /// told at once, so that its holder can stop a change he did not ask for.
     pub async fn update_me(
         &self,
         actor: &Actor,
         names: &NameCorrection,
         new_email: Option<&str>,
+        current_password: Option<&str>,
     ) -> DirResult<Account> {
-        let new_email = new_email
-            .map(|e| check_email(e).map_err(|m| DirError::invalid("personal-data", "email", m)))
-            .transpose()?;
-        let account = {
+        let account = self.account(&actor.account_id)?;
+        corrected(&account.person, names)?;
+        let email = self
+            .asked_email(&account, new_email, current_password)
+            .await?;
+        let after = {
             let lock = self.store.lock();
             let before = self.account(&actor.account_id)?;
-            let mut person = before.person.clone();
-            if let Some(g) = &names.given_name {
-                person.given_name = g.clone();
+            if email.is_some() && before.credential != account.credential {
+                return Err(DirError::conflict(
+                    "password-changed",
+                    "le mot de passe a changé entre-temps ; recommencez",
+                ));
             }
-            if let Some(f) = &names.family_name {
-                person.family_name = f.clone();
-            }
-            let person =
-                check_person(&person).map_err(|(f, m)| DirError::invalid("personal-data", f, m))?;
-            let mut batch = Batch::new();
             let after = Account {
-                person,
+                person: corrected(&before.person, names)?,
                 modified_at: self.now(),
                 ..before.clone()
             };
+            let mut batch = Batch::new();
             if after.person != before.person {
                 batch.account(
                     &before.id,
@@ -339,19 +394,48 @@ impl Directory {
                     Some(&after),
                 );
             }
-            if let Some(email) =
-                new_email.filter(|e| e.to_lowercase() != before.person.email.to_lowercase())
-            {
-                self.check_email_free(&before.structure_id, &email, Some(&before.id))?;
-                self.queue_email_confirmation(&mut batch, &after, &email)?;
+            if let Some(email) = &email {
+                self.check_email_free(&before.structure_id, email, Some(&before.id))?;
+                self.queue_email_confirmation(&mut batch, &after, email)?;
             }
             self.commit(&lock, batch)?;
             after
         };
         self.durable().await?;
-        Ok(account)
+        Ok(after)
     }
 
+    /// The new address asked for, if it differs from the current one, once checked: well
+    /// formed, free in the structure, and asked with the right current password (the
+    /// cheap checks first, so that a refused form costs no hash).
+    async fn asked_email(
+        &self,
+        account: &Account,
+        new_email: Option<&str>,
+        current_password: Option<&str>,
+    ) -> DirResult<Option<String>> {
+        let Some(email) = new_email
+            .map(|e| check_email(e).map_err(|m| DirError::invalid("personal-data", "email", m)))
+            .transpose()?
+            .filter(|e| e.to_lowercase() != account.person.email.to_lowercase())
+        else {
+            return Ok(None);
+        };
+        self.check_email_free(&account.structure_id, &email, Some(&account.id))?;
+        let current = current_password.filter(|p| !p.is_empty()).ok_or_else(|| {
+            DirError::invalid(
+                "current-password-required",
+                "current_password",
+                "saisissez votre mot de passe actuel pour changer d'adresse électronique",
+            )
+        })?;
+        self.check_current_password(account, current, "current_password")
+            .await?;
+        Ok(Some(email))
+    }
+
+    /// Mails the confirmation link to the new address, and the notice of the change, with
+    /// no link, to the current one.
     fn queue_email_confirmation(
         &self,
         batch: &mut Batch,
@@ -367,27 +451,35 @@ impl Directory {
             created_at: now,
             expires_at: now + i64::from(minutes) * 60,
             new_email: Some(email.to_owned()),
+            stamp: stamp::of_links(account),
         };
         batch.writes.put(T::Tokens, key, &record);
         let link = self.link(&format!("/email-confirmations/{secret}"));
-        let mail = Message::EmailConfirmation {
-            to_name: &account.display_name(),
+        let name = account.display_name();
+        let confirmation = Message::EmailConfirmation {
+            to_name: &name,
             to_email: email,
             link: &link,
             minutes,
-        }
-        .render();
-        self.queue_mail(batch, mail)
+        };
+        let notice = Message::EmailChangeNotice {
+            to_name: &name,
+            to_email: &account.person.email,
+        };
+        self.queue_mail(batch, confirmation.render())?;
+        self.queue_mail(batch, notice.render())
     }
 
-    /// Confirms a new e-mail address through its link.
+    /// Confirms a new e-mail address through its link. Every other link mailed before
+    /// (reset links to the old address, other confirmations) ends with the old address.
     pub async fn confirm_email(&self, secret: &str) -> DirResult<Account> {
         let account = {
             let lock = self.store.lock();
-            let (key, record) = self.live_token(secret, TokenKind::EmailChange)?;
-            let before = self
-                .account(&record.account_id)
-                .map_err(|_| DirError::LinkInvalid)?;
+            let LiveLink {
+                key,
+                record,
+                account: before,
+            } = self.live_token(secret, TokenKind::EmailChange)?;
             let email = record.new_email.ok_or(DirError::LinkInvalid)?;
             self.check_email_free(&before.structure_id, &email, Some(&before.id))?;
             let after = Account {
@@ -498,6 +590,18 @@ impl Directory {
         }
         Ok(())
     }
+}
+
+/// A person's data with his names corrected, checked.
+fn corrected(person: &PersonalData, names: &NameCorrection) -> DirResult<PersonalData> {
+    let mut person = person.clone();
+    if let Some(g) = &names.given_name {
+        person.given_name = g.clone();
+    }
+    if let Some(f) = &names.family_name {
+        person.family_name = f.clone();
+    }
+    check_person(&person).map_err(|(f, m)| DirError::invalid("personal-data", f, m))
 }
 
 fn weak(w: WeakPassword) -> DirError {

@@ -1,8 +1,8 @@
 //! Reads the web space needs beyond the API's: a searched and paged consultation of the
 //! structure, the profiles an actor may hand out, the administrateurs to contact.
 
-use super::{AccountSummary, DirResult, Directory};
-use crate::auth::token::{self, OneTimeToken, TokenKind};
+use super::{AccountSummary, DirError, DirResult, Directory};
+use crate::auth::token::TokenKind;
 use crate::domain::login::fold;
 use crate::domain::rights::{ProfileSource, Target, allowance, authorize};
 use crate::domain::{Account, AccountState, Actor, Function, ProfileId, Role, Service};
@@ -177,11 +177,11 @@ impl Directory {
 
     /// Whether a one-time link of this kind is still usable (shown before its form).
     pub fn link_is_live(&self, secret: &str, kind: TokenKind) -> DirResult<bool> {
-        if !token::looks_like_token(secret) {
-            return Ok(false);
+        match self.live_token(secret, kind) {
+            Ok(_) => Ok(true),
+            Err(DirError::LinkInvalid) => Ok(false),
+            Err(e) => Err(e),
         }
-        let record: Option<OneTimeToken> = self.store.get(T::Tokens, &token::digest(secret))?;
-        Ok(record.is_some_and(|r| r.kind == kind && r.expires_at > self.now()))
     }
 
     /// One service of the actor's structure and its accounts (another structure's is
@@ -193,7 +193,7 @@ impl Directory {
     ) -> DirResult<(Service, Vec<AccountSummary>)> {
         let service = match self.service(id) {
             Ok(s) if s.structure_id == actor.structure_id => s,
-            _ => return Err(super::DirError::NotFound { what: "service" }),
+            _ => return Err(DirError::NotFound { what: "service" }),
         };
         let target = Target {
             account_id: None,

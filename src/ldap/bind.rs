@@ -229,7 +229,7 @@ impl Face {
             );
         };
         match self.dir.change_password(account_id, old, new).await {
-            Ok(()) => result(LdapResultCode::Success, ""),
+            Ok(_) => result(LdapResultCode::Success, ""),
             Err(DirError::Invalid {
                 rule: "wrong-current-password",
                 ..

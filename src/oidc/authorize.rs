@@ -465,6 +465,7 @@ mod tests {
                 amr: vec!["pwd".into()],
                 acr: "eidas1".into(),
                 sid: None,
+                stamp: None,
             },
             created_at: 50,
             last_seen: 90,

@@ -210,6 +210,7 @@ mod tests {
                 amr: vec!["pwd".into()],
                 acr: "eidas1".into(),
                 sid: Some("s1".into()),
+                stamp: None,
             },
             created_at: 10,
             last_seen: 20,

@@ -8,8 +8,11 @@ use axum::http::{HeaderMap, HeaderValue};
 
 use super::grants::Authentication;
 use super::session::SsoSession;
-use super::{ACR, AMR_PASSWORD, Oidc, OidcError};
+use super::table::StateError;
+use super::{Oidc, OidcError};
+use crate::auth::stamp;
 use crate::directory::{DirResult, Directory, SignedIn};
+use crate::domain::Account;
 
 /// A live browser session, as the web space sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,15 +47,29 @@ impl Oidc {
         self.sessions.device_cookie(login, now)
     }
 
-    /// The live session behind the request's cookie, if any (touched: idle lifetime).
-    pub fn browser_session(
+    /// The live session behind the request's cookie, if its account may still use it:
+    /// active, and with the password the person signed in with. Touched (idle lifetime).
+    pub(super) fn live_session(
         &self,
+        directory: &Directory,
         headers: &HeaderMap,
         now: i64,
+    ) -> Result<Option<SsoSession>, StateError> {
+        Ok(self.sessions.current(headers, now)?.filter(|s| {
+            directory
+                .account_shared(&s.authentication.account_id)
+                .is_ok_and(|a| s.authentication.valid_for(&a))
+        }))
+    }
+
+    /// The live session behind the request's cookie, if its account may still use it.
+    pub fn browser_session(
+        &self,
+        directory: &Directory,
+        headers: &HeaderMap,
     ) -> Result<Option<BrowserSession>, OidcError> {
         Ok(self
-            .sessions
-            .current(headers, now)?
+            .live_session(directory, headers, directory.now())?
             .map(|s| BrowserSession {
                 account_id: s.authentication.account_id,
                 password_expired: s.password_expired,
@@ -65,18 +82,12 @@ impl Oidc {
         &self,
         directory: &Directory,
         headers: &HeaderMap,
-        account_id: &str,
+        account: &Account,
         password_expired: bool,
     ) -> Result<HeaderValue, OidcError> {
         let now = directory.now();
         let session = SsoSession {
-            authentication: Authentication {
-                account_id: account_id.to_owned(),
-                auth_time: now,
-                amr: vec![AMR_PASSWORD.to_owned()],
-                acr: ACR.to_owned(),
-                sid: None,
-            },
+            authentication: Authentication::password(account, now),
             created_at: now,
             last_seen: now,
             password_expired,
@@ -89,11 +100,20 @@ impl Oidc {
         Ok(opened.cookie)
     }
 
-    /// Records in the request's session that its expired password was renewed.
-    pub fn browser_password_renewed(&self, headers: &HeaderMap) -> Result<(), OidcError> {
-        Ok(self
-            .sessions
-            .update(headers, |s| s.password_expired = false)?)
+    /// After a password change made in the request's session (`account` as the change
+    /// left it): the session is no longer restricted and takes the new password's stamp,
+    /// so that it stays open while every other one ends. Returns how it now signs in,
+    /// None when the session is gone.
+    pub fn browser_password_changed(
+        &self,
+        headers: &HeaderMap,
+        account: &Account,
+    ) -> Result<Option<Authentication>, OidcError> {
+        let changed = self.sessions.update(headers, |s| {
+            s.password_expired = false;
+            s.authentication.stamp = stamp::of_credential(account);
+        })?;
+        Ok(changed.map(|s| s.authentication))
     }
 
     /// Ends the request's session (sign-out) and tells its applications; returns the

@@ -10,9 +10,10 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::grants::Authentication;
 use crate::catalogue::Application;
 use crate::directory::{DirError, Directory};
-use crate::domain::{Account, AccountState, Service, Structure};
+use crate::domain::{Account, Service, Structure};
 
 /// The claims of the `apex` scope that OpenID Connect does not define.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,10 +68,14 @@ pub struct Person {
     pub service: Option<Service>,
 }
 
-/// Reads a person, if his account still exists and is active.
-pub fn read_person(directory: &Directory, account_id: &str) -> Result<Option<Person>, DirError> {
-    let account = match directory.account(account_id) {
-        Ok(a) if a.state == AccountState::Active => a,
+/// Reads the person a sign-in stands for, if it still does: his account exists, is
+/// active, and still has the password that was proven ([`Authentication::valid_for`]).
+pub fn read_person(
+    directory: &Directory,
+    authentication: &Authentication,
+) -> Result<Option<Person>, DirError> {
+    let account = match directory.account(&authentication.account_id) {
+        Ok(a) if authentication.valid_for(&a) => a,
         Ok(_) | Err(DirError::NotFound { .. }) => return Ok(None),
         Err(e) => return Err(e),
     };

@@ -157,11 +157,13 @@ impl Oidc {
     }
 }
 
-/// Seconds between two looks at the audit log for accounts that left.
+/// Seconds between two looks at the audit log for accounts that left or changed their
+/// password.
 const WATCH_SECONDS: u64 = 2;
 
 /// Purges expired protocol state every ten minutes; every two seconds, ends the SSO
-/// sessions of accounts that can no longer sign in and tells their clients.
+/// sessions that no longer stand (their account can no longer sign in, or its password
+/// changed since) and tells their clients.
 pub async fn run_housekeeping(oidc: Arc<Oidc>, directory: Arc<Directory>) {
     let mut purge = tokio::time::interval(std::time::Duration::from_secs(600));
     let mut look = tokio::time::interval(std::time::Duration::from_secs(WATCH_SECONDS));
@@ -181,7 +183,7 @@ pub async fn run_housekeeping(oidc: Arc<Oidc>, directory: Arc<Directory>) {
             }
             _ = look.tick() => {
                 if let Some(w) = watch.as_mut() {
-                    oidc.end_sessions_of_departed(w, &directory);
+                    oidc.end_sessions_that_no_longer_stand(w, &directory);
                 }
             }
         }
@@ -189,9 +191,15 @@ pub async fn run_housekeeping(oidc: Arc<Oidc>, directory: Arc<Directory>) {
 }
 
 impl Oidc {
-    /// Ends the sessions of the accounts that left since the last look.
-    fn end_sessions_of_departed(&self, watch: &mut watch::AccountWatch, directory: &Directory) {
-        let ended = match watch.ended_accounts(directory) {
+    /// Ends the sessions of the accounts that left or changed their password that no
+    /// longer stand: a new password ends every session opened with the old one, the one
+    /// that set it excepted (it took the new password's stamp).
+    fn end_sessions_that_no_longer_stand(
+        &self,
+        watch: &mut watch::AccountWatch,
+        directory: &Directory,
+    ) {
+        let changed = match watch.changed_accounts(directory) {
             Ok(a) if a.is_empty() => return,
             Ok(a) => a,
             Err(e) => {
@@ -199,7 +207,11 @@ impl Oidc {
                 return;
             }
         };
-        let sessions = match self.sessions.end_sessions_of(&ended) {
+        let sessions = match self.sessions.end_where(|s| {
+            changed
+                .get(&s.authentication.account_id)
+                .is_some_and(|now| no_longer_stands(s, now.as_ref()))
+        }) {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "oidc: ending sessions");
@@ -211,6 +223,14 @@ impl Oidc {
             self.session_ended(directory.catalogue(), s, now);
         }
     }
+}
+
+/// Whether a session no longer stands, given its account as it is now (None: gone).
+fn no_longer_stands(
+    session: &session::SsoSession,
+    account: Option<&crate::domain::Account>,
+) -> bool {
+    !account.is_some_and(|a| session.authentication.valid_for(a))
 }
 
 /// The OIDC routes, merged into the HTTP application.

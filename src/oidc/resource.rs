@@ -1,6 +1,6 @@
 //! What clients ask about tokens: userinfo (bearer), introspection (RFC 7662) and
 //! revocation (RFC 7009). Every answer re-reads the account, so a removed
-//! habilitation or a deletion request shows at once.
+//! habilitation, a deletion request or a new password shows at once.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use super::Oidc;
 use super::claims::{profiles_for, read_person, user_claims};
 use super::client::{self, Caller};
 use super::params::{OAuthError, Params};
+use super::tokens::Access;
 use crate::directory::Directory;
 use crate::web::AppState;
 use crate::web::client::ClientAddr;
@@ -65,21 +66,31 @@ pub async fn userinfo(
 
 fn claims_of(oidc: &Oidc, directory: &Directory, token: &str) -> Result<Value, OAuthError> {
     let now = directory.now();
-    let at = oidc.check_access(token, now)?;
+    let access = oidc.check_access(token, now)?;
+    let at = &access.claims;
     let scope: Vec<String> = at.scope.split(' ').map(str::to_owned).collect();
-    if at.gid.is_none() || !scope.iter().any(|s| s == "openid") {
+    let Some(authentication) = access
+        .authentication
+        .as_ref()
+        .filter(|_| scope.iter().any(|s| s == "openid"))
+    else {
         return Err(OAuthError::new(
             "insufficient_scope",
             "userinfo needs a person's token with the openid scope",
         ));
-    }
+    };
     let app = directory
         .catalogue()
         .by_client_id(&at.client_id)
         .ok_or_else(|| OAuthError::new("invalid_token", "unknown client"))?;
-    let person = read_person(directory, &at.sub)
+    let person = read_person(directory, authentication)
         .map_err(OAuthError::server)?
-        .ok_or_else(|| OAuthError::new("invalid_token", "the account can no longer sign in"))?;
+        .ok_or_else(|| {
+            OAuthError::new(
+                "invalid_token",
+                "the account can no longer sign in, or its password changed since",
+            )
+        })?;
     serde_json::to_value(user_claims(&person, app, &scope)).map_err(OAuthError::server)
 }
 
@@ -131,7 +142,8 @@ fn inspect(
     let inactive = json!({ "active": false });
     let now = directory.now();
     let mine = &caller.client.client_id;
-    if let Ok(at) = oidc.check_access(token, now) {
+    if let Ok(access) = oidc.check_access(token, now) {
+        let at = &access.claims;
         if at.client_id != *mine {
             return Ok(inactive);
         }
@@ -147,8 +159,10 @@ fn inspect(
             "iat": at.iat,
             "jti": at.jti,
         });
-        if at.gid.is_some() {
-            let Some(person) = read_person(directory, &at.sub).map_err(OAuthError::server)? else {
+        if let Some(authentication) = &access.authentication {
+            let Some(person) =
+                read_person(directory, authentication).map_err(OAuthError::server)?
+            else {
                 return Ok(inactive);
             };
             if let Some(map) = v.as_object_mut() {
@@ -168,7 +182,9 @@ fn inspect(
         && grant.client_id == *mine
     {
         let account_id = &grant.authentication.account_id;
-        let Some(person) = read_person(directory, account_id).map_err(OAuthError::server)? else {
+        let Some(person) =
+            read_person(directory, &grant.authentication).map_err(OAuthError::server)?
+        else {
             return Ok(inactive);
         };
         return Ok(json!({
@@ -203,7 +219,7 @@ pub async fn revoke(
     };
     let (oidc, now) = (&st.oidc, st.directory.now());
     let mine = &caller.client.client_id;
-    let done = if let Ok(at) = oidc.check_access(token, now) {
+    let done = if let Ok(Access { claims: at, .. }) = oidc.check_access(token, now) {
         if at.client_id == *mine {
             oidc.grants.revoke_access(&at.jti, at.exp)
         } else {

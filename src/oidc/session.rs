@@ -290,30 +290,31 @@ impl Sessions {
         Ok(())
     }
 
-    /// Ends every session of these accounts; returns the sessions that ended.
-    pub fn end_sessions_of(
+    /// Ends every session for which `ended` holds; returns the sessions that ended.
+    pub fn end_where(
         &self,
-        accounts: &std::collections::HashSet<String>,
+        ended: impl Fn(&SsoSession) -> bool,
     ) -> Result<Vec<SsoSession>, StateError> {
-        self.sessions
-            .take_where(|s| accounts.contains(&s.authentication.account_id))
+        self.sessions.take_where(ended)
     }
 
-    /// Rewrites the request's session (e.g. after a password renewal).
+    /// Rewrites the request's session (e.g. after a password change); returns it as
+    /// written, None when there is none.
     pub fn update(
         &self,
         headers: &HeaderMap,
         change: impl FnOnce(&mut SsoSession),
-    ) -> Result<(), StateError> {
+    ) -> Result<Option<SsoSession>, StateError> {
         let Some(secret) = cookie(headers, SSO_COOKIE) else {
-            return Ok(());
+            return Ok(None);
         };
         let key = digest(secret);
-        if let Some(mut s) = self.sessions.get(&key)? {
-            change(&mut s);
-            self.sessions.put(&key, &s)?;
-        }
-        Ok(())
+        let Some(mut s) = self.sessions.get(&key)? else {
+            return Ok(None);
+        };
+        change(&mut s);
+        self.sessions.put(&key, &s)?;
+        Ok(Some(s))
     }
 
     /// Ends the request's session; returns the Set-Cookie value that clears it, and

@@ -14,9 +14,8 @@ use super::grants::{Authentication, CODE_SECONDS, CodeRecord};
 use super::pages::{self, FieldError, RenewView, SignInView};
 use super::params::{OAuthError, Params};
 use super::session::{SsoSession, WaitError};
-use super::{ACR, AMR_PASSWORD, Oidc, reply};
+use super::{Oidc, reply};
 use crate::directory::{DirError, Directory};
-use crate::domain::AccountState;
 use crate::web::AppState;
 
 type Fields = Result<Form<Vec<(String, String)>>, FormRejection>;
@@ -70,22 +69,15 @@ fn with_cookies(mut r: Response, cookies: &[HeaderValue]) -> Response {
     r
 }
 
-/// The session behind the request, if its account may still sign in.
+/// The session behind the request, if its account may still use it.
 fn current_session(
     oidc: &Oidc,
     directory: &Directory,
     headers: &HeaderMap,
     now: i64,
 ) -> Result<Option<SsoSession>, Box<Response>> {
-    let session = oidc
-        .sessions
-        .current(headers, now)
-        .map_err(|e| Box::new(failure(e)))?;
-    Ok(session.filter(|s| {
-        directory
-            .account(&s.authentication.account_id)
-            .is_ok_and(|a| a.state == AccountState::Active)
-    }))
+    oidc.live_session(directory, headers, now)
+        .map_err(|e| Box::new(failure(e)))
 }
 
 /// `GET|POST /oidc/authorize`
@@ -292,15 +284,8 @@ pub async fn sign_in(
         }
         Err(e) => return failure(e),
     };
-    let authentication = Authentication {
-        account_id: signed.account.id.clone(),
-        auth_time: now,
-        amr: vec![AMR_PASSWORD.to_owned()],
-        acr: ACR.to_owned(),
-        sid: None,
-    };
     let session = SsoSession {
-        authentication,
+        authentication: Authentication::password(&signed.account, now),
         created_at: now,
         last_seen: now,
         password_expired: signed.password_expired,
@@ -355,7 +340,7 @@ pub async fn renew(State(st): State<Arc<AppState>>, headers: HeaderMap, form: Fi
     let Some((interaction, csrf, request)) = continued(oidc, &headers, &params, now) else {
         return expired();
     };
-    let session = match current_session(oidc, directory, &headers, now) {
+    let mut session = match current_session(oidc, directory, &headers, now) {
         Ok(Some(s)) => s,
         Ok(None) => {
             let page = pages::sign_in(&SignInView {
@@ -409,8 +394,8 @@ pub async fn renew(State(st): State<Arc<AppState>>, headers: HeaderMap, form: Fi
             );
         }
         let account_id = &session.authentication.account_id;
-        match directory.change_password(account_id, current, new).await {
-            Ok(()) => {}
+        let account = match directory.change_password(account_id, current, new).await {
+            Ok(account) => account,
             Err(DirError::Invalid {
                 field: "current", ..
             }) => {
@@ -431,12 +416,12 @@ pub async fn renew(State(st): State<Arc<AppState>>, headers: HeaderMap, form: Fi
                 );
             }
             Err(e) => return failure(e),
-        }
-        if let Err(e) = oidc
-            .sessions
-            .update(&headers, |s| s.password_expired = false)
-        {
-            return failure(e);
+        };
+        // The code below is issued under the new password: the session carries its stamp.
+        match oidc.browser_password_changed(&headers, &account) {
+            Ok(Some(renewed)) => session.authentication = renewed,
+            Ok(None) => return expired(),
+            Err(e) => return failure(e),
         }
     }
     if let Err(e) = oidc.sessions.done(&interaction) {

@@ -89,6 +89,11 @@ fn invalid_grant(m: &str) -> OAuthError {
     OAuthError::new("invalid_grant", m)
 }
 
+/// The sign-in behind a code or a family no longer stands.
+fn no_longer_signed_in() -> OAuthError {
+    invalid_grant("the account can no longer sign in, or its password changed since")
+}
+
 /// S256 of a PKCE verifier (RFC 7636 §4.2).
 fn s256(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(ring::digest::digest(
@@ -141,7 +146,7 @@ fn code_grant(
         }
         (None, None) => {}
     }
-    let person = admitted(directory, caller, &record.authentication.account_id)?;
+    let person = admitted(directory, caller, &record.authentication)?;
     let grant = Grant {
         client_id: caller.client.client_id.clone(),
         scope: record.scope.clone(),
@@ -169,15 +174,16 @@ fn code_grant(
     )
 }
 
-/// The person, if he may still use this client (active, and past the access gate).
+/// The person, if he may still use this client: the sign-in still stands for him
+/// (active, same password), and he is past the access gate.
 fn admitted(
     directory: &Directory,
     caller: Caller<'_>,
-    account_id: &str,
+    authentication: &Authentication,
 ) -> Result<Person, OAuthError> {
-    let person = read_person(directory, account_id)
+    let person = read_person(directory, authentication)
         .map_err(OAuthError::server)?
-        .ok_or_else(|| invalid_grant("the account can no longer sign in"))?;
+        .ok_or_else(no_longer_signed_in)?;
     gate(caller.app, &person.account).map_err(|e| invalid_grant(&e.description))?;
     Ok(person)
 }
@@ -198,13 +204,14 @@ fn refresh_grant(
         .map_err(OAuthError::server)?
         && g.client_id == *client_id
     {
-        // Before rotating: a family whose account left is revoked, whatever the token...
-        if read_person(directory, &g.authentication.account_id)
+        // Before rotating: a family whose account left, or whose password changed since
+        // the sign-in, is revoked, whatever the token...
+        if read_person(directory, &g.authentication)
             .map_err(OAuthError::server)?
             .is_none()
         {
             oidc.grants.revoke_grant(&gid).map_err(OAuthError::server)?;
-            return Err(invalid_grant("the account can no longer sign in"));
+            return Err(no_longer_signed_in());
         }
         // ... and a refused scope leaves the client its token.
         refresh_scope(asked, &g.scope)?;
@@ -229,7 +236,7 @@ fn refresh_grant(
         }
     };
     let scope = refresh_scope(asked, &grant.scope)?;
-    let person = admitted(directory, caller, &grant.authentication.account_id)?;
+    let person = admitted(directory, caller, &grant.authentication)?;
     issue(
         oidc,
         caller,

@@ -59,6 +59,15 @@ pub struct AccessClaims {
     pub profiles: Option<Vec<String>>,
 }
 
+/// A valid access token.
+#[derive(Debug, Clone)]
+pub struct Access {
+    /// Its claims.
+    pub claims: AccessClaims,
+    /// How its person signed in (its family's); None for a client's own token.
+    pub authentication: Option<Authentication>,
+}
+
 /// Who an access token is for.
 pub enum Holder<'a> {
     /// A person, within a grant.
@@ -185,8 +194,10 @@ impl Oidc {
             .ok_or_else(|| OAuthError::server("ID token did not serialise as a string"))
     }
 
-    /// Checks an access token: ours, unexpired, not revoked, its grant alive.
-    pub fn check_access(&self, token: &str, now: i64) -> Result<AccessClaims, OAuthError> {
+    /// Checks an access token: ours, unexpired, not revoked, its grant alive. Returns
+    /// its claims and, for a person's token, how he signed in (the family's sign-in,
+    /// which the caller checks against the account as it is now).
+    pub fn check_access(&self, token: &str, now: i64) -> Result<Access, OAuthError> {
         let invalid = |m: &str| OAuthError::new("invalid_token", m);
         let key = memo::digest(token);
         let claims = match self.verified.get(&key) {
@@ -212,16 +223,20 @@ impl Oidc {
         {
             return Err(invalid("the access token was revoked"));
         }
-        if let Some(gid) = &claims.gid
-            && self
-                .grants
-                .live(gid, now)
-                .map_err(OAuthError::server)?
-                .is_none()
-        {
-            return Err(invalid("the access token was revoked"));
-        }
-        Ok(AccessClaims::clone(&claims))
+        let authentication = match &claims.gid {
+            Some(gid) => Some(
+                self.grants
+                    .live(gid, now)
+                    .map_err(OAuthError::server)?
+                    .ok_or_else(|| invalid("the access token was revoked"))?
+                    .authentication,
+            ),
+            None => None,
+        };
+        Ok(Access {
+            claims: AccessClaims::clone(&claims),
+            authentication,
+        })
     }
 
     /// The subject and audience of an ID token of ours (expired ones too), for

@@ -17,6 +17,7 @@ use super::AppState;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, Operator};
 use super::problem::Problem;
 use crate::auth::session::{self, Session, Subject};
+use crate::auth::stamp;
 use crate::clock::rfc3339;
 use crate::directory::NameCorrection;
 use crate::directory::{AccountSummary, DirError, audit};
@@ -76,6 +77,7 @@ pub async fn create_session(
         created_at: now,
         expires_at,
         password_expired: signed.password_expired,
+        stamp: stamp::of_credential(&signed.account),
     };
     let token = session::open(dir.store(), &s).map_err(DirError::from)?;
     ok(
@@ -124,13 +126,15 @@ pub async fn export_me(State(st): S, caller: Caller) -> ApiResult {
     ok(StatusCode::OK, st.directory.export(&caller.actor)?)
 }
 
-/// `PATCH /me`
+/// `PATCH /me {given_name?, family_name?, email?, current_password?}`: a new e-mail
+/// address needs the current password.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MePatch {
     given_name: Option<String>,
     family_name: Option<String>,
     email: Option<String>,
+    current_password: Option<String>,
 }
 
 pub async fn patch_me(State(st): S, caller: Caller, ApiJson(body): ApiJson<MePatch>) -> ApiResult {
@@ -144,7 +148,12 @@ pub async fn patch_me(State(st): S, caller: Caller, ApiJson(body): ApiJson<MePat
         .is_some_and(|e| e.trim().to_lowercase() != caller.account.person.email.to_lowercase());
     let account = st
         .directory
-        .update_me(&caller.actor, &names, body.email.as_deref())
+        .update_me(
+            &caller.actor,
+            &names,
+            body.email.as_deref(),
+            body.current_password.as_deref(),
+        )
         .await?;
     let mut out = serde_json::to_value(AccountSummary::from(&account)).unwrap_or_default();
     if let Some(map) = out.as_object_mut() {
@@ -166,10 +175,11 @@ pub async fn change_password(
     caller: Caller,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> ApiResult {
-    st.directory
+    let account = st
+        .directory
         .change_password(&caller.account.id, &body.current, &body.new)
         .await?;
-    session::renewed(st.directory.store(), &caller.token).map_err(DirError::from)?;
+    session::renewed(st.directory.store(), &caller.token, &account).map_err(DirError::from)?;
     no_content()
 }
 
@@ -457,8 +467,12 @@ pub struct ResetRequest {
     login: String,
 }
 
-pub async fn request_reset(State(st): S, ApiJson(body): ApiJson<ResetRequest>) -> ApiResult {
-    st.directory.request_password_reset(&body.login).await?;
+pub async fn request_reset(
+    State(st): S,
+    ClientAddr(client): ClientAddr,
+    ApiJson(body): ApiJson<ResetRequest>,
+) -> ApiResult {
+    st.directory.accept_password_reset(&body.login, client)?;
     ok(
         StatusCode::ACCEPTED,
         json!({ "detail": "if this identifier exists, a reset link was mailed to its holder" }),

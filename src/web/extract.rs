@@ -128,6 +128,9 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .ok_or(DirError::Unauthenticated)?;
         let Subject::Account { account_id } = &s.subject;
         let (actor, account) = state.directory.actor(account_id)?;
+        if !s.holds(&account) {
+            return Err(DirError::Unauthenticated.into());
+        }
         let path = parts
             .extensions
             .get::<OriginalUri>()

@@ -86,7 +86,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ep!(
         "PATCH",
         "/me",
-        "Rectify one's names; a new e-mail is confirmed by mail",
+        "Rectify one's names {given_name?, family_name?}; a new {email} needs {current_password} and is confirmed by mail",
         Partner,
         200,
         patch(api::patch_me)

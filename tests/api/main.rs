@@ -11,6 +11,7 @@ mod bad_input;
 #[path = "../common/mod.rs"]
 mod common;
 mod concurrency;
+mod credentials;
 mod demo_secrets;
 mod durability;
 mod fixture;

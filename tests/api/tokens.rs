@@ -300,7 +300,7 @@ async fn password_reset_for_unknown_login_sends_no_mail() {
         )
         .await;
     assert_eq!(s_unknown, 202, "{v_unknown}");
-    // The mail queue is written with the answer: nothing was queued.
+    // Nothing is queued for it.
     assert_eq!(
         apex_idp::directory::mailqueue::depth(f.directory().store()),
         0

@@ -74,6 +74,46 @@ async fn a_person_changes_his_own_password_knowing_the_old_one() {
 }
 
 #[tokio::test]
+async fn a_password_change_over_ldap_ends_the_persons_api_sessions() {
+    let f = Fixture::start(SMALL).await;
+    let login = f.collaborateur(&f.structures()[0]).login.unwrap();
+    apex_idp::server::install_crypto_provider();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let api = format!("http://{}/api/v1", f.server().http_addr);
+    let sign_in = async |password: &str| {
+        let body = serde_json::json!({"login": login, "password": password});
+        let r = http.post(format!("{api}/sessions")).json(&body).send();
+        let v: serde_json::Value = r.await.unwrap().json().await.unwrap();
+        v["token"].as_str().unwrap_or_default().to_owned()
+    };
+    let me = async |token: &str| {
+        let r = http.get(format!("{api}/me")).bearer_auth(token).send();
+        r.await.unwrap().status().as_u16()
+    };
+    let token = sign_in(PASSWORD).await;
+    assert_eq!(me(&token).await, 200);
+    let new = "Nouvelle-Phrase-Par-Ldap-2026";
+    let mut ldap = f
+        .bound(Transport::Ldaps, &person_dn(&login), PASSWORD)
+        .await;
+    let res = ldap
+        .extended(PasswordModify {
+            user_id: None,
+            old_pass: Some(PASSWORD),
+            new_pass: Some(new),
+        })
+        .await
+        .unwrap();
+    assert_eq!(res.1.rc, rc::SUCCESS, "{:?}", res.1);
+    assert_eq!(
+        me(&token).await,
+        401,
+        "the session opened with the old password ended"
+    );
+    assert_eq!(me(&sign_in(new).await).await, 200);
+}
+
+#[tokio::test]
 async fn password_modify_refuses_others_wrong_old_passwords_and_weak_ones() {
     let f = Fixture::start(SMALL).await;
     let [s0, s1] = &f.structures()[..] else {

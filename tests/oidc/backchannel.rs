@@ -327,3 +327,99 @@ async fn signing_in_as_another_person_ends_the_previous_session_with_notice() {
     assert_eq!(claims["sub"], op.person("durand").id.as_str());
     assert_eq!(claims["sid"], first["sid"]);
 }
+
+/// Signs `rp` in through the browser's session (or the form); returns the token response.
+async fn tokens_in(op: &Op, browser: &Browser, rp: Rp, who: &str) -> Value {
+    let flow = op.flow(rp, "openid", &[]);
+    let page = browser.get(&flow.url).await;
+    let answer = if page.status == 200 {
+        browser
+            .sign_in(op, &page, &op.person(who).login, PASSWORD)
+            .await
+    } else {
+        page
+    };
+    let (st, t) = op.exchange(rp, &flow.code(&answer), &flow.verifier).await;
+    assert_eq!(st, 200, "{t}");
+    t
+}
+
+#[tokio::test]
+async fn a_password_change_ends_the_other_sessions_and_token_families_and_tells_their_clients() {
+    let receiver = Receiver::start().await;
+    let op = op_with(&receiver).await;
+    // Someone who learnt Chloé's password signs in to DEMO in his own browser.
+    let thief = op.browser();
+    let stolen = tokens_in(&op, &thief, DEMO, "durand").await;
+    let thief_sid = part(stolen["id_token"].as_str().unwrap(), 1)["sid"].clone();
+    // Chloé signs in to FICOBA in hers, then changes her password in the web space.
+    let mine = op.browser();
+    let before = tokens_in(&op, &mine, FICOBA, "durand").await;
+    let form = mine.get(&op.url("/me/password")).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let new = "Nouvelle-Phrase-Secrete-61";
+    let changed = mine
+        .post(
+            &op.url("/me/password"),
+            &[
+                ("csrf", &form.hidden("csrf")),
+                ("current_password", PASSWORD),
+                ("password", new),
+                ("password_confirm", new),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status, 303, "{}", changed.body);
+
+    // At once, what the thief holds no longer works: the refresh token...
+    let refresh = stolen["refresh_token"].as_str().unwrap();
+    let (st, v) = op.refresh(DEMO, refresh).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{v}"
+    );
+    // ... the access token at userinfo and introspection...
+    let access = stolen["access_token"].as_str().unwrap();
+    assert_eq!(op.userinfo(access).await.0, 401);
+    assert_eq!(op.introspect(DEMO, access).await["active"], false);
+    // ... and the SSO cookie: no silent sign-in.
+    let silent = op.flow(DEMO, "openid", &[("prompt", "none")]);
+    let q = thief
+        .get(&silent.url)
+        .await
+        .redirect_query(DEMO.redirect_uri);
+    assert_eq!(q["error"], "login_required");
+    // DEMO is told of the thief's session, and of nothing else.
+    let got = receiver.wait_for(1).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    let (_, claims) = verify_logout_token(&op, &got[0].token).await;
+    assert_eq!(claims["aud"], "demo");
+    assert_eq!(claims["sub"], op.person("durand").id.as_str());
+    assert_eq!(claims["sid"], thief_sid);
+    // Chloé's browser stays signed in: an application gets a code without a prompt.
+    let again = op.flow(FICOBA, "openid", &[("prompt", "none")]);
+    let code = again.code(&mine.get(&again.url).await);
+    let (st, fresh) = op.exchange(FICOBA, &code, &again.verifier).await;
+    assert_eq!(st, 200, "{fresh}");
+    // A family issued before the change is refused too, hers included: a refresh
+    // token may have been taken with the password; her browser signs FICOBA in again.
+    let (st, v) = op
+        .refresh(FICOBA, before["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{v}"
+    );
+    let (st, v) = op
+        .refresh(FICOBA, fresh["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(st, 200, "{v}");
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    assert_eq!(
+        receiver.got.lock().unwrap().len(),
+        1,
+        "her session never ended"
+    );
+}

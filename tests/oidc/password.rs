@@ -1,6 +1,7 @@
 //! An expired password leads to its renewal, then on to the application.
 
-use crate::fixture::{DEMO, Op, PASSWORD};
+use crate::common::Resp;
+use crate::fixture::{Browser, DEMO, Op, PASSWORD};
 
 const NEW: &str = "Nouveau-Cheval-Agrafe-93";
 
@@ -66,4 +67,49 @@ async fn an_expired_password_is_renewed_before_going_on_to_the_application() {
     let again = op.flow(DEMO, "openid", &[]);
     let page = fresh.get(&again.url).await;
     again.code(&fresh.sign_in(&op, &page, &login, NEW).await);
+}
+
+/// Posts the renewal form of `page` with the current and the new password.
+async fn renew(op: &Op, browser: &Browser, page: &Resp) -> Resp {
+    let (interaction, csrf) = (page.hidden("interaction"), page.hidden("csrf"));
+    browser
+        .post(
+            &op.url("/oidc/authorize/password"),
+            &[
+                ("interaction", interaction.as_str()),
+                ("csrf", csrf.as_str()),
+                ("current_password", PASSWORD),
+                ("password", NEW),
+                ("password_confirm", NEW),
+            ],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn renewing_an_expired_password_ends_the_other_sessions_of_the_person() {
+    let op = Op::start().await;
+    op.clock.advance(366 * 86_400);
+    let login = op.person("durand").login;
+    let flow = op.flow(DEMO, "openid", &[]);
+    // Two browsers reach the renewal form; one renews.
+    let other = op.browser();
+    let other_form = other
+        .sign_in(&op, &other.get(&flow.url).await, &login, PASSWORD)
+        .await;
+    let mine = op.browser();
+    let renewal = mine
+        .sign_in(&op, &mine.get(&flow.url).await, &login, PASSWORD)
+        .await;
+    let done = renew(&op, &mine, &renewal).await;
+    let (st, _) = op.exchange(DEMO, &flow.code(&done), &flow.verifier).await;
+    assert_eq!(st, 200, "the renewing browser goes on to the application");
+    // The other browser's session ended with the old password: its form asks to sign in.
+    let late = renew(&op, &other, &other_form).await;
+    assert_eq!(late.status, 401, "{}", late.body);
+    assert!(
+        late.body.contains("connectez-vous de nouveau"),
+        "{}",
+        late.body
+    );
 }

@@ -1,6 +1,6 @@
 //! "Mes données personnelles" and "Mes applications".
 
-use crate::fixture::Site;
+use crate::fixture::{PASSWORD, Site};
 
 #[tokio::test]
 async fn the_personal_data_page_shows_identity_rights_and_whom_to_ask_for_erasure() {
@@ -74,6 +74,7 @@ async fn an_email_change_is_confirmed_by_a_link_sent_to_the_new_address() {
                 ("given_name", "Chloé"),
                 ("family_name", "Durand"),
                 ("email", new),
+                ("current_password", PASSWORD),
             ],
         )
         .await;
@@ -110,6 +111,66 @@ async fn an_email_change_is_confirmed_by_a_link_sent_to_the_new_address() {
         .get("/email-confirmations/inconnu")
         .await
         .expect(410);
+}
+
+#[tokio::test]
+async fn a_new_address_needs_the_current_password_and_the_old_one_is_told() {
+    let site = Site::start().await;
+    site.forget_mails().await;
+    let mails = site.outbox_settled().await;
+    let b = site.signed_in("durand").await;
+    let chloe = site.person("durand");
+    let new = "chloe.ailleurs@nouveau.example";
+    b.get("/me")
+        .await
+        .shows("name=\"current_password\"")
+        .shows("autocomplete=\"current-password\"");
+    let post = |current: &'static str| {
+        let b = &b;
+        async move {
+            b.post(
+                "/me",
+                &[
+                    ("given_name", "Chloé"),
+                    ("family_name", "Durand"),
+                    ("email", new),
+                    ("current_password", current),
+                ],
+            )
+            .await
+        }
+    };
+    post("")
+        .await
+        .expect(422)
+        .field_error("current_password")
+        .shows("mot de passe actuel")
+        .shows(&format!("value=\"{new}\""));
+    post("Pas-Le-Bon-Mot-De-Passe-1")
+        .await
+        .expect(422)
+        .field_error("current_password");
+    let account = site.directory().account(&chloe.id).unwrap();
+    assert_eq!(account.person.email, chloe.email, "nothing changed");
+    assert_eq!(site.outbox_settled().await, mails, "nothing mailed");
+    // The form without the new field (an older page) changes names, not the address.
+    b.post(
+        "/me",
+        &[
+            ("given_name", "Chloé"),
+            ("family_name", "Durand"),
+            ("email", &chloe.email),
+        ],
+    )
+    .await
+    .expect(303);
+    let r = post(PASSWORD).await;
+    r.expect(303);
+    assert_eq!(r.location(), "/me?ok=courriel");
+    let notice = site.mail_to(&chloe.email).await;
+    assert!(notice.contains("Changement de votre adresse"), "{notice}");
+    assert!(!notice.contains("http"), "no link in the notice:\n{notice}");
+    site.link_to(new, "/email-confirmations/").await;
 }
 
 #[tokio::test]

@@ -180,3 +180,62 @@ async fn changing_ones_password_checks_the_current_one_and_the_confirmation() {
     .await
     .expect(303);
 }
+
+#[tokio::test]
+async fn a_password_change_signs_every_other_browser_out_and_ends_older_reset_links() {
+    let site = Site::start().await;
+    site.forget_mails().await;
+    let chloe = site.person("durand");
+    let mine = site.signed_in("durand").await;
+    let thief = site.signed_in("durand").await;
+    thief.get("/me").await.expect(200);
+    site.directory()
+        .request_password_reset(&chloe.login)
+        .await
+        .unwrap();
+    let older = site.link_to(&chloe.email, "/password-resets/").await;
+    mine.post(
+        "/me/password",
+        &[
+            ("current_password", PASSWORD),
+            ("password", NEW_PASSWORD),
+            ("password_confirm", NEW_PASSWORD),
+        ],
+    )
+    .await
+    .expect(303);
+    mine.get("/me").await.expect(200);
+    let out = thief.get("/me").await;
+    out.expect(303);
+    assert_eq!(out.location(), "/");
+    thief.get("/").await.expect(200).shows("name=\"password\"");
+    site.browser()
+        .get(&format!("/password-resets/{older}"))
+        .await
+        .expect(410);
+}
+
+#[tokio::test]
+async fn the_forgotten_password_form_holds_back_an_address_that_asks_too_often() {
+    let site = Site::start().await;
+    let b = site.browser_from(std::net::IpAddr::from([127, 0, 0, 7]));
+    for n in 0..20 {
+        b.post("/password-resets", &[("login", &format!("inconnu{n}"))])
+            .await
+            .expect(200);
+    }
+    let r = b
+        .post(
+            "/password-resets",
+            &[("login", &site.person("durand").login)],
+        )
+        .await;
+    r.expect(429).field_error("login").shows("Trop de demandes");
+    let wait: i64 = r.header("retry-after").parse().unwrap();
+    assert!((1..=30).contains(&wait), "{wait}");
+    // Another address is not held back.
+    site.browser()
+        .post("/password-resets", &[("login", "inconnu")])
+        .await
+        .expect(200);
+}

@@ -59,8 +59,12 @@ fn me_page(
             (Input::new("given_name", "Prénom").value(given).autocomplete("given-name").render(errors))
             (Input::new("family_name", "Nom").value(family).autocomplete("family-name").render(errors))
             (Input::new("email", "Adresse électronique").kind("email").value(email).autocomplete("email")
-                .hint("Une nouvelle adresse n'est prise en compte qu'une fois confirmée par le lien envoyé à cette adresse.")
+                .hint("Une nouvelle adresse n'est prise en compte qu'une fois confirmée par le lien envoyé à cette adresse ; l'adresse actuelle en est avertie.")
                 .render(errors))
+            (Input::new("current_password", "Mot de passe actuel").kind("password")
+                .autocomplete("current-password")
+                .hint("Demandé seulement pour changer d'adresse électronique.")
+                .optional().render(errors))
             button type="submit" { "Enregistrer" }
         }
         h2 { "Mon mot de passe" }
@@ -149,9 +153,10 @@ pub async fn update(
         given_name: Some(given.to_owned()),
         family_name: Some(family.to_owned()),
     };
+    let current = Some(fields.get("current_password"));
     let result = st
         .directory
-        .update_me(&signed.actor, &names, Some(email))
+        .update_me(&signed.actor, &names, Some(email), current)
         .await;
     match result {
         Ok(_) => see_other(&super::with_notice(
@@ -165,17 +170,19 @@ pub async fn update(
                     ("given_name", "given_name"),
                     ("family_name", "family_name"),
                     ("email", "email"),
+                    ("current_password", "current_password"),
                 ],
             )
             .or_else(|| {
-                matches!(
-                    e,
+                let field = match e {
                     DirError::Conflict {
                         rule: "email-in-use",
                         ..
-                    }
-                )
-                .then(|| FieldError::new("email", refusal::sentence(&e)))
+                    } => "email",
+                    DirError::TooManyAttempts { .. } => "current_password",
+                    _ => return None,
+                };
+                Some(FieldError::new(field, refusal::sentence(&e)))
             });
             match fe {
                 Some(fe) => me_page(

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use maud::{Markup, html};
 
@@ -15,6 +15,7 @@ use crate::auth::token::TokenKind;
 use crate::directory::DirError;
 use crate::domain::PasswordPolicy;
 use crate::web::AppState;
+use crate::web::client::ClientAddr;
 
 /// The password rules, stated before the person types.
 pub fn policy_text(p: &PasswordPolicy) -> String {
@@ -108,9 +109,11 @@ pub async fn request_form(visitor: Visitor) -> Response {
     request_page(&visitor, StatusCode::OK, &[])
 }
 
-/// `POST /password-resets`: field `login`. The same answer whether the account exists.
+/// `POST /password-resets`: field `login`. The same answer, in the same time, whether
+/// the account exists; 429 when the address asked too often, whatever it named.
 pub async fn request(
     State(st): State<Arc<AppState>>,
+    ClientAddr(client): ClientAddr,
     visitor: Visitor,
     Posted(fields): Posted,
 ) -> Response {
@@ -122,8 +125,24 @@ pub async fn request(
             &[FieldError::new("login", "Saisissez votre identifiant.")],
         );
     }
-    if let Err(e) = st.directory.request_password_reset(login).await {
-        return unavailable(e);
+    match st.directory.accept_password_reset(login, client) {
+        Ok(()) => {}
+        Err(DirError::TooManyAttempts { retry_after }) => {
+            let message = format!(
+                "Trop de demandes depuis votre adresse : réessayez dans {retry_after} seconde{}.",
+                if retry_after > 1 { "s" } else { "" }
+            );
+            let mut r = request_page(
+                &visitor,
+                StatusCode::TOO_MANY_REQUESTS,
+                &[FieldError::new("login", message)],
+            );
+            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
+        }
+        Err(e) => return unavailable(e),
     }
     let minutes = st.directory.settings().reset_link_minutes;
     visitor.page(
@@ -248,7 +267,7 @@ fn change_page(
 
 fn expired(st: &AppState, headers: &HeaderMap) -> bool {
     st.oidc
-        .browser_session(headers, st.directory.now())
+        .browser_session(&st.directory, headers)
         .ok()
         .flatten()
         .is_some_and(|s| s.password_expired)
@@ -291,8 +310,9 @@ pub async fn change(
         .change_password(&signed.account.id, current, fields.get("password"))
         .await;
     match result {
-        Ok(()) => {
-            if let Err(e) = st.oidc.browser_password_renewed(&headers) {
+        Ok(account) => {
+            // This browser stays signed in under the new password; every other ends.
+            if let Err(e) = st.oidc.browser_password_changed(&headers, &account) {
                 return unavailable(e);
             }
             see_other(&super::with_notice(super::visit::menu::ME, "mot-de-passe"))

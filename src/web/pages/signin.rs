@@ -12,7 +12,6 @@ use maud::html;
 use super::layout::{self, FieldError, Input};
 use super::visit::{HOME, Posted, RENEWAL, Visitor, see_other, unavailable};
 use crate::directory::DirError;
-use crate::domain::AccountState;
 use crate::web::AppState;
 
 fn page(
@@ -51,15 +50,11 @@ pub async fn form(
     RawQuery(query): RawQuery,
 ) -> Response {
     let dir = &st.directory;
-    match st.oidc.browser_session(&headers, dir.now()) {
-        Ok(Some(s))
-            if dir
-                .account(&s.account_id)
-                .is_ok_and(|a| a.state == AccountState::Active) =>
-        {
+    match st.oidc.browser_session(dir, &headers) {
+        Ok(Some(s)) => {
             return see_other(if s.password_expired { RENEWAL } else { HOME });
         }
-        Ok(_) => {}
+        Ok(None) => {}
         Err(e) => return unavailable(e),
     }
     page(
@@ -134,15 +129,14 @@ pub async fn sign_in(
         }
         Err(e) => return unavailable(e),
     };
-    let cookie = match st.oidc.open_browser_session(
-        dir,
-        &headers,
-        &signed.account.id,
-        signed.password_expired,
-    ) {
-        Ok(c) => c,
-        Err(e) => return unavailable(e),
-    };
+    let cookie =
+        match st
+            .oidc
+            .open_browser_session(dir, &headers, &signed.account, signed.password_expired)
+        {
+            Ok(c) => c,
+            Err(e) => return unavailable(e),
+        };
     let mut r = see_other(if signed.password_expired {
         RENEWAL
     } else {

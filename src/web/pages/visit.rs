@@ -124,7 +124,7 @@ impl FromRequestParts<Arc<AppState>> for Signed {
         let dir = &state.directory;
         let session = state
             .oidc
-            .browser_session(&parts.headers, dir.now())
+            .browser_session(dir, &parts.headers)
             .map_err(unavailable)?
             .ok_or_else(|| see_other("/"))?;
         // A blocked or deleted account is signed out everywhere at once.
