@@ -472,7 +472,12 @@ pub async fn request_reset(
     ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<ResetRequest>,
 ) -> ApiResult {
-    st.directory.accept_password_reset(&body.login, client)?;
+    match st.directory.accept_password_reset(&body.login, client) {
+        // Past the address's quota nothing is looked up or mailed, and the answer stays
+        // the API's "always 202": the quota bounds the mails, the answer tells nothing.
+        Ok(()) | Err(DirError::TooManyAttempts { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
     ok(
         StatusCode::ACCEPTED,
         json!({ "detail": "if this identifier exists, a reset link was mailed to its holder" }),
