@@ -39,6 +39,22 @@ struct Head {
     hash: String,
 }
 
+/// The change feed: the audit log read in order, for the faces that follow what
+/// changed (ending the sessions of an account that left) without reading the store.
+impl super::Directory {
+    /// The position of the last change written, 0 before any.
+    pub fn last_change(&self) -> super::DirResult<u64> {
+        let head: Option<Head> = self.store.get(T::Meta, HEAD_KEY)?;
+        Ok(head.map_or(0, |h| h.seq))
+    }
+
+    /// Up to `max` changes written after position `after`, in order.
+    pub fn changes_after(&self, after: u64, max: usize) -> super::DirResult<Vec<AuditEvent>> {
+        let from = after.saturating_add(1).to_be_bytes();
+        Ok(self.store.values_from(T::Audit, &from, max)?)
+    }
+}
+
 /// What an operation records, before it is chained.
 #[derive(Debug, Clone)]
 pub struct Change {

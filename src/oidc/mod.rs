@@ -167,7 +167,7 @@ const WATCH_SECONDS: u64 = 2;
 pub async fn run_housekeeping(oidc: Arc<Oidc>, directory: Arc<Directory>) {
     let mut purge = tokio::time::interval(std::time::Duration::from_secs(600));
     let mut look = tokio::time::interval(std::time::Duration::from_secs(WATCH_SECONDS));
-    let mut watch = match watch::AccountWatch::new(directory.store()) {
+    let mut watch = match watch::AccountWatch::new(&directory) {
         Ok(w) => Some(w),
         Err(e) => {
             tracing::error!(error = %e, "oidc: accounts are not watched");

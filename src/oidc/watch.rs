@@ -11,10 +11,11 @@
 
 use std::collections::HashMap;
 
-use crate::directory::audit::AuditEvent;
 use crate::directory::{DirError, Directory};
 use crate::domain::{Account, AccountState};
-use crate::store::{Store, StoreError, T};
+
+/// Changes read at once: a burst of writes is read in bounded steps.
+const CHANGES_PER_READ: usize = 1024;
 
 /// Accounts whose sessions may have to end, as they are now (None: gone).
 pub type Changed = HashMap<String, Option<Account>>;
@@ -28,14 +29,10 @@ pub struct AccountWatch {
 }
 
 impl AccountWatch {
-    /// Starts after the last event written so far.
-    pub fn new(store: &Store) -> Result<AccountWatch, StoreError> {
-        let seen = match store.tree(T::Audit).last()? {
-            Some((k, _)) => seq_of(&k),
-            None => 0,
-        };
+    /// Starts after the last change written so far.
+    pub fn new(directory: &Directory) -> Result<AccountWatch, DirError> {
         Ok(AccountWatch {
-            seen,
+            seen: directory.last_change()?,
             waiting: HashMap::new(),
         })
     }
@@ -57,36 +54,30 @@ impl AccountWatch {
                 Err(e) => return Err(e),
             }
         }
-        self.waiting = self.read_new(directory.store())?;
+        self.waiting = self.read_new(directory)?;
         Ok(changed)
     }
 
-    /// The accounts named by the events written since the last read, each with whether
-    /// one of them changed its password.
-    fn read_new(&mut self, store: &Store) -> Result<HashMap<String, bool>, StoreError> {
-        let from = self.seen.saturating_add(1).to_be_bytes();
+    /// The accounts named by the changes written since the last read, each with
+    /// whether one of them changed its password.
+    fn read_new(&mut self, directory: &Directory) -> Result<HashMap<String, bool>, DirError> {
         let mut named: HashMap<String, bool> = HashMap::new();
-        for item in store.tree(T::Audit).range(from.as_slice()..) {
-            let (k, v) = item?;
-            self.seen = seq_of(&k).max(self.seen);
-            let Ok(event) = serde_json::from_slice::<AuditEvent>(&v) else {
-                continue;
-            };
-            let password = event.action.starts_with("password.");
-            if (password || event.action.starts_with("account."))
-                && let Some(id) = event.target.split('/').next()
-            {
-                *named.entry(id.to_owned()).or_default() |= password;
+        loop {
+            let events = directory.changes_after(self.seen, CHANGES_PER_READ)?;
+            let Some(last) = events.last() else { break };
+            self.seen = last.seq.max(self.seen);
+            for event in &events {
+                let password = event.action.starts_with("password.");
+                if (password || event.action.starts_with("account."))
+                    && let Some(id) = event.target.split('/').next()
+                {
+                    *named.entry(id.to_owned()).or_default() |= password;
+                }
+            }
+            if events.len() < CHANGES_PER_READ {
+                break;
             }
         }
         Ok(named)
     }
-}
-
-fn seq_of(key: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    if let Some(k) = key.get(..8) {
-        b.copy_from_slice(k);
-    }
-    u64::from_be_bytes(b)
 }

@@ -454,6 +454,21 @@ impl Store {
             .collect()
     }
 
+    /// Up to `max` values of a tree from key `from` on, in key order.
+    pub fn values_from<V: DeserializeOwned>(
+        &self,
+        t: T,
+        from: &[u8],
+        max: usize,
+    ) -> Result<Vec<V>, StoreError> {
+        self.tree(t)
+            .range(from..)
+            .values()
+            .take(max)
+            .map(|v| decode(t, &v?))
+            .collect()
+    }
+
     /// The ids stored after `prefix \0` in an index tree.
     pub fn index_ids(&self, t: T, prefix: &str) -> Result<Vec<String>, StoreError> {
         if !cache::is_index(t) {
