@@ -112,12 +112,7 @@ impl Server {
             t.abort();
             let _ = t.await;
         }
-        if let Err(e) = self.directory.store().flush().await {
-            tracing::error!(error = %e, "final flush");
-        }
-        if let Err(e) = self.directory.store().tighten_permissions() {
-            tracing::warn!(error = %e, "data directory permissions");
-        }
+        self.directory.close_store().await;
     }
 }
 

@@ -37,58 +37,72 @@ pub struct Session {
 impl Session {
     /// Whether the account still has the password this session was opened with: a new
     /// password ends every other session at once (the one that set it takes the new
-    /// stamp, see [`renewed`]).
+    /// stamp, see [`ApiSessions::renewed`]).
     pub fn holds(&self, account: &Account) -> bool {
         stamp::still(self.stamp.as_deref(), stamp::of_credential(account))
     }
 }
 
-/// Creates a session and returns its bearer token.
-pub fn open(store: &Store, session: &Session) -> Result<String, StoreError> {
-    let (secret, key) = token::generate();
-    store
-        .tree(T::Sessions)
-        .insert(key, crate::store::encode(session))?;
-    Ok(secret)
+/// The API sessions kept in the store: a handle the core gives the faces, so that they
+/// reach sessions and nothing else of the store.
+#[derive(Clone, Copy)]
+pub struct ApiSessions<'a> {
+    store: &'a Store,
 }
 
-/// Finds a live session by its bearer token.
-pub fn find(store: &Store, bearer: &str, now: i64) -> Result<Option<Session>, StoreError> {
-    if !token::looks_like_token(bearer) {
-        return Ok(None);
+impl<'a> ApiSessions<'a> {
+    /// The sessions kept in `store`.
+    pub fn new(store: &'a Store) -> ApiSessions<'a> {
+        ApiSessions { store }
     }
-    let s: Option<Session> = store.get(T::Sessions, &token::digest(bearer))?;
-    Ok(s.filter(|s| s.expires_at > now))
-}
 
-/// Ends a session.
-pub fn close(store: &Store, bearer: &str) -> Result<(), StoreError> {
-    store.tree(T::Sessions).remove(token::digest(bearer))?;
-    Ok(())
-}
-
-/// After a password change made through this session: its restriction is lifted and
-/// it takes the new password's stamp, so that it alone stays open.
-pub fn renewed(store: &Store, bearer: &str, account: &Account) -> Result<(), StoreError> {
-    let key = token::digest(bearer);
-    if let Some(mut s) = store.get::<Session>(T::Sessions, &key)? {
-        s.password_expired = false;
-        s.stamp = stamp::of_credential(account);
-        store
+    /// Creates a session and returns its bearer token.
+    pub fn open(&self, session: &Session) -> Result<String, StoreError> {
+        let (secret, key) = token::generate();
+        self.store
             .tree(T::Sessions)
-            .insert(key, crate::store::encode(&s))?;
+            .insert(key, crate::store::encode(session))?;
+        Ok(secret)
     }
-    Ok(())
-}
 
-/// Removes expired sessions.
-pub fn purge_expired(store: &Store, now: i64) -> Result<usize, StoreError> {
-    let mut n = 0;
-    for (k, s) in store.scan::<Session>(T::Sessions, b"")? {
-        if s.expires_at <= now {
-            store.tree(T::Sessions).remove(k)?;
-            n += 1;
+    /// Finds a live session by its bearer token.
+    pub fn find(&self, bearer: &str, now: i64) -> Result<Option<Session>, StoreError> {
+        if !token::looks_like_token(bearer) {
+            return Ok(None);
         }
+        let s: Option<Session> = self.store.get(T::Sessions, &token::digest(bearer))?;
+        Ok(s.filter(|s| s.expires_at > now))
     }
-    Ok(n)
+
+    /// Ends a session.
+    pub fn close(&self, bearer: &str) -> Result<(), StoreError> {
+        self.store.tree(T::Sessions).remove(token::digest(bearer))?;
+        Ok(())
+    }
+
+    /// After a password change made through this session: its restriction is lifted
+    /// and it takes the new password's stamp, so that it alone stays open.
+    pub fn renewed(&self, bearer: &str, account: &Account) -> Result<(), StoreError> {
+        let key = token::digest(bearer);
+        if let Some(mut s) = self.store.get::<Session>(T::Sessions, &key)? {
+            s.password_expired = false;
+            s.stamp = stamp::of_credential(account);
+            self.store
+                .tree(T::Sessions)
+                .insert(key, crate::store::encode(&s))?;
+        }
+        Ok(())
+    }
+
+    /// Removes expired sessions.
+    pub fn purge_expired(&self, now: i64) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for (k, s) in self.store.scan::<Session>(T::Sessions, b"")? {
+            if s.expires_at <= now {
+                self.store.tree(T::Sessions).remove(k)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
 }

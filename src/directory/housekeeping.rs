@@ -160,7 +160,7 @@ impl Directory {
             }
             self.commit(&lock, batch)?;
         }
-        report.tokens_dropped += crate::auth::session::purge_expired(&self.store, now)?;
+        report.tokens_dropped += self.api_sessions().purge_expired(now)?;
         self.durable().await?;
         Ok(report)
     }

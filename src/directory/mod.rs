@@ -14,6 +14,7 @@ mod operator;
 mod selfservice;
 mod services;
 mod signin;
+mod upkeep;
 mod views;
 pub mod web_reads;
 

@@ -16,11 +16,11 @@ use serde_json::json;
 use super::AppState;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, Operator};
 use super::problem::Problem;
-use crate::auth::session::{self, Session, Subject};
+use crate::auth::session::{Session, Subject};
 use crate::auth::stamp;
 use crate::clock::rfc3339;
 use crate::directory::NameCorrection;
-use crate::directory::{AccountSummary, DirError, audit};
+use crate::directory::{AccountSummary, DirError};
 use crate::domain::{AccountState, PersonalData, ProfileId, Role};
 
 type ApiResult = Result<Response, Problem>;
@@ -79,7 +79,7 @@ pub async fn create_session(
         password_expired: signed.password_expired,
         stamp: stamp::of_credential(&signed.account),
     };
-    let token = session::open(dir.store(), &s).map_err(DirError::from)?;
+    let token = dir.api_sessions().open(&s).map_err(DirError::from)?;
     ok(
         StatusCode::CREATED,
         json!({ "token": token, "expires_at": rfc3339(expires_at), "password_expired": signed.password_expired }),
@@ -87,7 +87,10 @@ pub async fn create_session(
 }
 
 pub async fn delete_session(State(st): S, caller: Caller) -> ApiResult {
-    session::close(st.directory.store(), &caller.token).map_err(DirError::from)?;
+    st.directory
+        .api_sessions()
+        .close(&caller.token)
+        .map_err(DirError::from)?;
     no_content()
 }
 
@@ -179,7 +182,10 @@ pub async fn change_password(
         .directory
         .change_password(&caller.account.id, &body.current, &body.new)
         .await?;
-    session::renewed(st.directory.store(), &caller.token, &account).map_err(DirError::from)?;
+    st.directory
+        .api_sessions()
+        .renewed(&caller.token, &account)
+        .map_err(DirError::from)?;
     no_content()
 }
 
@@ -556,9 +562,8 @@ pub async fn operator_invite_administrateur(
 }
 
 pub async fn operator_audit(State(st): S, _op: Operator) -> ApiResult {
-    let store = st.directory.store();
-    let verified = audit::verify(store);
-    let events = audit::all(store).map_err(DirError::from)?;
+    let verified = st.directory.verify_audit();
+    let events = st.directory.audit_events()?;
     let chain = match verified {
         Ok(n) => json!({ "intact": true, "events": n }),
         Err(e) => json!({ "intact": false, "broken_at": e.seq, "reason": e.reason }),
@@ -570,31 +575,10 @@ pub async fn operator_audit(State(st): S, _op: Operator) -> ApiResult {
 /// it is taken (the single-writer lock), then it is streamed as JSON lines.
 pub async fn operator_backup(State(st): S, _op: Operator) -> ApiResult {
     let dir = Arc::clone(&st.directory);
-    let file = tokio::task::spawn_blocking(move || -> Result<std::fs::File, String> {
-        let store = dir.store();
-        // In the data directory's private scratch (0700), never under a name in /tmp;
-        // 0600, and unlinked at once: the open handle keeps it readable, nothing is
-        // left behind.
-        let scratch = match store.data_dir() {
-            Some(data) => crate::store::private::scratch_dir(data).map_err(|e| e.to_string())?,
-            None => return Err("a temporary store has no data directory".to_owned()),
-        };
-        let path = scratch.join(format!("backup-{}.jsonl", uuid::Uuid::new_v4()));
-        let mut file =
-            crate::store::private::create_private_file(&path).map_err(|e| e.to_string())?;
-        std::fs::remove_file(&path).map_err(|e| e.to_string())?;
-        let lock = store.lock();
-        let mut writer = std::io::BufWriter::new(&mut file);
-        crate::store::backup_to(store, &lock, &mut writer).map_err(|e| e.to_string())?;
-        drop(writer);
-        drop(lock);
-        use std::io::Seek;
-        file.rewind().map_err(|e| e.to_string())?;
-        Ok(file)
-    })
-    .await
-    .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-    .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "backup", e))?;
+    let file = tokio::task::spawn_blocking(move || dir.online_backup())
+        .await
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "backup", e.to_string()))?;
     let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
     let body = axum::body::Body::from_stream(stream);
     Ok((

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use super::AppState;
 use super::client::ClientAddr;
 use super::problem::Problem;
-use crate::auth::session::{self, Subject};
+use crate::auth::session::Subject;
 use crate::directory::DirError;
 use crate::domain::{Account, Actor};
 
@@ -123,7 +123,10 @@ impl FromRequestParts<Arc<AppState>> for Caller {
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or(DirError::Unauthenticated)?.to_owned();
         let now = state.directory.now();
-        let s = session::find(state.directory.store(), &token, now)
+        let s = state
+            .directory
+            .api_sessions()
+            .find(&token, now)
             .map_err(DirError::from)?
             .ok_or(DirError::Unauthenticated)?;
         let Subject::Account { account_id } = &s.subject;
@@ -162,7 +165,9 @@ impl FromRequestParts<Arc<AppState>> for Operator {
             .map_err(|status| Problem::new(status, "server-error", "no client address"))?;
         let directory = &state.directory;
         // A partner's live session is no operator token: refused without a hash.
-        if session::find(directory.store(), &token, directory.now())
+        if directory
+            .api_sessions()
+            .find(&token, directory.now())
             .map_err(DirError::from)?
             .is_some()
         {

@@ -21,7 +21,7 @@ use axum::routing::get;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::directory::{Directory, mailqueue};
+use crate::directory::Directory;
 use metrics::Metrics;
 use operator_tokens::OperatorTokens;
 use problem::Problem;
@@ -165,8 +165,8 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(st): State<Arc<AppState>>) -> Response {
-    match st.directory.store().format_version() {
-        Ok(_) => (StatusCode::OK, "ready\n").into_response(),
+    match st.directory.check_store() {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("store unavailable: {e}\n"),
@@ -176,7 +176,7 @@ async fn readyz(State(st): State<Arc<AppState>>) -> Response {
 }
 
 async fn render_metrics(State(st): State<Arc<AppState>>) -> Response {
-    let depth = mailqueue::depth(st.directory.store());
+    let depth = st.directory.mail_queue_depth();
     (
         [(
             header::CONTENT_TYPE,
