@@ -21,7 +21,7 @@ pub mod web_reads;
 use std::sync::Arc;
 
 use serde_json::Value;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 pub use error::DirError;
 pub use housekeeping::{HousekeepingReport, keep_private, run as run_housekeeping};
@@ -66,9 +66,15 @@ pub struct Directory {
     backoff: Backoff,
     settings: Settings,
     mail_wakeup: Arc<Notify>,
+    /// Forgotten-password requests answered and not yet looked up, at most
+    /// [`RESET_REQUESTS_AT_ONCE`].
+    reset_slots: Arc<Semaphore>,
     /// When housekeeping last read every active account for expiry warnings.
     last_warning_scan: std::sync::atomic::AtomicI64,
 }
+
+/// Forgotten-password requests looked up in the background at once, at most.
+const RESET_REQUESTS_AT_ONCE: usize = 64;
 
 /// Result of the core.
 pub type DirResult<T> = Result<T, DirError>;
@@ -90,6 +96,7 @@ impl Directory {
             backoff: Backoff::new(),
             settings,
             mail_wakeup: Arc::new(Notify::new()),
+            reset_slots: Arc::new(Semaphore::new(RESET_REQUESTS_AT_ONCE)),
             last_warning_scan: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
         }
     }
@@ -122,6 +129,12 @@ impl Directory {
     /// Now, from the injected clock.
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// Forgotten-password requests answered and not yet looked up (for tests and
+    /// monitoring: none left means every accepted request was handled).
+    pub fn reset_requests_pending(&self) -> usize {
+        RESET_REQUESTS_AT_ONCE - self.reset_slots.available_permits()
     }
 
     /// Wakes the mail sender.

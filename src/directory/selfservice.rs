@@ -205,12 +205,19 @@ impl Directory {
         if let Some(wait) = self.backoff.reset_request_from(addr, self.now()) {
             return Err(DirError::TooManyAttempts { retry_after: wait });
         }
+        // A bounded number wait for their lookup at once: beyond, under a flood from
+        // many addresses, a request is dropped as one past its quota would be.
+        let Ok(slot) = Arc::clone(&self.reset_slots).try_acquire_owned() else {
+            tracing::warn!("password reset requests: too many at once, one dropped");
+            return Ok(());
+        };
         let directory = Arc::clone(self);
         let login = login.to_owned();
         tokio::spawn(async move {
             if let Err(e) = directory.request_password_reset(&login).await {
                 tracing::error!(error = %e, "password reset request");
             }
+            drop(slot);
         });
         Ok(())
     }
@@ -288,18 +295,20 @@ impl Directory {
     }
 
     /// Checks the current password an operation on one's own credentials asks for,
-    /// behind the login's backoff (a stolen session cannot guess it either). `field`
-    /// names the field it came in.
+    /// behind the login's backoff as seen from `from` (a stolen session cannot guess
+    /// it either, nor, by guessing wrong from elsewhere, keep the owner from changing
+    /// it). `field` names the field it came in.
     async fn check_current_password(
         &self,
         account: &Account,
         current: &str,
         field: &'static str,
+        from: IpAddr,
     ) -> DirResult<()> {
         let login = account.login.clone().unwrap_or_default();
         if let Some(wait) = self
             .backoff
-            .retry_after(Kind::Person, &login, None, self.now())
+            .retry_after(Kind::Person, &login, Some(from), self.now())
         {
             return Err(DirError::TooManyAttempts { retry_after: wait });
         }
@@ -308,7 +317,8 @@ impl Directory {
             None => false,
         };
         if !current_ok {
-            self.backoff.fail(Kind::Person, &login, None, self.now());
+            self.backoff
+                .fail(Kind::Person, &login, Some(from), self.now());
             return Err(DirError::invalid(
                 "wrong-current-password",
                 field,
@@ -327,9 +337,10 @@ impl Directory {
         account_id: &str,
         current: &str,
         new: &str,
+        from: IpAddr,
     ) -> DirResult<Account> {
         let account = self.account(account_id)?;
-        self.check_current_password(&account, current, "current")
+        self.check_current_password(&account, current, "current", from)
             .await?;
         let credential = self.new_credential(&account, new).await?;
         let after = {
@@ -365,11 +376,12 @@ impl Directory {
         names: &NameCorrection,
         new_email: Option<&str>,
         current_password: Option<&str>,
+        from: IpAddr,
     ) -> DirResult<Account> {
         let account = self.account(&actor.account_id)?;
         corrected(&account.person, names)?;
         let email = self
-            .asked_email(&account, new_email, current_password)
+            .asked_email(&account, new_email, current_password, from)
             .await?;
         let after = {
             let lock = self.store.lock();
@@ -413,6 +425,7 @@ impl Directory {
         account: &Account,
         new_email: Option<&str>,
         current_password: Option<&str>,
+        from: IpAddr,
     ) -> DirResult<Option<String>> {
         let Some(email) = new_email
             .map(|e| check_email(e).map_err(|m| DirError::invalid("personal-data", "email", m)))
@@ -429,7 +442,7 @@ impl Directory {
                 "saisissez votre mot de passe actuel pour changer d'adresse électronique",
             )
         })?;
-        self.check_current_password(account, current, "current_password")
+        self.check_current_password(account, current, "current_password", from)
             .await?;
         Ok(Some(email))
     }

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::auth::stamp;
 use crate::catalogue::{Application, Catalogue};
 use crate::config::Problem;
 use crate::directory::{DirResult, Directory, Members, actor_of};
@@ -27,6 +28,9 @@ pub enum Identity {
         account_id: String,
         /// The DN he bound as (normalised to his entry's DN).
         dn: String,
+        /// The stamp of the password he bound with: once it changes, the connection
+        /// reads as anonymous (a thief's bound connection ends with the password).
+        stamp: Option<String>,
     },
     /// An application's service account, by code.
     Application {
@@ -214,8 +218,15 @@ pub fn viewer<'a>(
 ) -> Viewer<'a> {
     match identity {
         Identity::Anonymous => Viewer::Anonymous,
-        Identity::Person { account_id, .. } => match dir.account_shared(account_id) {
-            Ok(a) if a.state == AccountState::Active => Viewer::Person(actor_of(&a)),
+        Identity::Person {
+            account_id, stamp, ..
+        } => match dir.account_shared(account_id) {
+            Ok(a)
+                if a.state == AccountState::Active
+                    && stamp::still(stamp.as_deref(), stamp::of_credential(&a)) =>
+            {
+                Viewer::Person(actor_of(&a))
+            }
             _ => Viewer::Anonymous,
         },
         Identity::Application { code, .. } => match dit::ldap_application(dir, code) {

@@ -7,6 +7,7 @@ use ldap3_proto::proto::{
     LdapResultCode,
 };
 
+use crate::auth::stamp;
 use crate::directory::{DirError, SignedIn};
 
 use super::acl::Identity;
@@ -125,6 +126,7 @@ impl Face {
                     .tree
                     .person_dn(account.login.as_deref().unwrap_or(login));
                 session.identity = Identity::Person {
+                    stamp: stamp::of_credential(&account),
                     account_id: account.id,
                     dn,
                 };
@@ -178,7 +180,7 @@ impl Face {
     /// Password Modify: one's own password, knowing the current one.
     pub(super) async fn password_modify(
         &self,
-        session: &Session,
+        session: &mut Session,
         req: &LdapExtendedRequest,
     ) -> LdapResult {
         if req.value.is_none() {
@@ -200,7 +202,7 @@ impl Face {
             );
         }
         let (account_id, own_dn) = match &session.identity {
-            Identity::Person { account_id, dn } => (account_id, dn),
+            Identity::Person { account_id, dn, .. } => (account_id.clone(), dn),
             _ => {
                 return result(
                     LdapResultCode::InsufficentAccessRights,
@@ -228,8 +230,18 @@ impl Face {
                 "send the new password (apex-idp generates none)",
             );
         };
-        match self.dir.change_password(account_id, old, new).await {
-            Ok(_) => result(LdapResultCode::Success, ""),
+        match self
+            .dir
+            .change_password(&account_id, old, new, session.peer)
+            .await
+        {
+            Ok(account) => {
+                // This connection stays bound under the new password; others end.
+                if let Identity::Person { stamp: held, .. } = &mut session.identity {
+                    *held = stamp::of_credential(&account);
+                }
+                result(LdapResultCode::Success, "")
+            }
             Err(DirError::Invalid {
                 rule: "wrong-current-password",
                 ..

@@ -167,6 +167,9 @@ const WATCH_SECONDS: u64 = 2;
 pub async fn run_housekeeping(oidc: Arc<Oidc>, directory: Arc<Directory>) {
     let mut purge = tokio::time::interval(std::time::Duration::from_secs(600));
     let mut look = tokio::time::interval(std::time::Duration::from_secs(WATCH_SECONDS));
+    // Looks stay a whole period apart even after a slow one: the session that changed
+    // a password has that long to take the new stamp before its event is acted on.
+    look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut watch = match watch::AccountWatch::new(&directory) {
         Ok(w) => Some(w),
         Err(e) => {

@@ -331,7 +331,12 @@ pub async fn sign_in(
 
 /// `POST /oidc/authorize/password`: fields `current_password`, `password`,
 /// `password_confirm`.
-pub async fn renew(State(st): State<Arc<AppState>>, headers: HeaderMap, form: Fields) -> Response {
+pub async fn renew(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    ClientAddr(client): ClientAddr,
+    form: Fields,
+) -> Response {
     let (oidc, directory) = (&st.oidc, &st.directory);
     let now = directory.now();
     let Some(params) = params(form) else {
@@ -394,7 +399,10 @@ pub async fn renew(State(st): State<Arc<AppState>>, headers: HeaderMap, form: Fi
             );
         }
         let account_id = &session.authentication.account_id;
-        let account = match directory.change_password(account_id, current, new).await {
+        let account = match directory
+            .change_password(account_id, current, new, client)
+            .await
+        {
             Ok(account) => account,
             Err(DirError::Invalid {
                 field: "current", ..

@@ -62,10 +62,12 @@ impl AccountWatch {
     /// whether one of them changed its password.
     fn read_new(&mut self, directory: &Directory) -> Result<HashMap<String, bool>, DirError> {
         let mut named: HashMap<String, bool> = HashMap::new();
+        // Moved on only once every change is read: after an error, all are read again.
+        let mut seen = self.seen;
         loop {
-            let events = directory.changes_after(self.seen, CHANGES_PER_READ)?;
+            let events = directory.changes_after(seen, CHANGES_PER_READ)?;
             let Some(last) = events.last() else { break };
-            self.seen = last.seq.max(self.seen);
+            seen = last.seq.max(seen);
             for event in &events {
                 let password = event.action.starts_with("password.");
                 if (password || event.action.starts_with("account."))
@@ -78,6 +80,7 @@ impl AccountWatch {
                 break;
             }
         }
+        self.seen = seen;
         Ok(named)
     }
 }

@@ -140,7 +140,12 @@ pub struct MePatch {
     current_password: Option<String>,
 }
 
-pub async fn patch_me(State(st): S, caller: Caller, ApiJson(body): ApiJson<MePatch>) -> ApiResult {
+pub async fn patch_me(
+    State(st): S,
+    caller: Caller,
+    ClientAddr(client): ClientAddr,
+    ApiJson(body): ApiJson<MePatch>,
+) -> ApiResult {
     let names = NameCorrection {
         given_name: body.given_name,
         family_name: body.family_name,
@@ -156,6 +161,7 @@ pub async fn patch_me(State(st): S, caller: Caller, ApiJson(body): ApiJson<MePat
             &names,
             body.email.as_deref(),
             body.current_password.as_deref(),
+            client,
         )
         .await?;
     let mut out = serde_json::to_value(AccountSummary::from(&account)).unwrap_or_default();
@@ -176,11 +182,12 @@ pub struct PasswordChange {
 pub async fn change_password(
     State(st): S,
     caller: Caller,
+    ClientAddr(client): ClientAddr,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> ApiResult {
     let account = st
         .directory
-        .change_password(&caller.account.id, &body.current, &body.new)
+        .change_password(&caller.account.id, &body.current, &body.new, client)
         .await?;
     st.directory
         .api_sessions()

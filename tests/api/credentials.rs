@@ -231,7 +231,18 @@ async fn a_confirmed_email_change_ends_the_links_sent_to_the_old_address() {
 /// Waits until the mail queue is empty and the background work of the requests made so
 /// far is done; returns the number of mails in the outbox.
 async fn settled(f: &Fixture) -> usize {
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every answered reset request looked up (and its mail queued, if any) first.
+    for _ in 0..500 {
+        if f.directory().reset_requests_pending() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        f.directory().reset_requests_pending(),
+        0,
+        "reset requests still pending"
+    );
     f.outbox_settled().await
 }
 
@@ -325,4 +336,37 @@ async fn a_reset_request_is_answered_without_waiting_for_its_mail() {
     assert_eq!(known.0, 202);
     // Once the lock is free, the mail goes.
     f.mail_to(&member.email).await;
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_from_one_address_never_keep_the_owner_from_changing_his() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.http.trusted_proxies = vec!["127.0.0.1/32".into()];
+    let (f, _, member) = start_with(Fixture::start_with(dir, config).await).await;
+    let thief = f.sign_in(&member.login, PASSWORD).await;
+    let change_from = async |xff: &str, token: &str, current: &str| {
+        f.http
+            .post(f.url("/api/v1/me/password"))
+            .header("x-forwarded-for", xff)
+            .bearer_auth(token)
+            .json(&json!({"current": current, "new": NEW}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    // With a stolen session, a thief guesses the current password until he is held.
+    let mut codes = Vec::new();
+    for _ in 0..6 {
+        codes.push(change_from("203.0.113.7", &thief, "pas-le-bon-mot-de-passe").await);
+    }
+    assert_eq!(codes.first().map(|c| c.as_u16()), Some(422), "{codes:?}");
+    assert_eq!(codes.last().map(|c| c.as_u16()), Some(429), "{codes:?}");
+    // The owner, from his own address, changes it at once; the thief's session ends.
+    assert_eq!(
+        change_from("198.51.100.4", &member.token, PASSWORD).await,
+        204
+    );
+    assert_eq!(me(&f, &thief).await, 401);
 }

@@ -114,6 +114,45 @@ async fn a_password_change_over_ldap_ends_the_persons_api_sessions() {
 }
 
 #[tokio::test]
+async fn a_connection_bound_with_the_old_password_reads_nothing_after_a_change() {
+    let f = Fixture::start(SMALL).await;
+    let s = &f.structures()[0];
+    let login = f.collaborateur(s).login.unwrap();
+    let structure = structure_dn(s.siret.as_str());
+    // Entries read, with the result code: an entry the reader may not see is absent.
+    let reads = async |ldap: &mut ldap3::Ldap| {
+        let (entries, code) =
+            search_rc(ldap, &structure, Scope::Base, "(objectClass=*)", &["1.1"]).await;
+        (entries.len(), code)
+    };
+    let mut thief = f.as_person(&login).await;
+    assert_eq!(reads(&mut thief).await, (1, rc::SUCCESS));
+    // The owner changes his password over another connection, which stays bound.
+    let mut owner = f
+        .bound(Transport::Ldaps, &person_dn(&login), PASSWORD)
+        .await;
+    let res = owner
+        .extended(PasswordModify {
+            user_id: None,
+            old_pass: Some(PASSWORD),
+            new_pass: Some("Nouvelle-Phrase-Par-Ldap-2026"),
+        })
+        .await
+        .unwrap();
+    assert_eq!(res.1.rc, rc::SUCCESS, "{:?}", res.1);
+    assert_eq!(
+        reads(&mut owner).await,
+        (1, rc::SUCCESS),
+        "the changing connection stays"
+    );
+    assert_eq!(
+        reads(&mut thief).await,
+        (0, rc::NO_SUCH_OBJECT),
+        "the old password's connection still reads"
+    );
+}
+
+#[tokio::test]
 async fn password_modify_refuses_others_wrong_old_passwords_and_weak_ones() {
     let f = Fixture::start(SMALL).await;
     let [s0, s1] = &f.structures()[..] else {

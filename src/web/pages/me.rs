@@ -16,6 +16,7 @@ use super::{Id, refusal, text};
 use crate::auth::token::TokenKind;
 use crate::directory::{DirError, NameCorrection};
 use crate::web::AppState;
+use crate::web::client::ClientAddr;
 
 const BACK: (&str, &str) = (menu::ME, "Revenir à mes données personnelles");
 
@@ -141,6 +142,7 @@ pub async fn show(
 pub async fn update(
     State(st): State<Arc<AppState>>,
     signed: Signed,
+    ClientAddr(client): ClientAddr,
     Posted(fields): Posted,
 ) -> Response {
     let (given, family, email) = (
@@ -156,7 +158,7 @@ pub async fn update(
     let current = Some(fields.get("current_password"));
     let result = st
         .directory
-        .update_me(&signed.actor, &names, Some(email), current)
+        .update_me(&signed.actor, &names, Some(email), current, client)
         .await;
     match result {
         Ok(_) => see_other(&super::with_notice(

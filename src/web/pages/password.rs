@@ -287,6 +287,7 @@ pub async fn change(
     State(st): State<Arc<AppState>>,
     signed: Signed,
     headers: HeaderMap,
+    ClientAddr(client): ClientAddr,
     Posted(fields): Posted,
 ) -> Response {
     let was_expired = expired(&st, &headers);
@@ -307,7 +308,7 @@ pub async fn change(
     }
     let result = st
         .directory
-        .change_password(&signed.account.id, current, fields.get("password"))
+        .change_password(&signed.account.id, current, fields.get("password"), client)
         .await;
     match result {
         Ok(account) => {
