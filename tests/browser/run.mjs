@@ -337,6 +337,7 @@ async function preCreationJourney(browser, apex, rp) {
   await check(alice, 'mes-donnees-erreur');
   await alice.getByLabel('Nom', { exact: true }).fill('Martin');
   await alice.getByLabel('Adresse électronique').fill('alice.martin@nouvelle-adresse.example');
+  await alice.getByLabel('Mot de passe actuel').fill(PASSWORD);
   await alice.getByRole('button', { name: 'Enregistrer' }).click();
   await expectText(alice, 'Un lien de confirmation a été envoyé');
   const confirm = await mail(apex, 'alice.martin@nouvelle-adresse.example', '/email-confirmations/');
