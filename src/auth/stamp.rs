@@ -97,9 +97,9 @@ mod tests {
         // The address is compared as mail systems do, case aside.
         let upper = account(Some("$argon2id$one"), "J@Example.FR");
         assert!(still(link.as_deref(), of_links(&upper)));
-        // The two stamps never coincide, and a stamp tells nothing of the hash.
+        // The two stamps never coincide, and each is a short digest (16 bytes).
         assert_ne!(held, link);
-        assert!(!held.unwrap_or_default().contains("argon2"));
+        assert_eq!(held.map(|h| h.len()), Some(22));
     }
 
     #[test]

@@ -559,12 +559,7 @@ impl Directory {
             .applications
             .iter()
             .filter_map(|app| {
-                let profiles: Vec<_> = account
-                    .habilitations
-                    .iter()
-                    .filter(|h| h.profile.app() == app.code)
-                    .map(|h| h.profile.clone())
-                    .collect();
+                let profiles: Vec<_> = account.profiles_of(&app.code).cloned().collect();
                 let open = !profiles.is_empty()
                     || (!app.require_habilitation && entitled.contains(&app.code));
                 open.then(|| ApplicationLink {

@@ -208,9 +208,15 @@ impl Account {
 
     /// Whether the account holds any profile of this application.
     pub fn holds_application(&self, app_code: &str) -> bool {
+        self.profiles_of(app_code).next().is_some()
+    }
+
+    /// The profiles the account holds of this application.
+    pub fn profiles_of<'a>(&'a self, app_code: &'a str) -> impl Iterator<Item = &'a ProfileId> {
         self.habilitations
             .iter()
-            .any(|h| h.profile.app() == app_code)
+            .map(|h| &h.profile)
+            .filter(move |p| p.app() == app_code)
     }
 
     /// Whether this profile was delegated to the account.

@@ -299,12 +299,7 @@ pub fn gate(app: &Application, account: &Account) -> Result<(), OAuthError> {
             "ce compte ne peut pas se connecter",
         ));
     }
-    if app.require_habilitation
-        && !account
-            .habilitations
-            .iter()
-            .any(|h| h.profile.app() == app.code)
-    {
+    if app.require_habilitation && !account.holds_application(&app.code) {
         return Err(OAuthError::new(
             "access_denied",
             format!(

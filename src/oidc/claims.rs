@@ -94,10 +94,8 @@ pub fn read_person(
 /// The profiles of an account for one application.
 pub fn profiles_for(app: &Application, account: &Account) -> Vec<String> {
     account
-        .habilitations
-        .iter()
-        .filter(|h| h.profile.app() == app.code)
-        .map(|h| h.profile.to_string())
+        .profiles_of(&app.code)
+        .map(ToString::to_string)
         .collect()
 }
 

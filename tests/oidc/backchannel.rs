@@ -352,6 +352,9 @@ async fn a_password_change_ends_the_other_sessions_and_token_families_and_tells_
     let thief = op.browser();
     let stolen = tokens_in(&op, &thief, DEMO, "durand").await;
     let thief_sid = part(stolen["id_token"].as_str().unwrap(), 1)["sid"].clone();
+    // He also holds a code not yet redeemed.
+    let pending = op.flow(DEMO, "openid", &[]);
+    let pending_code = pending.code(&thief.get(&pending.url).await);
     // Chloé signs in to FICOBA in hers, then changes her password in the web space.
     let mine = op.browser();
     let before = tokens_in(&op, &mine, FICOBA, "durand").await;
@@ -374,6 +377,13 @@ async fn a_password_change_ends_the_other_sessions_and_token_families_and_tells_
     // At once, what the thief holds no longer works: the refresh token...
     let refresh = stolen["refresh_token"].as_str().unwrap();
     let (st, v) = op.refresh(DEMO, refresh).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{v}"
+    );
+    // ... the code issued before the change...
+    let (st, v) = op.exchange(DEMO, &pending_code, &pending.verifier).await;
     assert_eq!(
         (st, v["error"].as_str()),
         (400, Some("invalid_grant")),
