@@ -170,6 +170,7 @@ pub async fn run_housekeeping(oidc: Arc<Oidc>, directory: Arc<Directory>) {
     // Looks stay a whole period apart even after a slow one: the session that changed
     // a password has that long to take the new stamp before its event is acted on.
     look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    oidc.end_sessions_that_no_longer_stand_at_start(&directory);
     let mut watch = match watch::AccountWatch::new(&directory) {
         Ok(w) => Some(w),
         Err(e) => {
@@ -210,11 +211,34 @@ impl Oidc {
                 return;
             }
         };
-        let sessions = match self.sessions.end_where(|s| {
+        self.end_sessions_where(directory, |s| {
             changed
                 .get(&s.authentication.account_id)
                 .is_some_and(|now| no_longer_stands(s, now.as_ref()))
-        }) {
+        });
+    }
+
+    /// At start, ends every session that no longer stands: a change the watch of the
+    /// previous run read but did not act on (a stop right after a password change)
+    /// still ends the sessions it should, and their clients are told.
+    fn end_sessions_that_no_longer_stand_at_start(&self, directory: &Directory) {
+        self.end_sessions_where(directory, |s| {
+            match directory.account(&s.authentication.account_id) {
+                Ok(a) => no_longer_stands(s, Some(&a)),
+                Err(crate::directory::DirError::NotFound { .. }) => no_longer_stands(s, None),
+                // Unreadable now: kept, the watch looks again at the next change.
+                Err(_) => false,
+            }
+        });
+    }
+
+    /// Ends the sessions `ends` picks and tells their clients by back-channel.
+    fn end_sessions_where(
+        &self,
+        directory: &Directory,
+        ends: impl Fn(&session::SsoSession) -> bool,
+    ) {
+        let sessions = match self.sessions.end_where(ends) {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "oidc: ending sessions");

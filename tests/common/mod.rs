@@ -101,6 +101,8 @@ pub struct TestServer {
     pub people: HashMap<String, DemoPerson>,
     /// Mails already returned by [`TestServer::mail_to`] (or forgotten).
     seen: Mutex<HashSet<PathBuf>>,
+    /// The configuration it runs with, for [`TestServer::restart`].
+    config: Config,
     counter: AtomicU32,
 }
 
@@ -133,8 +135,20 @@ impl TestServer {
             outbox: config.mail.outbox_dir.clone(),
             people,
             seen: Mutex::new(HashSet::new()),
+            config: config.clone(),
             counter: AtomicU32::new(0),
         }
+    }
+
+    /// Stops the server as a service stop does, then starts it again over the same data
+    /// directory, configuration, addresses and clock.
+    pub async fn restart(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+        let clock = Arc::new(self.clock.clone());
+        let directory = server::open_directory(&self.config, clock).unwrap();
+        self.server = Some(server::start_with(&self.config, directory).await.unwrap());
     }
 
     pub fn directory(&self) -> &Arc<Directory> {

@@ -433,3 +433,35 @@ async fn a_password_change_ends_the_other_sessions_and_token_families_and_tells_
         "her session never ended"
     );
 }
+
+#[tokio::test]
+async fn sessions_a_stop_left_standing_after_a_password_change_end_at_start() {
+    let receiver = Receiver::start().await;
+    let mut op = op_with(&receiver).await;
+    let thief = op.browser();
+    let stolen = tokens_in(&op, &thief, DEMO, "durand").await;
+    let thief_sid = part(stolen["id_token"].as_str().unwrap(), 1)["sid"].clone();
+    // The password changes, and the server stops before its watch acts on it.
+    let durand = op.person("durand");
+    op.directory()
+        .change_password(
+            &durand.id,
+            PASSWORD,
+            "Nouvelle-Phrase-Secrete-62",
+            std::net::Ipv4Addr::LOCALHOST.into(),
+        )
+        .await
+        .unwrap();
+    op.restart().await;
+    // At start, the thief's session ends and DEMO is told.
+    let got = receiver.wait_for(1).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    let (_, claims) = verify_logout_token(&op, &got[0].token).await;
+    assert_eq!(claims["sid"], thief_sid);
+    let silent = op.flow(DEMO, "openid", &[("prompt", "none")]);
+    let q = thief
+        .get(&silent.url)
+        .await
+        .redirect_query(DEMO.redirect_uri);
+    assert_eq!(q["error"], "login_required");
+}
