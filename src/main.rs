@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use apex_idp::clock::SystemClock;
 use apex_idp::config::Config;
 use apex_idp::server::{self, listening_line};
+use apex_idp::store::table::FaceState;
 use apex_idp::store::{self, Store};
 
 /// mimalloc rather than glibc's malloc: the server allocates and frees small values
@@ -323,18 +324,18 @@ fn rotate_keys(config: &Config, delay: i64) -> Result<(), String> {
         ));
     }
     let dir = &config.server.data_dir;
-    let store = Store::open(dir).map_err(|e| match e {
+    let state = FaceState::open_at(dir).map_err(|e| match e {
         StoreError::Locked(_) => format!(
             "the store at {} is in use (is the server running?); while it runs, rotate with POST /api/v1/operator/keys/rotate and an operator token",
             dir.display()
         ),
         other => other.to_string(),
     })?;
-    let tree = store.face_tree(keys::TREE).map_err(|e| e.to_string())?;
+    let table = state.table(keys::TREE).map_err(|e| e.to_string())?;
     let now = SystemClock.now();
-    keys::rotate(&tree, now, delay).map_err(|e| e.to_string())?;
+    keys::rotate(&table, now, delay).map_err(|e| e.to_string())?;
     let retention = keys::retention(config.oidc.access_token_seconds);
-    let records = keys::records(&tree).map_err(|e| e.to_string())?;
+    let records = keys::records(&table).map_err(|e| e.to_string())?;
     println!(
         "rotate-keys: new keys published now, signing from {} (in {delay} s):",
         now + delay

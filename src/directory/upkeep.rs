@@ -6,12 +6,20 @@
 use std::io::{Seek, Write};
 
 use crate::auth::session::ApiSessions;
+use std::sync::Arc;
+
+use crate::store::table::FaceState;
 use crate::store::{self, StoreError, private};
 
 use super::audit::{self, AuditEvent, ChainBroken};
 use super::{DirError, DirResult, Directory, mailqueue};
 
 impl Directory {
+    /// The faces' own tables (protocol state that is no directory data).
+    pub fn face_state(&self) -> FaceState {
+        FaceState::new(Arc::clone(&self.store))
+    }
+
     /// The API sessions.
     pub fn api_sessions(&self) -> ApiSessions<'_> {
         ApiSessions::new(&self.store)

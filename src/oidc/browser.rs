@@ -8,11 +8,11 @@ use axum::http::{HeaderMap, HeaderValue};
 
 use super::grants::Authentication;
 use super::session::SsoSession;
-use super::table::StateError;
 use super::{Oidc, OidcError};
 use crate::auth::stamp;
 use crate::directory::{DirResult, Directory, SignedIn};
 use crate::domain::Account;
+use crate::store::table::StateError;
 
 /// A live browser session, as the web space sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,12 +6,11 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::table::{StateError, Table};
 use super::{ACR, AMR_PASSWORD};
 use crate::auth::stamp;
 use crate::auth::token::{digest, random_secret};
 use crate::domain::{Account, AccountState};
-use crate::store::Store;
+use crate::store::table::{FaceState, StateError, Table};
 
 /// Lifetime of an authorization code, in seconds.
 pub const CODE_SECONDS: i64 = 60;
@@ -141,13 +140,13 @@ pub struct Grants {
 }
 
 impl Grants {
-    /// Opens the trees.
-    pub fn open(store: &Store) -> Result<Grants, StateError> {
+    /// Opens the tables.
+    pub fn open(state: &FaceState) -> Result<Grants, StateError> {
         Ok(Grants {
-            codes: Table::open(store, "oidc_codes")?,
-            grants: Table::open(store, "oidc_grants")?,
-            refresh: Table::open(store, "oidc_refresh")?,
-            revoked: Table::open(store, "oidc_revoked_jti")?,
+            codes: state.table("oidc_codes")?,
+            grants: state.table("oidc_grants")?,
+            refresh: state.table("oidc_refresh")?,
+            revoked: state.table("oidc_revoked_jti")?,
             rotation: Mutex::new(()),
         })
     }

@@ -21,6 +21,7 @@ use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
 
 use super::rs256::Rs256;
+use crate::store::table::{StateError, Table};
 
 /// Name of the face tree holding the keys.
 pub const TREE: &str = "oidc_keys";
@@ -90,9 +91,9 @@ pub enum KeyError {
     /// Generation or parsing failed.
     #[error("signing key: {0}")]
     Crypto(String),
-    /// The key tree failed.
+    /// The key table failed.
     #[error("signing keys store: {0}")]
-    Store(#[from] sled::Error),
+    Store(#[from] StateError),
     /// No key for an algorithm.
     #[error("no signing key for {0}")]
     Missing(&'static str),
@@ -349,24 +350,16 @@ impl KeyRing {
 }
 
 /// Reads every stored key record.
-pub fn records(tree: &sled::Tree) -> Result<Vec<KeyRecord>, KeyError> {
-    let mut out = Vec::new();
-    for item in tree.iter() {
-        let (_, bytes) = item?;
-        let record: KeyRecord =
-            serde_json::from_slice(&bytes).map_err(|e| KeyError::Crypto(e.to_string()))?;
-        out.push(record);
-    }
-    Ok(out)
+pub fn records(table: &Table<KeyRecord>) -> Result<Vec<KeyRecord>, KeyError> {
+    Ok(table.entries()?.into_iter().map(|(_, r)| r).collect())
 }
 
 /// Stores key records (made elsewhere, e.g. once for a whole test run) and flushes.
-pub fn install(tree: &sled::Tree, records: &[KeyRecord]) -> Result<(), KeyError> {
+pub fn install(table: &Table<KeyRecord>, records: &[KeyRecord]) -> Result<(), KeyError> {
     for r in records {
-        let bytes = serde_json::to_vec(r).map_err(|e| KeyError::Crypto(e.to_string()))?;
-        tree.insert(r.kid.as_bytes(), bytes)?;
+        table.put(r.kid.as_bytes(), r)?;
     }
-    tree.flush()?;
+    table.flush()?;
     Ok(())
 }
 
@@ -465,11 +458,11 @@ pub fn published(records: &[KeyRecord], now: i64, retention: i64) -> (Vec<KeyRec
 /// Removes the keys whose every token has expired; returns the keys left and when the
 /// next one leaves. Blocking.
 pub fn drop_retired(
-    tree: &sled::Tree,
+    table: &Table<KeyRecord>,
     now: i64,
     retention: i64,
 ) -> Result<(Vec<KeyRecord>, Option<i64>), KeyError> {
-    let all = records(tree)?;
+    let all = records(table)?;
     let (kept, next) = published(&all, now, retention);
     let gone: Vec<&KeyRecord> = all
         .iter()
@@ -477,9 +470,9 @@ pub fn drop_retired(
         .collect();
     if !gone.is_empty() {
         for r in &gone {
-            tree.remove(r.kid.as_bytes())?;
+            table.remove(r.kid.as_bytes())?;
         }
-        tree.flush()?;
+        table.flush()?;
         tracing::info!(
             kids = ?gone.iter().map(|r| r.kid.as_str()).collect::<Vec<_>>(),
             "dropped retired OIDC signing keys"
@@ -490,7 +483,7 @@ pub fn drop_retired(
 
 /// Generates one new key per algorithm, published now and signing after `delay`
 /// seconds (clamped to the allowed range); returns the new records. Blocking.
-pub fn rotate(tree: &sled::Tree, now: i64, delay: i64) -> Result<Vec<KeyRecord>, KeyError> {
+pub fn rotate(table: &Table<KeyRecord>, now: i64, delay: i64) -> Result<Vec<KeyRecord>, KeyError> {
     let delay = delay.clamp(MIN_ROTATION_DELAY, MAX_ROTATION_DELAY);
     let mut fresh = Vec::new();
     for alg in Alg::ALL {
@@ -498,7 +491,7 @@ pub fn rotate(tree: &sled::Tree, now: i64, delay: i64) -> Result<Vec<KeyRecord>,
         r.signs_from = now + delay;
         fresh.push(r);
     }
-    install(tree, &fresh)?;
+    install(table, &fresh)?;
     tracing::info!(
         kids = ?fresh.iter().map(|r| r.kid.as_str()).collect::<Vec<_>>(),
         signs_from = now + delay,
@@ -509,8 +502,8 @@ pub fn rotate(tree: &sled::Tree, now: i64, delay: i64) -> Result<Vec<KeyRecord>,
 
 /// Loads the keys, generating (and storing) one for every algorithm that has none
 /// yet. Blocking: run it off the async runtime.
-pub fn load_or_generate(tree: &sled::Tree, now: i64) -> Result<KeyRing, KeyError> {
-    let mut stored = records(tree)?;
+pub fn load_or_generate(table: &Table<KeyRecord>, now: i64) -> Result<KeyRing, KeyError> {
+    let mut stored = records(table)?;
     let mut fresh = Vec::new();
     for alg in Alg::ALL {
         if !stored.iter().any(|r| r.alg == alg) {
@@ -518,7 +511,7 @@ pub fn load_or_generate(tree: &sled::Tree, now: i64) -> Result<KeyRing, KeyError
         }
     }
     if !fresh.is_empty() {
-        install(tree, &fresh)?;
+        install(table, &fresh)?;
         tracing::info!(
             kids = ?fresh.iter().map(|r| r.kid.as_str()).collect::<Vec<_>>(),
             "generated OIDC signing keys"

@@ -24,7 +24,6 @@ mod rotation;
 mod rs256;
 mod session;
 mod signin;
-mod table;
 mod token;
 mod tokens;
 mod watch;
@@ -44,6 +43,7 @@ pub use tokens::AccessClaims;
 
 use crate::config::OidcConfig;
 use crate::directory::Directory;
+use crate::store::table::Table;
 use crate::web::AppState;
 use backchannel::Courier;
 use client::SecretCache;
@@ -66,7 +66,7 @@ pub enum OidcError {
     Keys(#[from] keys::KeyError),
     /// Protocol state.
     #[error("{0}")]
-    State(#[from] table::StateError),
+    State(#[from] crate::store::table::StateError),
     /// Anything else, in a sentence.
     #[error("oidc: {0}")]
     Other(String),
@@ -77,7 +77,7 @@ pub struct Oidc {
     issuer: IssuerUrl,
     base: String,
     keys: std::sync::RwLock<Arc<Published>>,
-    keys_tree: sled::Tree,
+    keys_table: Table<keys::KeyRecord>,
     refreshing: std::sync::Mutex<()>,
     discovery: Bytes,
     config: OidcConfig,
@@ -99,16 +99,14 @@ impl Oidc {
             .to_owned();
         let issuer = IssuerUrl::new(base.clone())
             .map_err(|e| OidcError::Other(format!("server.public_url = {base}: {e}")))?;
-        let store = Arc::clone(directory.store());
-        let tree = store
-            .face_tree(keys::TREE)
-            .map_err(table::StateError::from)?;
+        let state = directory.face_state();
+        let keys_table: Table<keys::KeyRecord> = state.table(keys::TREE)?;
         let now = directory.now();
         let retention = rotation::retention(&config);
-        let keys_tree = tree.clone();
+        let table = keys_table.clone();
         let published = tokio::task::spawn_blocking(move || {
-            keys::load_or_generate(&tree, now)?;
-            Published::load(&tree, now, retention)
+            keys::load_or_generate(&table, now)?;
+            Published::load(&table, now, retention)
         })
         .await
         .map_err(|e| OidcError::Other(e.to_string()))??;
@@ -119,9 +117,9 @@ impl Oidc {
         };
         let secure = base.starts_with("https://");
         let oidc = Oidc {
-            grants: Grants::open(&store)?,
+            grants: Grants::open(&state)?,
             sessions: Sessions::open(
-                &store,
+                &state,
                 lifetimes,
                 PendingLimits {
                     per_source: config.pending_sign_ins_per_address,
@@ -132,7 +130,7 @@ impl Oidc {
             issuer,
             base,
             keys: std::sync::RwLock::new(Arc::new(published)),
-            keys_tree,
+            keys_table,
             refreshing: std::sync::Mutex::new(()),
             discovery: Bytes::from(discovery),
             config,

@@ -6,9 +6,10 @@ use std::sync::{Arc, PoisonError};
 
 use axum::body::Bytes;
 
-use super::keys::{self, KeyRing, KeyStatus};
+use super::keys::{self, KeyRecord, KeyRing, KeyStatus};
 use super::{Oidc, OidcError, discovery};
 use crate::config::OidcConfig;
+use crate::store::table::Table;
 
 /// How long a key stays published after it stopped signing.
 pub fn retention(config: &OidcConfig) -> i64 {
@@ -27,8 +28,12 @@ pub struct Published {
 
 impl Published {
     /// Reads the stored keys, dropping those whose tokens have all expired. Blocking.
-    pub fn load(tree: &sled::Tree, now: i64, retention: i64) -> Result<Published, OidcError> {
-        let (kept, changes_at) = keys::drop_retired(tree, now, retention)?;
+    pub fn load(
+        table: &Table<KeyRecord>,
+        now: i64,
+        retention: i64,
+    ) -> Result<Published, OidcError> {
+        let (kept, changes_at) = keys::drop_retired(table, now, retention)?;
         let ring = KeyRing::from_records(&kept)?;
         let jwks = discovery::jwks(&ring).map_err(OidcError::Other)?;
         Ok(Published {
@@ -63,7 +68,7 @@ impl Oidc {
         let Ok(_turn) = self.refreshing.try_lock() else {
             return Ok(());
         };
-        let fresh = Published::load(&self.keys_tree, now, retention(&self.config))?;
+        let fresh = Published::load(&self.keys_table, now, retention(&self.config))?;
         *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);
         Ok(())
     }
@@ -71,8 +76,8 @@ impl Oidc {
     /// Adds one key per algorithm, published at once and signing `delay` seconds later
     /// (clamped to the JWKS cache lifetime .. a week); returns every key's status.
     pub async fn rotate_keys(&self, now: i64, delay: i64) -> Result<Vec<KeyStatus>, OidcError> {
-        let tree = self.keys_tree.clone();
-        tokio::task::spawn_blocking(move || keys::rotate(&tree, now, delay))
+        let table = self.keys_table.clone();
+        tokio::task::spawn_blocking(move || keys::rotate(&table, now, delay))
             .await
             .map_err(|e| OidcError::Other(e.to_string()))??;
         // Waits for a refresh in progress, so that an older reading cannot win.
@@ -80,14 +85,14 @@ impl Oidc {
             .refreshing
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let fresh = Published::load(&self.keys_tree, now, retention(&self.config))?;
+        let fresh = Published::load(&self.keys_table, now, retention(&self.config))?;
         *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);
         self.key_status(now)
     }
 
     /// Every stored key and where it is in its life.
     pub fn key_status(&self, now: i64) -> Result<Vec<KeyStatus>, OidcError> {
-        let records = keys::records(&self.keys_tree).map_err(OidcError::from)?;
+        let records = keys::records(&self.keys_table).map_err(OidcError::from)?;
         Ok(keys::status(&records, now, retention(&self.config)))
     }
 }

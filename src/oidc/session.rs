@@ -11,10 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::authorize::AuthRequest;
 use super::grants::Authentication;
-use super::table::{StateError, Table};
 use crate::auth::addr::source_key;
 use crate::auth::token::{digest, looks_like_token, random_secret};
-use crate::store::Store;
+use crate::store::table::{FaceState, StateError, Table};
 
 /// Cookie of the SSO session.
 pub const SSO_COOKIE: &str = "apex_sso";
@@ -153,8 +152,8 @@ pub struct Sessions {
 
 /// A key of the browser's cookies (`csrf`, `device`), kept in the store so that forms
 /// and devices survive a restart.
-fn cookie_key(store: &Store, name: &str) -> Result<ring::hmac::Key, StateError> {
-    let secrets: Table<String> = Table::open(store, "oidc_secrets")?;
+fn cookie_key(state: &FaceState, name: &str) -> Result<ring::hmac::Key, StateError> {
+    let secrets: Table<String> = state.table("oidc_secrets")?;
     let fresh = random_secret();
     // Whoever writes first wins; everyone then reads the same key.
     secrets.put_new(name.as_bytes(), &fresh)?;
@@ -168,12 +167,12 @@ fn cookie_key(store: &Store, name: &str) -> Result<ring::hmac::Key, StateError> 
 impl Sessions {
     /// Opens the trees, and counts the pending sign-ins by source.
     pub fn open(
-        store: &Store,
+        state: &FaceState,
         lifetimes: Lifetimes,
         limits: PendingLimits,
         secure: bool,
     ) -> Result<Sessions, StateError> {
-        let interactions: Table<Interaction> = Table::open(store, "oidc_interactions")?;
+        let interactions: Table<Interaction> = state.table("oidc_interactions")?;
         let mut pending = Pending::default();
         for (key, i) in interactions.entries()? {
             let source = i.source.unwrap_or_default();
@@ -190,14 +189,14 @@ impl Sessions {
                 .sort_by_key(|(_, expires_at)| *expires_at);
         }
         Ok(Sessions {
-            sessions: Table::open(store, "oidc_sessions")?,
+            sessions: state.table("oidc_sessions")?,
             interactions,
             pending: Mutex::new(pending),
             limits,
             lifetimes,
             secure,
-            csrf_key: cookie_key(store, "csrf")?,
-            device_key: cookie_key(store, "device")?,
+            csrf_key: cookie_key(state, "csrf")?,
+            device_key: cookie_key(state, "device")?,
         })
     }
 
@@ -610,13 +609,13 @@ mod tests {
         IpAddr::from([192, 0, 2, last])
     }
 
-    fn fresh_store() -> (tempfile::TempDir, Store) {
+    fn fresh_store() -> (tempfile::TempDir, FaceState) {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-        (dir, store)
+        let state = FaceState::open_at(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        (dir, state)
     }
 
-    fn open(store: &Store, per_source: usize, total: usize) -> Sessions {
+    fn open(store: &FaceState, per_source: usize, total: usize) -> Sessions {
         let lifetimes = Lifetimes {
             idle: 60,
             absolute: 600,

@@ -5,6 +5,7 @@ mod backup;
 mod cache;
 mod index;
 pub mod private;
+pub mod table;
 mod writeset;
 
 use std::path::Path;
@@ -335,7 +336,7 @@ impl Store {
     }
 
     /// A tree that belongs to a face (OIDC codes, signing keys, ...).
-    pub fn face_tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+    fn face_tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
         Ok(self.db.open_tree(format!("face_{name}"))?)
     }
 

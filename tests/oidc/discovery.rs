@@ -87,10 +87,13 @@ async fn jwks_publishes_one_key_per_algorithm_with_kid_and_alg() {
 #[tokio::test]
 async fn keys_survive_a_restart_of_the_store() {
     use apex_idp::oidc::keys;
-    let store = apex_idp::store::Store::temporary().unwrap();
-    let tree = store.face_tree(keys::TREE).unwrap();
-    let first = keys::load_or_generate(&tree, 0).unwrap();
-    let again = keys::load_or_generate(&tree, 10).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let table = apex_idp::store::table::FaceState::open_at(dir.path())
+        .unwrap()
+        .table(keys::TREE)
+        .unwrap();
+    let first = keys::load_or_generate(&table, 0).unwrap();
+    let again = keys::load_or_generate(&table, 10).unwrap();
     for alg in keys::Alg::ALL {
         assert_eq!(
             first.signer(alg, 10).unwrap().kid(),

@@ -128,8 +128,8 @@ impl Op {
         let http = common::browser_client();
         let op = TestServer::launch(dir, &config, http, async |directory| {
             apex_idp::demo::seed(directory).await.unwrap();
-            let tree = directory.store().face_tree(keys::TREE).unwrap();
-            keys::install(&tree, test_keys()).unwrap();
+            let table = directory.face_state().table(keys::TREE).unwrap();
+            keys::install(&table, test_keys()).unwrap();
         })
         .await;
         assert_eq!(

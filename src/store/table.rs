@@ -1,12 +1,46 @@
-//! A typed view of one face tree: JSON values under byte keys, with the atomic
-//! compare-and-swap that single-use codes and refresh rotation rely on.
+//! The faces' own state, which is no directory data (OIDC codes, refresh families, SSO
+//! sessions, signing keys): typed tables of JSON values under byte keys, with the
+//! atomic compare-and-swap that single-use codes and refresh rotation rely on. A face
+//! reaches them through [`FaceState`], never through the store itself.
 
 use std::marker::PhantomData;
+use std::path::Path;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::store::{Store, StoreError};
+
+/// The faces' tables of one store.
+#[derive(Clone)]
+pub struct FaceState {
+    store: Arc<Store>,
+}
+
+impl FaceState {
+    /// The tables kept in `store`.
+    pub fn new(store: Arc<Store>) -> FaceState {
+        FaceState { store }
+    }
+
+    /// Opens the store in `dir` for its faces' tables alone (a command run while the
+    /// server is stopped).
+    pub fn open_at(dir: &Path) -> Result<FaceState, StoreError> {
+        Ok(FaceState::new(Arc::new(Store::open(dir)?)))
+    }
+
+    /// Opens (or creates) the table `name`.
+    pub fn table<V: Serialize + DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Table<V>, StateError> {
+        Ok(Table {
+            tree: self.store.face_tree(name)?,
+            _values: PhantomData,
+        })
+    }
+}
 
 /// The protocol state failed to read or write.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +62,15 @@ pub struct Table<V> {
     _values: PhantomData<fn() -> V>,
 }
 
+impl<V> Clone for Table<V> {
+    fn clone(&self) -> Self {
+        Table {
+            tree: self.tree.clone(),
+            _values: PhantomData,
+        }
+    }
+}
+
 /// A value with the exact bytes it was read from (for compare-and-swap).
 pub struct Read<V> {
     /// The value.
@@ -36,14 +79,6 @@ pub struct Read<V> {
 }
 
 impl<V: Serialize + DeserializeOwned> Table<V> {
-    /// Opens (or creates) the face tree `name`.
-    pub fn open(store: &Store, name: &str) -> Result<Self, StateError> {
-        Ok(Table {
-            tree: store.face_tree(name)?,
-            _values: PhantomData,
-        })
-    }
-
     /// Reads a value.
     pub fn get(&self, key: &[u8]) -> Result<Option<V>, StateError> {
         Ok(self.read(key)?.map(|r| r.value))
@@ -73,6 +108,12 @@ impl<V: Serialize + DeserializeOwned> Table<V> {
             .tree
             .compare_and_swap(key, None::<&[u8]>, Some(new))?
             .is_ok())
+    }
+
+    /// Makes every write so far durable.
+    pub fn flush(&self) -> Result<(), StateError> {
+        self.tree.flush()?;
+        Ok(())
     }
 
     /// Removes a value.
