@@ -47,7 +47,6 @@ use apex_idp::directory::generate::{GenerateSpec, nth_siret};
 use apex_idp::ldap::dit::{self, Container, Key, Tree};
 use apex_idp::ldap::schema;
 use apex_idp::server;
-use apex_idp::store::T;
 use base64::Engine as _;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
 
@@ -134,11 +133,10 @@ fn export_ldif(dir: &Directory, path: &Path) -> usize {
     let mut keys = vec![Key::Base];
     keys.extend(Container::ALL.into_iter().map(Key::Container));
     let mut structures: Vec<(String, String)> = dir
-        .store()
-        .scan::<apex_idp::domain::Structure>(T::Structures, b"")
+        .structures()
         .unwrap()
         .into_iter()
-        .map(|(_, s)| (s.siret.as_str().to_owned(), s.id))
+        .map(|s| (s.siret.as_str().to_owned(), s.id))
         .collect();
     structures.sort();
     let mut accounts = Vec::new();
@@ -591,7 +589,7 @@ async fn generate_mode(args: &Args) {
             t.elapsed().as_secs_f64()
         );
     }
-    directory.store().flush_sync().unwrap();
+    directory.flush_blocking().unwrap();
 }
 
 async fn serve_mode(args: &Args) {

@@ -3,10 +3,8 @@
 //! it completes their invitations through the ordinary path, with a published password.
 
 use crate::config::Config;
-use crate::directory::mailqueue::QueuedMail;
 use crate::directory::{DirError, Directory, NameCorrection, actor_of};
 use crate::domain::{Account, AccountState, Actor, PersonalData, ProfileId, Role};
-use crate::store::T;
 
 /// The password of every demo account.
 pub const DEMO_PASSWORD: &str = "Demo-Apex-2026!";
@@ -36,12 +34,11 @@ fn person(given: &str, family: &str, email: &str) -> PersonalData {
 
 /// The one-time link secret of the last mail queued for an address.
 fn queued_secret(dir: &Directory, email: &str, marker: &str) -> Result<String, DirError> {
-    let mails = dir.store().scan::<QueuedMail>(T::MailQueue, b"")?;
-    mails
+    dir.queued_mails()?
         .iter()
         .rev()
-        .filter(|(_, q)| q.mail.to.contains(email))
-        .find_map(|(_, q)| {
+        .filter(|q| q.mail.to.contains(email))
+        .find_map(|q| {
             let start = q.mail.text.find(marker)? + marker.len();
             q.mail.text.get(start..start + 43).map(str::to_owned)
         })

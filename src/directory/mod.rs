@@ -101,11 +101,6 @@ impl Directory {
         }
     }
 
-    /// The store (read access for the faces).
-    pub fn store(&self) -> &Arc<Store> {
-        &self.store
-    }
-
     /// The catalogue.
     pub fn catalogue(&self) -> &Catalogue {
         &self.catalogue

@@ -9,10 +9,11 @@ use crate::auth::session::ApiSessions;
 use std::sync::Arc;
 
 use crate::store::table::FaceState;
-use crate::store::{self, StoreError, private};
+use crate::store::{self, StoreError, T, WriteLock, private};
 
 use super::audit::{self, AuditEvent, ChainBroken};
-use super::{DirError, DirResult, Directory, mailqueue};
+use super::mailqueue::{self, QueuedMail};
+use super::{DirError, DirResult, Directory};
 
 impl Directory {
     /// The faces' own tables (protocol state that is no directory data).
@@ -34,6 +35,27 @@ impl Directory {
     /// Mails waiting to be sent.
     pub fn mail_queue_depth(&self) -> usize {
         mailqueue::depth(&self.store)
+    }
+
+    /// The mails waiting to be sent, oldest first (the demo prints their links).
+    pub fn queued_mails(&self) -> DirResult<Vec<QueuedMail>> {
+        Ok(self
+            .store
+            .scan::<QueuedMail>(T::MailQueue, b"")?
+            .into_iter()
+            .map(|(_, q)| q)
+            .collect())
+    }
+
+    /// Holds every write back until the guard is dropped (a consistent copy of the
+    /// data directory taken from outside, and tests of what does not wait for writes).
+    pub fn hold_writes(&self) -> WriteLock<'_> {
+        self.store.lock()
+    }
+
+    /// Makes every commit durable now. Blocking.
+    pub fn flush_blocking(&self) -> DirResult<()> {
+        Ok(self.store.flush_sync()?)
     }
 
     /// Every audit event, oldest first.

@@ -313,11 +313,11 @@ async fn a_reset_request_is_answered_without_waiting_for_its_mail() {
     settled(&f).await;
     // Hold the store's writer lock: a request that looked the identifier up and queued
     // its mail before answering would wait for it.
-    let store = std::sync::Arc::clone(f.directory().store());
+    let directory = std::sync::Arc::clone(f.directory());
     let (hold, release) = std::sync::mpsc::channel::<()>();
     let (held, is_held) = std::sync::mpsc::channel::<()>();
     let holder = std::thread::spawn(move || {
-        let _lock = store.lock();
+        let _held = directory.hold_writes();
         held.send(()).unwrap();
         let _ = release.recv_timeout(Duration::from_secs(20));
     });

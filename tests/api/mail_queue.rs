@@ -104,11 +104,10 @@ async fn a_relay_that_is_down_loses_no_mail_and_slows_no_request() {
     // The delivery fails (connection refused) and the mail stays queued.
     for _ in 0..100 {
         if f.directory()
-            .store()
-            .scan::<apex_idp::directory::mailqueue::QueuedMail>(apex_idp::store::T::MailQueue, b"")
+            .queued_mails()
             .unwrap()
             .iter()
-            .any(|(_, q)| q.attempts >= 1)
+            .any(|q| q.attempts >= 1)
         {
             break;
         }

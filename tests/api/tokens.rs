@@ -301,10 +301,7 @@ async fn password_reset_for_unknown_login_sends_no_mail() {
         .await;
     assert_eq!(s_unknown, 202, "{v_unknown}");
     // Nothing is queued for it.
-    assert_eq!(
-        apex_idp::directory::mailqueue::depth(f.directory().store()),
-        0
-    );
+    assert_eq!(f.directory().mail_queue_depth(), 0);
     // A known identifier gets the same answer and a mail; mails leave in queue order,
     // so once it is out, a mail queued for the unknown identifier would be out too.
     let (s_known, v_known) = f

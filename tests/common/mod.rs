@@ -249,7 +249,7 @@ impl TestServer {
 
     /// Waits (5 s at most) for the mail queue to be empty; whether it is.
     async fn mail_queue_drained(&self) -> bool {
-        let depth = || apex_idp::directory::mailqueue::depth(self.directory().store());
+        let depth = || self.directory().mail_queue_depth();
         for _ in 0..500 {
             if depth() == 0 {
                 return true;

@@ -13,7 +13,6 @@ use apex_idp::config::{Argon2Config, Config};
 use apex_idp::directory::generate::GenerateSpec;
 use apex_idp::domain::{Account, Role, Service, Structure};
 use apex_idp::server::{self, Server};
-use apex_idp::store::T;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
 
 /// The password of every generated account.
@@ -210,14 +209,7 @@ impl Fixture {
 
     /// Every structure, sorted by SIRET.
     pub fn structures(&self) -> Vec<Structure> {
-        let mut out: Vec<Structure> = self
-            .directory()
-            .store()
-            .scan::<Structure>(T::Structures, b"")
-            .unwrap()
-            .into_iter()
-            .map(|(_, s)| s)
-            .collect();
+        let mut out: Vec<Structure> = self.directory().structures().unwrap();
         out.sort_by(|a, b| a.siret.as_str().cmp(b.siret.as_str()));
         out
     }

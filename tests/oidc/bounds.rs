@@ -36,7 +36,7 @@ fn disk_bytes(dir: &Path) -> u64 {
 }
 
 async fn settled_disk_bytes(op: &Op) -> u64 {
-    op.directory().store().flush_sync().unwrap();
+    op.directory().flush_blocking().unwrap();
     disk_bytes(op.dir.path())
 }
 

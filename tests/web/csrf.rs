@@ -13,11 +13,7 @@ async fn every_form_refuses_a_missing_or_foreign_csrf_token() {
         .unwrap()[0]
         .id
         .clone();
-    let events = || {
-        apex_idp::directory::audit::all(site.directory().store())
-            .unwrap()
-            .len()
-    };
+    let events = || site.directory().audit_events().unwrap().len();
     let before = events();
     let foreign = "x".repeat(43);
     for path in [
