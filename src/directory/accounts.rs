@@ -1,6 +1,5 @@
 //! Accounts: pre-creation, validation, identifiers, deletion requests, consultation.
 
-use super::services::target_of;
 use super::{AccountSummary, Batch, DirError, DirResult, Directory, StructureView};
 use crate::domain::account::{LifecycleEvent, Outcome, transition};
 use crate::domain::rights::{Target, authorize};
@@ -34,12 +33,7 @@ impl Directory {
             let lock = self.store.lock();
             let actor = &self.current(actor)?;
             let service = self.visible_service_for(actor, service_id)?;
-            let target = Target {
-                account_id: None,
-                structure_id: &service.structure_id,
-                service_id: Some(&service.id),
-                role: Some(role),
-            };
+            let target = Target::new_account_in(&service, role);
             authorize(actor, Function::PreCreate, &target)?;
             let structure = self.structure(&actor.structure_id)?;
             let inviter = self.account(&actor.account_id)?;
@@ -83,12 +77,7 @@ impl Directory {
         actor: &Actor,
         state: Option<AccountState>,
     ) -> DirResult<Vec<AccountSummary>> {
-        let own = Target {
-            account_id: None,
-            structure_id: &actor.structure_id,
-            service_id: None,
-            role: None,
-        };
+        let own = Target::of_structure(&actor.structure_id);
         authorize(actor, Function::Consult, &own)?;
         // The structure's own index bounds the work by its size, whatever the state asked.
         let accounts = self.accounts_of(&actor.structure_id)?;
@@ -102,18 +91,13 @@ impl Directory {
     /// One account of the actor's structure.
     pub fn consult_account(&self, actor: &Actor, id: &str) -> DirResult<AccountSummary> {
         let account = self.visible_account(actor, id)?;
-        authorize(actor, Function::Consult, &target_of(&account))?;
+        authorize(actor, Function::Consult, &Target::of_account(&account))?;
         Ok(AccountSummary::from(&account))
     }
 
     /// The actor's structure with its services and accounts.
     pub fn consult_structure(&self, actor: &Actor) -> DirResult<StructureView> {
-        let own = Target {
-            account_id: None,
-            structure_id: &actor.structure_id,
-            service_id: None,
-            role: None,
-        };
+        let own = Target::of_structure(&actor.structure_id);
         authorize(actor, Function::Consult, &own)?;
         let structure = self.structure(&actor.structure_id)?;
         let services = self.services_of(&structure.id)?;
@@ -135,7 +119,11 @@ impl Directory {
             let lock = self.store.lock();
             let actor = &self.current(actor)?;
             let before = self.visible_account(actor, id)?;
-            authorize(actor, Function::ValidateCreations, &target_of(&before))?;
+            authorize(
+                actor,
+                Function::ValidateCreations,
+                &Target::of_account(&before),
+            )?;
             let Outcome::State(state) = self.lifecycle(&before, LifecycleEvent::Validate)? else {
                 return Err(DirError::conflict(
                     "account-state",
@@ -172,7 +160,11 @@ impl Directory {
             let lock = self.store.lock();
             let actor = &self.current(actor)?;
             let before = self.visible_account(actor, id)?;
-            authorize(actor, Function::ValidateCreations, &target_of(&before))?;
+            authorize(
+                actor,
+                Function::ValidateCreations,
+                &Target::of_account(&before),
+            )?;
             self.lifecycle(&before, LifecycleEvent::Reject)?;
             let mut batch = Batch::new();
             batch.account(&actor.account_id, "account.reject", Some(&before), None);
@@ -187,7 +179,11 @@ impl Directory {
             let lock = self.store.lock();
             let actor = &self.current(actor)?;
             let account = self.visible_account(actor, id)?;
-            authorize(actor, Function::ResendIdentifier, &target_of(&account))?;
+            authorize(
+                actor,
+                Function::ResendIdentifier,
+                &Target::of_account(&account),
+            )?;
             if account.state != AccountState::Active || account.login.is_none() {
                 return Err(DirError::conflict(
                     "account-state",
@@ -217,7 +213,11 @@ impl Directory {
             let lock = self.store.lock();
             let actor = &self.current(actor)?;
             let before = self.visible_account(actor, id)?;
-            authorize(actor, Function::RequestDeletion, &target_of(&before))?;
+            authorize(
+                actor,
+                Function::RequestDeletion,
+                &Target::of_account(&before),
+            )?;
             if !before.habilitations.is_empty() {
                 return Err(DirError::Conflict {
                     rule: "habilitations-remain",

@@ -1,9 +1,8 @@
 //! Habilitations and delegations. No cascade: removing a delegation leaves the
 //! habilitations granted with it in place.
 
-use super::services::target_of;
 use super::{Batch, DirError, DirResult, Directory};
-use crate::domain::rights::{Permit, ProfileSource, authorize};
+use crate::domain::rights::{Permit, ProfileSource, Target, authorize};
 use crate::domain::{Account, AccountState, Actor, Delegation, Function, Habilitation, ProfileId};
 
 /// Whether a grant or delegation is being added or removed.
@@ -28,7 +27,7 @@ impl Directory {
         if !taking_back {
             self.check_catalogue(actor, profile)?;
         }
-        if permit.allowance.profiles == ProfileSource::Delegated {
+        if permit.allowance().profiles == ProfileSource::Delegated {
             let me = self.account(&actor.account_id)?;
             if !me.has_delegation(profile) {
                 return Err(DirError::Forbidden {
@@ -73,7 +72,7 @@ impl Directory {
         let lock = self.store.lock();
         let actor = &self.current(actor)?;
         let before = self.visible_account(actor, account_id)?;
-        let permit = authorize(actor, function, &target_of(&before))?;
+        let permit = authorize(actor, function, &Target::of_account(&before))?;
         let (held, action) = match function {
             Function::Delegate => (
                 before.has_delegation(profile),

@@ -6,24 +6,6 @@ use crate::domain::structure::check_name;
 use crate::domain::{Account, Actor, Function, Service};
 use crate::store::T;
 
-fn service_target(s: &Service) -> Target<'_> {
-    Target {
-        account_id: None,
-        structure_id: &s.structure_id,
-        service_id: Some(&s.id),
-        role: None,
-    }
-}
-
-pub(super) fn target_of(a: &Account) -> Target<'_> {
-    Target {
-        account_id: Some(&a.id),
-        structure_id: &a.structure_id,
-        service_id: a.service_id.as_deref(),
-        role: Some(a.role),
-    }
-}
-
 impl Directory {
     /// A service of the actor's structure, hidden if it belongs to another.
     fn visible_service(&self, actor: &Actor, id: &str) -> DirResult<Service> {
@@ -54,12 +36,7 @@ impl Directory {
 
     /// Creates a service in the actor's structure.
     pub async fn create_service(&self, actor: &Actor, name: &str) -> DirResult<Service> {
-        let own = Target {
-            account_id: None,
-            structure_id: &actor.structure_id,
-            service_id: None,
-            role: None,
-        };
+        let own = Target::of_structure(&actor.structure_id);
         authorize(actor, Function::ManageServices, &own)?;
         let name = check_name(name).map_err(|m| DirError::invalid("name", "name", m))?;
         let service = {
@@ -90,7 +67,11 @@ impl Directory {
             let lock = self.store.lock();
             let actor = &self.current(actor)?;
             let before = self.visible_service(actor, id)?;
-            authorize(actor, Function::ManageServices, &service_target(&before))?;
+            authorize(
+                actor,
+                Function::ManageServices,
+                &Target::of_service(&before),
+            )?;
             self.check_service_name_free(&actor.structure_id, &name, Some(id))?;
             let after = Service {
                 name,
@@ -117,7 +98,11 @@ impl Directory {
             let lock = self.store.lock();
             let actor = &self.current(actor)?;
             let before = self.visible_service(actor, id)?;
-            authorize(actor, Function::ManageServices, &service_target(&before))?;
+            authorize(
+                actor,
+                Function::ManageServices,
+                &Target::of_service(&before),
+            )?;
             let members = self.store.index_ids(T::AccountsByService, id)?;
             if !members.is_empty() {
                 return Err(DirError::Conflict {
@@ -149,8 +134,16 @@ impl Directory {
             let actor = &self.current(actor)?;
             let source = self.visible_service(actor, from)?;
             let target = self.visible_service(actor, into)?;
-            authorize(actor, Function::MergeAndTransfer, &service_target(&source))?;
-            authorize(actor, Function::MergeAndTransfer, &service_target(&target))?;
+            authorize(
+                actor,
+                Function::MergeAndTransfer,
+                &Target::of_service(&source),
+            )?;
+            authorize(
+                actor,
+                Function::MergeAndTransfer,
+                &Target::of_service(&target),
+            )?;
             if source.id == target.id {
                 return Err(DirError::invalid(
                     "merge-same",
@@ -200,7 +193,11 @@ impl Directory {
             let lock = self.store.lock();
             let actor = &self.current(actor)?;
             let target = self.visible_service(actor, to_service)?;
-            authorize(actor, Function::MergeAndTransfer, &service_target(&target))?;
+            authorize(
+                actor,
+                Function::MergeAndTransfer,
+                &Target::of_service(&target),
+            )?;
             let now = self.now();
             let mut batch = Batch::new();
             let mut moved = Vec::new();
@@ -209,7 +206,11 @@ impl Directory {
             ids.dedup();
             for id in ids {
                 let before = self.account(id)?;
-                authorize(actor, Function::MergeAndTransfer, &target_of(&before))?;
+                authorize(
+                    actor,
+                    Function::MergeAndTransfer,
+                    &Target::of_account(&before),
+                )?;
                 let after = Account {
                     service_id: Some(target.id.clone()),
                     modified_at: now,

@@ -34,15 +34,6 @@ pub struct AccountPage {
     pub pages: usize,
 }
 
-fn own_structure(actor: &Actor) -> Target<'_> {
-    Target {
-        account_id: None,
-        structure_id: &actor.structure_id,
-        service_id: None,
-        role: None,
-    }
-}
-
 impl AccountSearch {
     fn matches(&self, a: &Account, words: &[String]) -> bool {
         self.service_id
@@ -80,7 +71,11 @@ impl Directory {
         page: usize,
         per_page: usize,
     ) -> DirResult<AccountPage> {
-        authorize(actor, Function::Consult, &own_structure(actor))?;
+        authorize(
+            actor,
+            Function::Consult,
+            &Target::of_structure(&actor.structure_id),
+        )?;
         let words: Vec<String> = search
             .text
             .split_whitespace()
@@ -154,7 +149,11 @@ impl Directory {
     /// The active administrateurs of the actor's structure (whom to contact, e.g. for
     /// the erasure of one's data).
     pub fn administrateurs_of(&self, actor: &Actor) -> DirResult<Vec<AccountSummary>> {
-        authorize(actor, Function::Consult, &own_structure(actor))?;
+        authorize(
+            actor,
+            Function::Consult,
+            &Target::of_structure(&actor.structure_id),
+        )?;
         Ok(self
             .accounts_of(&actor.structure_id)?
             .iter()
@@ -165,7 +164,11 @@ impl Directory {
 
     /// The services of the actor's structure, each with its number of accounts.
     pub fn services_with_sizes(&self, actor: &Actor) -> DirResult<Vec<(Service, usize)>> {
-        authorize(actor, Function::Consult, &own_structure(actor))?;
+        authorize(
+            actor,
+            Function::Consult,
+            &Target::of_structure(&actor.structure_id),
+        )?;
         let mut out = Vec::new();
         for s in self.services_of(&actor.structure_id)? {
             let n = self.store.index_ids(T::AccountsByService, &s.id)?.len();
@@ -195,12 +198,7 @@ impl Directory {
             Ok(s) if s.structure_id == actor.structure_id => s,
             _ => return Err(DirError::NotFound { what: "service" }),
         };
-        let target = Target {
-            account_id: None,
-            structure_id: &service.structure_id,
-            service_id: Some(&service.id),
-            role: None,
-        };
+        let target = Target::of_service(&service);
         authorize(actor, Function::Consult, &target)?;
         let mut members: Vec<Account> = self
             .store

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::Role;
+use super::{Account, Role, Service};
 
 /// A function of the matrix (a row).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -268,6 +268,46 @@ pub struct Target<'a> {
     pub role: Option<Role>,
 }
 
+impl<'a> Target<'a> {
+    /// An account, where it is.
+    pub fn of_account(a: &'a Account) -> Target<'a> {
+        Target {
+            account_id: Some(&a.id),
+            structure_id: &a.structure_id,
+            service_id: a.service_id.as_deref(),
+            role: Some(a.role),
+        }
+    }
+
+    /// A service.
+    pub fn of_service(s: &'a Service) -> Target<'a> {
+        Target {
+            account_id: None,
+            structure_id: &s.structure_id,
+            service_id: Some(&s.id),
+            role: None,
+        }
+    }
+
+    /// A structure as a whole.
+    pub fn of_structure(structure_id: &'a str) -> Target<'a> {
+        Target {
+            account_id: None,
+            structure_id,
+            service_id: None,
+            role: None,
+        }
+    }
+
+    /// An account of `role` to be created in a service.
+    pub fn new_account_in(s: &'a Service, role: Role) -> Target<'a> {
+        Target {
+            role: Some(role),
+            ..Target::of_service(s)
+        }
+    }
+}
+
 /// Why the matrix refuses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -298,13 +338,32 @@ pub enum Refusal {
     NotOwn,
 }
 
-/// Proof that the matrix allowed an action; only [`authorize`] makes one.
+/// Proof that the matrix allowed an action; only [`authorize`] makes one: its fields
+/// are private, so no other code can forge one.
+///
+/// ```compile_fail
+/// use apex_idp::domain::Permit;
+/// // A copy with other rights cannot be made outside `authorize`.
+/// fn forge(p: Permit) -> Permit {
+///     Permit { ..p }
+/// }
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Permit {
+    function: Function,
+    allowance: Allowance,
+}
+
+impl Permit {
     /// The function allowed.
-    pub function: Function,
+    pub fn function(&self) -> Function {
+        self.function
+    }
+
     /// The cell that allowed it.
-    pub allowance: Allowance,
+    pub fn allowance(&self) -> &Allowance {
+        &self.allowance
+    }
 }
 
 /// Checks one action against the matrix.
