@@ -29,17 +29,15 @@ impl Directory {
         service_id: &str,
         person: &PersonalData,
     ) -> DirResult<Account> {
-        let account = {
-            let lock = self.store.lock();
+        self.write(|batch| {
             let actor = &self.current(actor)?;
             let service = self.visible_service_for(actor, service_id)?;
             let target = Target::new_account_in(&service, role);
             authorize(actor, Function::PreCreate, &target)?;
             let structure = self.structure(&actor.structure_id)?;
             let inviter = self.account(&actor.account_id)?;
-            let mut batch = Batch::new();
             let account = self.invite(
-                &mut batch,
+                batch,
                 &actor.account_id,
                 &inviter.display_name(),
                 &structure,
@@ -47,11 +45,9 @@ impl Directory {
                 role,
                 person,
             )?;
-            self.commit(&lock, batch)?;
-            account
-        };
-        self.durable().await?;
-        Ok(account)
+            Ok(account)
+        })
+        .await
     }
 
     /// The actor as he is now, read under the writer lock: a transfer, a role change or a
@@ -115,8 +111,7 @@ impl Directory {
 
     /// Validates a completed pre-creation: the identifier is generated and mailed.
     pub async fn validate(&self, actor: &Actor, id: &str) -> DirResult<Account> {
-        let account = {
-            let lock = self.store.lock();
+        self.write(|batch| {
             let actor = &self.current(actor)?;
             let before = self.visible_account(actor, id)?;
             authorize(
@@ -139,25 +134,21 @@ impl Directory {
                 state_changed_at: now,
                 ..before.clone()
             };
-            let mut batch = Batch::new();
             batch.account(
                 &actor.account_id,
                 "account.validate",
                 Some(&before),
                 Some(&after),
             );
-            self.queue_identifier(&mut batch, &after)?;
-            self.commit(&lock, batch)?;
-            after
-        };
-        self.durable().await?;
-        Ok(account)
+            self.queue_identifier(batch, &after)?;
+            Ok(after)
+        })
+        .await
     }
 
     /// Rejects a completed pre-creation: the account ends.
     pub async fn reject(&self, actor: &Actor, id: &str) -> DirResult<()> {
-        {
-            let lock = self.store.lock();
+        self.write(|batch| {
             let actor = &self.current(actor)?;
             let before = self.visible_account(actor, id)?;
             authorize(
@@ -166,17 +157,15 @@ impl Directory {
                 &Target::of_account(&before),
             )?;
             self.lifecycle(&before, LifecycleEvent::Reject)?;
-            let mut batch = Batch::new();
             batch.account(&actor.account_id, "account.reject", Some(&before), None);
-            self.commit(&lock, batch)?;
-        }
-        self.durable().await
+            Ok(())
+        })
+        .await
     }
 
     /// Mails the identifier of an active account again.
     pub async fn resend_identifier(&self, actor: &Actor, id: &str) -> DirResult<()> {
-        {
-            let lock = self.store.lock();
+        self.write(|batch| {
             let actor = &self.current(actor)?;
             let account = self.visible_account(actor, id)?;
             authorize(
@@ -190,8 +179,7 @@ impl Directory {
                     "seul un compte actif a un identifiant à renvoyer",
                 ));
             }
-            let mut batch = Batch::new();
-            self.queue_identifier(&mut batch, &account)?;
+            self.queue_identifier(batch, &account)?;
             let structure_id = account.structure_id.clone();
             batch.record(
                 &actor.account_id,
@@ -201,16 +189,15 @@ impl Directory {
                 None,
                 None,
             );
-            self.commit(&lock, batch)?;
-        }
-        self.durable().await
+            Ok(())
+        })
+        .await
     }
 
     /// Requests the deletion of an account, once it holds no habilitation. The account is
     /// blocked at once and purged after the retention period; nobody else is affected.
     pub async fn request_deletion(&self, actor: &Actor, id: &str) -> DirResult<Account> {
-        let account = {
-            let lock = self.store.lock();
+        self.write(|batch| {
             let actor = &self.current(actor)?;
             let before = self.visible_account(actor, id)?;
             authorize(
@@ -254,7 +241,6 @@ impl Directory {
                 ..before.clone()
             };
             let structure = self.structure(&after.structure_id)?;
-            let mut batch = Batch::new();
             batch.account(
                 &actor.account_id,
                 "account.deletion_request",
@@ -267,12 +253,10 @@ impl Directory {
                 structure_name: &structure.name,
             }
             .render();
-            self.queue_mail(&mut batch, mail)?;
-            self.commit(&lock, batch)?;
-            after
-        };
-        self.durable().await?;
-        Ok(account)
+            self.queue_mail(batch, mail)?;
+            Ok(after)
+        })
+        .await
     }
 
     fn active_administrateurs(&self, structure_id: &str) -> DirResult<usize> {

@@ -1,7 +1,7 @@
 //! Habilitations and delegations. No cascade: removing a delegation leaves the
 //! habilitations granted with it in place.
 
-use super::{Batch, DirError, DirResult, Directory};
+use super::{DirError, DirResult, Directory};
 use crate::domain::rights::{Permit, ProfileSource, Target, authorize};
 use crate::domain::{Account, AccountState, Actor, Delegation, Function, Habilitation, ProfileId};
 
@@ -61,7 +61,7 @@ impl Directory {
         Ok(())
     }
 
-    fn change_right(
+    async fn change_right(
         &self,
         actor: &Actor,
         function: Function,
@@ -69,68 +69,68 @@ impl Directory {
         profile: &ProfileId,
         change: Change,
     ) -> DirResult<(Account, bool)> {
-        let lock = self.store.lock();
-        let actor = &self.current(actor)?;
-        let before = self.visible_account(actor, account_id)?;
-        let permit = authorize(actor, function, &Target::of_account(&before))?;
-        let (held, action) = match function {
-            Function::Delegate => (
-                before.has_delegation(profile),
-                ["delegation.add", "delegation.remove"],
-            ),
-            _ => (
-                before.holds(profile),
-                ["habilitation.grant", "habilitation.remove"],
-            ),
-        };
-        self.check_profile(actor, &permit, profile, change == Change::Remove && held)?;
-        if change == Change::Add && before.state == AccountState::DeletionRequested {
-            return Err(DirError::conflict(
-                "account-state",
-                "la suppression de ce compte a été demandée",
-            ));
-        }
-        let now = self.now();
-        let mut after = before.clone();
-        match (change, held) {
-            (Change::Add, true) => return Ok((before, false)),
-            (Change::Remove, false) => {
-                return Err(DirError::NotFound {
-                    what: if function == Function::Delegate {
-                        "delegation"
-                    } else {
-                        "habilitation"
-                    },
-                });
+        self.write(|batch| {
+            let actor = &self.current(actor)?;
+            let before = self.visible_account(actor, account_id)?;
+            let permit = authorize(actor, function, &Target::of_account(&before))?;
+            let (held, action) = match function {
+                Function::Delegate => (
+                    before.has_delegation(profile),
+                    ["delegation.add", "delegation.remove"],
+                ),
+                _ => (
+                    before.holds(profile),
+                    ["habilitation.grant", "habilitation.remove"],
+                ),
+            };
+            self.check_profile(actor, &permit, profile, change == Change::Remove && held)?;
+            if change == Change::Add && before.state == AccountState::DeletionRequested {
+                return Err(DirError::conflict(
+                    "account-state",
+                    "la suppression de ce compte a été demandée",
+                ));
             }
-            (Change::Add, false) if function == Function::Delegate => {
-                after.delegations.push(Delegation {
+            let now = self.now();
+            let mut after = before.clone();
+            match (change, held) {
+                (Change::Add, true) => return Ok((before, false)),
+                (Change::Remove, false) => {
+                    return Err(DirError::NotFound {
+                        what: if function == Function::Delegate {
+                            "delegation"
+                        } else {
+                            "habilitation"
+                        },
+                    });
+                }
+                (Change::Add, false) if function == Function::Delegate => {
+                    after.delegations.push(Delegation {
+                        profile: profile.clone(),
+                        delegated_by: actor.account_id.clone(),
+                        delegated_at: now,
+                    })
+                }
+                (Change::Add, false) => after.habilitations.push(Habilitation {
                     profile: profile.clone(),
-                    delegated_by: actor.account_id.clone(),
-                    delegated_at: now,
-                })
+                    granted_by: actor.account_id.clone(),
+                    granted_at: now,
+                }),
+                (Change::Remove, true) if function == Function::Delegate => {
+                    after.delegations.retain(|d| &d.profile != profile)
+                }
+                (Change::Remove, true) => after.habilitations.retain(|h| &h.profile != profile),
             }
-            (Change::Add, false) => after.habilitations.push(Habilitation {
-                profile: profile.clone(),
-                granted_by: actor.account_id.clone(),
-                granted_at: now,
-            }),
-            (Change::Remove, true) if function == Function::Delegate => {
-                after.delegations.retain(|d| &d.profile != profile)
-            }
-            (Change::Remove, true) => after.habilitations.retain(|h| &h.profile != profile),
-        }
-        after.modified_at = now;
-        let [add, remove] = action;
-        let mut batch = Batch::new();
-        batch.account(
-            &actor.account_id,
-            if change == Change::Add { add } else { remove },
-            Some(&before),
-            Some(&after),
-        );
-        self.commit(&lock, batch)?;
-        Ok((after, true))
+            after.modified_at = now;
+            let [add, remove] = action;
+            batch.account(
+                &actor.account_id,
+                if change == Change::Add { add } else { remove },
+                Some(&before),
+                Some(&after),
+            );
+            Ok((after, true))
+        })
+        .await
     }
 
     /// Grants a profile to an account; returns the account and whether it changed.
@@ -140,14 +140,15 @@ impl Directory {
         account_id: &str,
         profile: &ProfileId,
     ) -> DirResult<(Account, bool)> {
-        let out = self.change_right(
-            actor,
-            Function::Habilitate,
-            account_id,
-            profile,
-            Change::Add,
-        )?;
-        self.durable().await?;
+        let out = self
+            .change_right(
+                actor,
+                Function::Habilitate,
+                account_id,
+                profile,
+                Change::Add,
+            )
+            .await?;
         Ok(out)
     }
 
@@ -158,14 +159,15 @@ impl Directory {
         account_id: &str,
         profile: &ProfileId,
     ) -> DirResult<Account> {
-        let (a, _) = self.change_right(
-            actor,
-            Function::Habilitate,
-            account_id,
-            profile,
-            Change::Remove,
-        )?;
-        self.durable().await?;
+        let (a, _) = self
+            .change_right(
+                actor,
+                Function::Habilitate,
+                account_id,
+                profile,
+                Change::Remove,
+            )
+            .await?;
         Ok(a)
     }
 
@@ -176,8 +178,9 @@ impl Directory {
         account_id: &str,
         profile: &ProfileId,
     ) -> DirResult<(Account, bool)> {
-        let out = self.change_right(actor, Function::Delegate, account_id, profile, Change::Add)?;
-        self.durable().await?;
+        let out = self
+            .change_right(actor, Function::Delegate, account_id, profile, Change::Add)
+            .await?;
         Ok(out)
     }
 
@@ -188,14 +191,15 @@ impl Directory {
         account_id: &str,
         profile: &ProfileId,
     ) -> DirResult<Account> {
-        let (a, _) = self.change_right(
-            actor,
-            Function::Delegate,
-            account_id,
-            profile,
-            Change::Remove,
-        )?;
-        self.durable().await?;
+        let (a, _) = self
+            .change_right(
+                actor,
+                Function::Delegate,
+                account_id,
+                profile,
+                Change::Remove,
+            )
+            .await?;
         Ok(a)
     }
 }

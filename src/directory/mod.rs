@@ -218,6 +218,22 @@ impl Directory {
         mailqueue::enqueue(&self.store, &mut batch.writes, mail, self.now())
     }
 
+    /// One write of the directory: under the single-writer lock, `op` reads what it
+    /// needs (as it is now: no other write runs meanwhile), checks the rules and fills
+    /// the batch; the batch and its audit events then commit at once and are made
+    /// durable before the answer. An error anywhere writes nothing.
+    async fn write<V>(&self, op: impl FnOnce(&mut Batch) -> DirResult<V>) -> DirResult<V> {
+        let value = {
+            let lock = self.store.lock();
+            let mut batch = Batch::new();
+            let value = op(&mut batch)?;
+            self.commit(&lock, batch)?;
+            value
+        };
+        self.durable().await?;
+        Ok(value)
+    }
+
     /// Chains the batch's audit events after the head and commits everything at once.
     fn commit(&self, lock: &WriteLock<'_>, batch: Batch) -> DirResult<()> {
         let Batch {

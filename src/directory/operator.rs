@@ -29,8 +29,7 @@ impl Directory {
                 format!("catégorie inconnue : {category:?}"),
             ));
         }
-        let structure = {
-            let lock = self.store.lock();
+        self.write(|batch| {
             if self
                 .store
                 .tree(T::StructureBySiret)
@@ -52,7 +51,6 @@ impl Directory {
                 created_at: now,
                 modified_at: now,
             };
-            let mut batch = Batch::new();
             save_structure(&mut batch.writes, None, &structure);
             let id = structure.id.clone();
             batch.record(
@@ -63,11 +61,9 @@ impl Directory {
                 None,
                 Some(to_value(&structure)),
             );
-            self.commit(&lock, batch)?;
-            structure
-        };
-        self.durable().await?;
-        Ok(structure)
+            Ok(structure)
+        })
+        .await
     }
 
     /// Every structure (operator).
@@ -101,11 +97,9 @@ impl Directory {
         person: &PersonalData,
     ) -> DirResult<Account> {
         let structure = self.structure_by_ref(structure_ref)?;
-        let account = {
-            let lock = self.store.lock();
-            let mut batch = Batch::new();
+        self.write(|batch| {
             let account = self.invite(
-                &mut batch,
+                batch,
                 OPERATOR,
                 "la DGFiP",
                 &structure,
@@ -113,11 +107,9 @@ impl Directory {
                 Role::Administrateur,
                 person,
             )?;
-            self.commit(&lock, batch)?;
-            account
-        };
-        self.durable().await?;
-        Ok(account)
+            Ok(account)
+        })
+        .await
     }
 
     /// Creates an invited account, its one-time link and the pre-creation mail, audited.

@@ -154,8 +154,7 @@ impl Directory {
         let mut candidate = self.live_token(secret, TokenKind::Invitation)?.account;
         candidate.person = corrected(&candidate.person, names)?;
         let credential = self.new_credential(&candidate, password).await?;
-        let account = {
-            let lock = self.store.lock();
+        self.write(|batch| {
             // Re-read under the lock: the link is single use even against a concurrent submit.
             let LiveLink {
                 key,
@@ -178,11 +177,10 @@ impl Directory {
                 state_changed_at: now,
                 ..before.clone()
             };
-            let mut batch = Batch::new();
             batch.writes.remove(T::Tokens, key);
             if state == AccountState::Active {
                 after.login = Some(self.free_login(&after)?);
-                self.queue_identifier(&mut batch, &after)?;
+                self.queue_identifier(batch, &after)?;
             }
             batch.account(
                 &after.id.clone(),
@@ -190,11 +188,9 @@ impl Directory {
                 Some(&before),
                 Some(&after),
             );
-            self.commit(&lock, batch)?;
-            after
-        };
-        self.durable().await?;
-        Ok(account)
+            Ok(after)
+        })
+        .await
     }
 
     /// Takes a forgotten-password request. The answer is the same, and as fast, whatever
@@ -234,8 +230,7 @@ impl Directory {
         {
             return Ok(());
         }
-        {
-            let lock = self.store.lock();
+        self.write(|batch| {
             let now = self.now();
             let minutes = self.settings.reset_link_minutes;
             let (secret, key) = token::generate();
@@ -247,7 +242,6 @@ impl Directory {
                 new_email: None,
                 stamp: stamp::of_links(&account),
             };
-            let mut batch = Batch::new();
             batch.writes.put(T::Tokens, key, &record);
             let link = self.link(&format!("/password-resets/{secret}"));
             let mail = Message::PasswordReset {
@@ -257,10 +251,10 @@ impl Directory {
                 minutes,
             }
             .render();
-            self.queue_mail(&mut batch, mail)?;
-            self.commit(&lock, batch)?;
-        }
-        self.durable().await
+            self.queue_mail(batch, mail)?;
+            Ok(())
+        })
+        .await
     }
 
     /// Sets a new password through a reset link. Every session, token family and link of
@@ -268,30 +262,31 @@ impl Directory {
     pub async fn reset_password(&self, secret: &str, password: &str) -> DirResult<()> {
         let account = self.live_token(secret, TokenKind::PasswordReset)?.account;
         let credential = self.new_credential(&account, password).await?;
-        {
-            let lock = self.store.lock();
-            let LiveLink {
-                key,
-                account: before,
-                ..
-            } = self.live_token(secret, TokenKind::PasswordReset)?;
-            if before.state != AccountState::Active {
-                return Err(DirError::LinkInvalid);
-            }
-            let after = Account {
-                credential: Some(credential),
-                modified_at: self.now(),
-                ..before.clone()
-            };
-            let mut batch = Batch::new();
-            batch.writes.remove(T::Tokens, key);
-            batch.account(&before.id, "password.reset", Some(&before), Some(&after));
-            self.commit(&lock, batch)?;
-            if let Some(login) = &before.login {
-                self.backoff.lift(login);
-            }
+        let login = self
+            .write(|batch| {
+                let LiveLink {
+                    key,
+                    account: before,
+                    ..
+                } = self.live_token(secret, TokenKind::PasswordReset)?;
+                if before.state != AccountState::Active {
+                    return Err(DirError::LinkInvalid);
+                }
+                let after = Account {
+                    credential: Some(credential),
+                    modified_at: self.now(),
+                    ..before.clone()
+                };
+                batch.writes.remove(T::Tokens, key);
+                batch.account(&before.id, "password.reset", Some(&before), Some(&after));
+                Ok(before.login)
+            })
+            .await?;
+        // The owner proved he holds the mailbox: the login's delays end.
+        if let Some(login) = &login {
+            self.backoff.lift(login);
         }
-        self.durable().await
+        Ok(())
     }
 
     /// Checks the current password an operation on one's own credentials asks for,
@@ -343,8 +338,7 @@ impl Directory {
         self.check_current_password(&account, current, "current", from)
             .await?;
         let credential = self.new_credential(&account, new).await?;
-        let after = {
-            let lock = self.store.lock();
+        self.write(|batch| {
             let before = self.account(account_id)?;
             if before.credential != account.credential {
                 return Err(DirError::conflict(
@@ -357,13 +351,10 @@ impl Directory {
                 modified_at: self.now(),
                 ..before.clone()
             };
-            let mut batch = Batch::new();
             batch.account(&before.id, "password.change", Some(&before), Some(&after));
-            self.commit(&lock, batch)?;
-            after
-        };
-        self.durable().await?;
-        Ok(after)
+            Ok(after)
+        })
+        .await
     }
 
     /// Rectifies one's own names, and asks for a new e-mail address. A new address needs
@@ -383,8 +374,7 @@ impl Directory {
         let email = self
             .asked_email(&account, new_email, current_password, from)
             .await?;
-        let after = {
-            let lock = self.store.lock();
+        self.write(|batch| {
             let before = self.account(&actor.account_id)?;
             if email.is_some() && before.credential != account.credential {
                 return Err(DirError::conflict(
@@ -397,7 +387,6 @@ impl Directory {
                 modified_at: self.now(),
                 ..before.clone()
             };
-            let mut batch = Batch::new();
             if after.person != before.person {
                 batch.account(
                     &before.id,
@@ -408,13 +397,11 @@ impl Directory {
             }
             if let Some(email) = &email {
                 self.check_email_free(&before.structure_id, email, Some(&before.id))?;
-                self.queue_email_confirmation(&mut batch, &after, email)?;
+                self.queue_email_confirmation(batch, &after, email)?;
             }
-            self.commit(&lock, batch)?;
-            after
-        };
-        self.durable().await?;
-        Ok(after)
+            Ok(after)
+        })
+        .await
     }
 
     /// The new address asked for, if it differs from the current one, once checked: well
@@ -486,8 +473,7 @@ impl Directory {
     /// Confirms a new e-mail address through its link. Every other link mailed before
     /// (reset links to the old address, other confirmations) ends with the old address.
     pub async fn confirm_email(&self, secret: &str) -> DirResult<Account> {
-        let account = {
-            let lock = self.store.lock();
+        self.write(|batch| {
             let LiveLink {
                 key,
                 record,
@@ -503,7 +489,6 @@ impl Directory {
                 modified_at: self.now(),
                 ..before.clone()
             };
-            let mut batch = Batch::new();
             batch.writes.remove(T::Tokens, key);
             batch.account(
                 &before.id,
@@ -511,11 +496,9 @@ impl Directory {
                 Some(&before),
                 Some(&after),
             );
-            self.commit(&lock, batch)?;
-            after
-        };
-        self.durable().await?;
-        Ok(account)
+            Ok(after)
+        })
+        .await
     }
 
     /// When the account's password expires, if it does.

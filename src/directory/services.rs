@@ -1,6 +1,6 @@
 //! Services of a structure: create, rename, delete, merge, transfer people.
 
-use super::{Batch, DirError, DirResult, Directory, new_id};
+use super::{DirError, DirResult, Directory, new_id};
 use crate::domain::rights::{Target, authorize};
 use crate::domain::structure::check_name;
 use crate::domain::{Account, Actor, Function, Service};
@@ -39,8 +39,7 @@ impl Directory {
         let own = Target::of_structure(&actor.structure_id);
         authorize(actor, Function::ManageServices, &own)?;
         let name = check_name(name).map_err(|m| DirError::invalid("name", "name", m))?;
-        let service = {
-            let lock = self.store.lock();
+        self.write(|batch| {
             let actor = &self.current(actor)?;
             self.check_service_name_free(&actor.structure_id, &name, None)?;
             let now = self.now();
@@ -51,20 +50,16 @@ impl Directory {
                 created_at: now,
                 modified_at: now,
             };
-            let mut batch = Batch::new();
             batch.service(&actor.account_id, "service.create", None, Some(&service));
-            self.commit(&lock, batch)?;
-            service
-        };
-        self.durable().await?;
-        Ok(service)
+            Ok(service)
+        })
+        .await
     }
 
     /// Renames a service.
     pub async fn rename_service(&self, actor: &Actor, id: &str, name: &str) -> DirResult<Service> {
         let name = check_name(name).map_err(|m| DirError::invalid("name", "name", m))?;
-        let service = {
-            let lock = self.store.lock();
+        self.write(|batch| {
             let actor = &self.current(actor)?;
             let before = self.visible_service(actor, id)?;
             authorize(
@@ -78,24 +73,20 @@ impl Directory {
                 modified_at: self.now(),
                 ..before.clone()
             };
-            let mut batch = Batch::new();
             batch.service(
                 &actor.account_id,
                 "service.rename",
                 Some(&before),
                 Some(&after),
             );
-            self.commit(&lock, batch)?;
-            after
-        };
-        self.durable().await?;
-        Ok(service)
+            Ok(after)
+        })
+        .await
     }
 
     /// Deletes a service, only when no account belongs to it.
     pub async fn delete_service(&self, actor: &Actor, id: &str) -> DirResult<()> {
-        {
-            let lock = self.store.lock();
+        self.write(|batch| {
             let actor = &self.current(actor)?;
             let before = self.visible_service(actor, id)?;
             authorize(
@@ -114,11 +105,10 @@ impl Directory {
                     blocking: members,
                 });
             }
-            let mut batch = Batch::new();
             batch.service(&actor.account_id, "service.delete", Some(&before), None);
-            self.commit(&lock, batch)?;
-        }
-        self.durable().await
+            Ok(())
+        })
+        .await
     }
 
     /// Merges `from` into `into`: everyone moves, then `from` is deleted. DNs and
@@ -129,8 +119,7 @@ impl Directory {
         from: &str,
         into: &str,
     ) -> DirResult<Service> {
-        let target = {
-            let lock = self.store.lock();
+        self.write(|batch| {
             let actor = &self.current(actor)?;
             let source = self.visible_service(actor, from)?;
             let target = self.visible_service(actor, into)?;
@@ -152,7 +141,6 @@ impl Directory {
                 ));
             }
             let now = self.now();
-            let mut batch = Batch::new();
             for id in self.store.index_ids(T::AccountsByService, &source.id)? {
                 let before = self.account(&id)?;
                 let after = Account {
@@ -168,11 +156,9 @@ impl Directory {
                 );
             }
             batch.service(&actor.account_id, "service.merge", Some(&source), None);
-            self.commit(&lock, batch)?;
-            target
-        };
-        self.durable().await?;
-        Ok(target)
+            Ok(target)
+        })
+        .await
     }
 
     /// Moves responsables or collaborateurs to another service, all or none.
@@ -189,8 +175,7 @@ impl Directory {
                 "indiquez au moins un compte",
             ));
         }
-        let moved = {
-            let lock = self.store.lock();
+        self.write(|batch| {
             let actor = &self.current(actor)?;
             let target = self.visible_service(actor, to_service)?;
             authorize(
@@ -199,7 +184,6 @@ impl Directory {
                 &Target::of_service(&target),
             )?;
             let now = self.now();
-            let mut batch = Batch::new();
             let mut moved = Vec::new();
             let mut ids: Vec<&String> = account_ids.iter().collect();
             ids.sort();
@@ -224,10 +208,8 @@ impl Directory {
                 );
                 moved.push(after);
             }
-            self.commit(&lock, batch)?;
-            moved
-        };
-        self.durable().await?;
-        Ok(moved)
+            Ok(moved)
+        })
+        .await
     }
 }
