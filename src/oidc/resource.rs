@@ -91,7 +91,18 @@ fn claims_of(oidc: &Oidc, directory: &Directory, token: &str) -> Result<Value, O
                 "the account can no longer sign in, or its password changed since",
             )
         })?;
-    serde_json::to_value(user_claims(&person, app, &scope)).map_err(OAuthError::server)
+    let mut claims =
+        serde_json::to_value(user_claims(&person, app, &scope)).map_err(OAuthError::server)?;
+    // With `apex`, userinfo also says when and how the person signed in, as the ID
+    // token does.
+    if scope.iter().any(|s| s == "apex")
+        && let Value::Object(map) = &mut claims
+    {
+        map.insert("auth_time".into(), authentication.auth_time.into());
+        map.insert("acr".into(), authentication.acr.clone().into());
+        map.insert("amr".into(), authentication.amr.clone().into());
+    }
+    Ok(claims)
 }
 
 async fn caller<'d>(

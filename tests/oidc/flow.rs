@@ -104,6 +104,22 @@ async fn claims_follow_the_contract_for_each_role() {
         assert_eq!(info["profiles"], serde_json::json!(["DEMO:UTILISATEUR"]));
         assert_eq!(info["siret"], "73282932000074");
         assert_eq!(info["usual_name"], info["family_name"]);
+        // When and how the person signed in, as in the ID token.
+        assert_eq!(
+            info["auth_time"].as_i64(),
+            claims.auth_time().map(|t| t.timestamp())
+        );
+        assert_eq!(
+            info["acr"].as_str(),
+            claims.auth_context_ref().map(|a| a.as_str())
+        );
+        let amr: Vec<String> = claims
+            .auth_method_refs()
+            .unwrap()
+            .iter()
+            .map(|m| m.to_string())
+            .collect();
+        assert_eq!(info["amr"], serde_json::json!(amr));
     }
     // responsable, through FICOBA.
     let (_, tokens) = op.tokens(FICOBA, "petit", "openid apex").await;
