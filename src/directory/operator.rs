@@ -68,12 +68,7 @@ impl Directory {
 
     /// Every structure (operator).
     pub fn structures(&self) -> DirResult<Vec<Structure>> {
-        Ok(self
-            .store
-            .scan::<Structure>(T::Structures, b"")?
-            .into_iter()
-            .map(|(_, s)| s)
-            .collect())
+        Ok(self.store.values_from(T::Structures, b"", usize::MAX)?)
     }
 
     /// A structure by id or by SIRET.

@@ -39,12 +39,7 @@ impl Directory {
 
     /// The mails waiting to be sent, oldest first (the demo prints their links).
     pub fn queued_mails(&self) -> DirResult<Vec<QueuedMail>> {
-        Ok(self
-            .store
-            .scan::<QueuedMail>(T::MailQueue, b"")?
-            .into_iter()
-            .map(|(_, q)| q)
-            .collect())
+        Ok(self.store.values_from(T::MailQueue, b"", usize::MAX)?)
     }
 
     /// Holds every write back until the guard is dropped (a consistent copy of the

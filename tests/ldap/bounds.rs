@@ -185,24 +185,11 @@ async fn the_dn_cache_keeps_one_normal_form_and_only_what_its_reader_sees() {
     let mut anonymous = f.connect(Transport::Plain).await;
     let mut stranger_ldap = f.as_person(stranger.login.as_deref().unwrap()).await;
     for dn in spellings(me.login.as_deref().unwrap()) {
-        let (entries, _) = search_rc(
-            &mut anonymous,
-            &dn,
-            Scope::Base,
-            "(objectClass=*)",
-            &["1.1"],
-        )
-        .await;
-        assert!(entries.is_empty());
-        let (entries, _) = search_rc(
-            &mut stranger_ldap,
-            &dn,
-            Scope::Base,
-            "(objectClass=*)",
-            &["1.1"],
-        )
-        .await;
-        assert!(entries.is_empty());
+        for reader in [&mut anonymous, &mut stranger_ldap] {
+            let (entries, _) =
+                search_rc(reader, &dn, Scope::Base, "(objectClass=*)", &["1.1"]).await;
+            assert!(entries.is_empty(), "{dn}");
+        }
     }
     assert_eq!(
         remembered(),

@@ -7,6 +7,22 @@ use ldap3::{Mod, Scope};
 
 use crate::fixture::*;
 
+/// Binds as `login` over LDAPS with [`PASSWORD`] and changes it to `new` with Password
+/// Modify; returns the connection, still bound.
+async fn change_own_password(f: &Fixture, login: &str, new: &str) -> ldap3::Ldap {
+    let mut ldap = f.bound(Transport::Ldaps, &person_dn(login), PASSWORD).await;
+    let res = ldap
+        .extended(PasswordModify {
+            user_id: None,
+            old_pass: Some(PASSWORD),
+            new_pass: Some(new),
+        })
+        .await
+        .unwrap();
+    assert_eq!(res.1.rc, rc::SUCCESS, "{:?}", res.1);
+    ldap
+}
+
 async fn whoami(ldap: &mut ldap3::Ldap) -> String {
     let (exop, _) = ldap.extended(WhoAmI).await.unwrap().success().unwrap();
     exop.parse::<WhoAmIResp>().authzid
@@ -40,18 +56,7 @@ async fn a_person_changes_his_own_password_knowing_the_old_one() {
     let f = Fixture::start(SMALL).await;
     let login = f.collaborateur(&f.structures()[0]).login.unwrap();
     let new = "Nouvelle-Phrase-De-Passe-2026";
-    let mut ldap = f
-        .bound(Transport::Ldaps, &person_dn(&login), PASSWORD)
-        .await;
-    let res = ldap
-        .extended(PasswordModify {
-            user_id: None,
-            old_pass: Some(PASSWORD),
-            new_pass: Some(new),
-        })
-        .await
-        .unwrap();
-    assert_eq!(res.1.rc, rc::SUCCESS, "{:?}", res.1);
+    let _ldap = change_own_password(&f, &login, new).await;
     let mut again = f.connect(Transport::Ldaps).await;
     let old = again.simple_bind(&login, PASSWORD).await.unwrap();
     assert_eq!(old.rc, rc::INVALID_CREDENTIALS);
@@ -93,18 +98,7 @@ async fn a_password_change_over_ldap_ends_the_persons_api_sessions() {
     let token = sign_in(PASSWORD).await;
     assert_eq!(me(&token).await, 200);
     let new = "Nouvelle-Phrase-Par-Ldap-2026";
-    let mut ldap = f
-        .bound(Transport::Ldaps, &person_dn(&login), PASSWORD)
-        .await;
-    let res = ldap
-        .extended(PasswordModify {
-            user_id: None,
-            old_pass: Some(PASSWORD),
-            new_pass: Some(new),
-        })
-        .await
-        .unwrap();
-    assert_eq!(res.1.rc, rc::SUCCESS, "{:?}", res.1);
+    let _ldap = change_own_password(&f, &login, new).await;
     assert_eq!(
         me(&token).await,
         401,
@@ -128,18 +122,7 @@ async fn a_connection_bound_with_the_old_password_reads_nothing_after_a_change()
     let mut thief = f.as_person(&login).await;
     assert_eq!(reads(&mut thief).await, (1, rc::SUCCESS));
     // The owner changes his password over another connection, which stays bound.
-    let mut owner = f
-        .bound(Transport::Ldaps, &person_dn(&login), PASSWORD)
-        .await;
-    let res = owner
-        .extended(PasswordModify {
-            user_id: None,
-            old_pass: Some(PASSWORD),
-            new_pass: Some("Nouvelle-Phrase-Par-Ldap-2026"),
-        })
-        .await
-        .unwrap();
-    assert_eq!(res.1.rc, rc::SUCCESS, "{:?}", res.1);
+    let mut owner = change_own_password(&f, &login, "Nouvelle-Phrase-Par-Ldap-2026").await;
     assert_eq!(
         reads(&mut owner).await,
         (1, rc::SUCCESS),

@@ -141,18 +141,7 @@ async fn verify_logout_token(op: &Op, token: &str) -> (Value, Value) {
 /// Signs `rp` in through the browser's session (or the form), exchanges the code and
 /// returns the ID token's claims as JSON.
 async fn sign_in(op: &Op, browser: &Browser, rp: Rp, who: &str) -> Value {
-    let flow = op.flow(rp, "openid", &[]);
-    let page = browser.get(&flow.url).await;
-    let answer = if page.status == 200 {
-        browser
-            .sign_in(op, &page, &op.person(who).login, PASSWORD)
-            .await
-    } else {
-        page
-    };
-    let code = flow.code(&answer);
-    let (st, t) = op.exchange(rp, &code, &flow.verifier).await;
-    assert_eq!(st, 200, "{t}");
+    let t = tokens_in(op, browser, rp, who).await;
     part(t["id_token"].as_str().unwrap(), 1)
 }
 
