@@ -8,12 +8,12 @@ use ldap3_proto::proto::{
 };
 
 use crate::auth::stamp;
-use crate::directory::{DirError, SignedIn};
+use crate::directory::SignedIn;
 
 use super::acl::Identity;
 use super::dit::{self, Container};
 use super::dn;
-use super::ops::{internal, result};
+use super::ops::{refusal, result};
 use super::{Face, Session};
 
 /// Who a bind DN names.
@@ -107,7 +107,7 @@ impl Face {
             }
             None => {
                 // Same answer as a wrong password: the name alone tells nothing.
-                bind_error(&self.dir.refuse_unknown_name(password, session.peer).await)
+                refusal(&self.dir.refuse_unknown_name(password, session.peer).await)
             }
         }
     }
@@ -137,7 +137,7 @@ impl Face {
                 LdapResultCode::InvalidCredentials,
                 "password expired: renew it in the APEX web space",
             ),
-            Err(e) => bind_error(&e),
+            Err(e) => refusal(&e),
         }
     }
 
@@ -173,7 +173,7 @@ impl Face {
                 session.authenticated = true;
                 result(LdapResultCode::Success, "")
             }
-            Err(e) => bind_error(&e),
+            Err(e) => refusal(&e),
         }
     }
 
@@ -242,25 +242,7 @@ impl Face {
                 }
                 result(LdapResultCode::Success, "")
             }
-            Err(DirError::Invalid {
-                rule: "wrong-current-password",
-                ..
-            }) => result(
-                LdapResultCode::InvalidCredentials,
-                "the current password is wrong",
-            ),
-            Err(DirError::Invalid { message, .. }) => {
-                result(LdapResultCode::ConstraintViolation, message)
-            }
-            Err(e @ DirError::TooManyAttempts { .. }) => {
-                result(LdapResultCode::Busy, e.to_string())
-            }
-            Err(e @ DirError::Conflict { .. }) => result(LdapResultCode::Busy, e.to_string()),
-            Err(DirError::NotFound { .. } | DirError::Unauthenticated) => result(
-                LdapResultCode::InsufficentAccessRights,
-                "bind as the person whose password changes",
-            ),
-            Err(e) => internal(&e),
+            Err(e) => refusal(&e),
         }
     }
 
@@ -277,19 +259,5 @@ impl Face {
             }
         };
         matches!((dn::normalize(&named), dn::normalize(own_dn)), (Ok(a), Ok(b)) if a == b)
-    }
-}
-
-/// A refused bind as an LDAP result.
-fn bind_error(e: &DirError) -> LdapResult {
-    match e {
-        DirError::TooManyAttempts { retry_after } => result(
-            LdapResultCode::Busy,
-            format!("too many failed attempts: retry in {retry_after} s"),
-        ),
-        DirError::BadCredentials | DirError::Unauthenticated | DirError::NotFound { .. } => {
-            result(LdapResultCode::InvalidCredentials, "invalid credentials")
-        }
-        other => internal(other),
     }
 }

@@ -11,6 +11,8 @@ use ldap3_proto::proto::{
     LdapResult, LdapResultCode, LdapSearchRequest, LdapSearchScope,
 };
 
+use crate::directory::DirError;
+
 use super::acl::{self, Viewer};
 use super::cache::View;
 use super::dit::{self, Key, Source, Unresolved};
@@ -693,8 +695,38 @@ fn paged_control(cookie: Vec<u8>) -> LdapControl {
     LdapControl::SimplePagedResults { size: 0, cookie }
 }
 
+/// The core's refusals as LDAP results (RFC 4511 codes): the face's one mapping.
+pub fn refusal(e: &DirError) -> LdapResult {
+    match e {
+        DirError::TooManyAttempts { retry_after } => result(
+            LdapResultCode::Busy,
+            format!("too many failed attempts: retry in {retry_after} s"),
+        ),
+        // A wrong secret, an unknown name, or an account that is no longer an active
+        // one: the same answer, which tells nothing of which.
+        DirError::BadCredentials | DirError::Unauthenticated | DirError::NotFound { .. } => {
+            result(LdapResultCode::InvalidCredentials, "invalid credentials")
+        }
+        DirError::Invalid {
+            rule: "wrong-current-password",
+            ..
+        } => result(
+            LdapResultCode::InvalidCredentials,
+            "the current password is wrong",
+        ),
+        DirError::Invalid { message, .. } => {
+            result(LdapResultCode::ConstraintViolation, message.clone())
+        }
+        DirError::Conflict { .. } => result(LdapResultCode::Busy, e.to_string()),
+        DirError::Refused(_) | DirError::Forbidden { .. } => {
+            result(LdapResultCode::InsufficentAccessRights, e.to_string())
+        }
+        other => internal(other),
+    }
+}
+
 /// A failure of the core, as an LDAP result (details logged, not sent).
-pub fn internal(e: &crate::directory::DirError) -> LdapResult {
+pub fn internal(e: &DirError) -> LdapResult {
     tracing::error!(error = %e, "ldap: core error");
     result(LdapResultCode::Other, "internal error; see the server log")
 }
