@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Batch, DirResult, Directory};
+use super::{DirResult, Directory};
 use crate::auth::token::OneTimeToken;
 use crate::domain::account::{LifecycleEvent, Outcome, transition};
 use crate::domain::{Account, AccountState};
@@ -114,54 +114,54 @@ impl Directory {
             .map(|(k, _)| k)
             .collect();
         if !chores.is_empty() || !expired_tokens.is_empty() {
-            let lock = self.store.lock();
-            let mut batch = Batch::new();
-            for (id, chore) in chores {
-                let Ok(a) = self.account(&id) else { continue };
-                if !self.needs(&a, chore, now) {
-                    continue;
-                }
-                match chore {
-                    Chore::ExpireInvitation => {
-                        batch.account(SYSTEM, "account.invitation_expired", Some(&a), None);
-                        report.invitations_expired += 1;
+            self.write(|batch| {
+                for (id, chore) in chores {
+                    let Ok(a) = self.account(&id) else { continue };
+                    if !self.needs(&a, chore, now) {
+                        continue;
                     }
-                    Chore::Purge => {
-                        batch.account(SYSTEM, "account.purge", Some(&a), None);
-                        report.purged += 1;
-                    }
-                    Chore::WarnExpiry => {
-                        let (Some(expires_at), Some(c)) =
-                            (self.password_expires_at(&a), a.credential.as_ref())
-                        else {
-                            continue;
-                        };
-                        let mail = Message::ExpiryWarning {
-                            to_name: &a.display_name(),
-                            to_email: &a.person.email,
-                            login: a.login.as_deref().unwrap_or_default(),
-                            expires_at,
-                            link: &self.link("/"),
+                    match chore {
+                        Chore::ExpireInvitation => {
+                            batch.account(SYSTEM, "account.invitation_expired", Some(&a), None);
+                            report.invitations_expired += 1;
                         }
-                        .render();
-                        self.queue_mail(&mut batch, mail)?;
-                        let after = Account {
-                            expiry_warned_for: Some(c.changed_at),
-                            ..a.clone()
-                        };
-                        super::save_account(&mut batch.writes, Some(&a), Some(&after));
-                        report.warnings += 1;
+                        Chore::Purge => {
+                            batch.account(SYSTEM, "account.purge", Some(&a), None);
+                            report.purged += 1;
+                        }
+                        Chore::WarnExpiry => {
+                            let (Some(expires_at), Some(c)) =
+                                (self.password_expires_at(&a), a.credential.as_ref())
+                            else {
+                                continue;
+                            };
+                            let mail = Message::ExpiryWarning {
+                                to_name: &a.display_name(),
+                                to_email: &a.person.email,
+                                login: a.login.as_deref().unwrap_or_default(),
+                                expires_at,
+                                link: &self.link("/"),
+                            }
+                            .render();
+                            self.queue_mail(batch, mail)?;
+                            let after = Account {
+                                expiry_warned_for: Some(c.changed_at),
+                                ..a.clone()
+                            };
+                            super::save_account(&mut batch.writes, Some(&a), Some(&after));
+                            report.warnings += 1;
+                        }
                     }
                 }
-            }
-            for k in expired_tokens {
-                batch.writes.remove(T::Tokens, k);
-                report.tokens_dropped += 1;
-            }
-            self.commit(&lock, batch)?;
+                for k in expired_tokens {
+                    batch.writes.remove(T::Tokens, k);
+                    report.tokens_dropped += 1;
+                }
+                Ok(())
+            })
+            .await?;
         }
         report.tokens_dropped += self.api_sessions().purge_expired(now)?;
-        self.durable().await?;
         Ok(report)
     }
 }
