@@ -298,22 +298,32 @@ impl Sessions {
     }
 
     /// Rewrites the request's session (e.g. after a password change); returns it as
-    /// written, None when there is none.
+    /// written, None when there is none (or it could not be written).
     pub fn update(
         &self,
         headers: &HeaderMap,
-        change: impl FnOnce(&mut SsoSession),
+        change: impl Fn(&mut SsoSession),
     ) -> Result<Option<SsoSession>, StateError> {
         let Some(secret) = cookie(headers, SSO_COOKIE) else {
             return Ok(None);
         };
         let key = digest(secret);
-        let Some(mut s) = self.sessions.get(&key)? else {
-            return Ok(None);
-        };
-        change(&mut s);
-        self.sessions.put(&key, &s)?;
-        Ok(Some(s))
+        // Compare-and-swap: a session ended meanwhile (by the watch, after its logout
+        // tokens went out) stays ended, and a client that joined meanwhile stays in.
+        for _ in 0..16 {
+            let Some(read) = self.sessions.read(&key)? else {
+                return Ok(None);
+            };
+            let mut s = read.value.clone();
+            change(&mut s);
+            if self.sessions.swap(&key, &read, &s)? {
+                return Ok(Some(s));
+            }
+        }
+        // Unchanged after as many tries: it is left as it was, which fails safe (a
+        // session not renewed after a password change is signed out).
+        tracing::warn!("oidc session: not updated after 16 attempts");
+        Ok(None)
     }
 
     /// Ends the request's session; returns the Set-Cookie value that clears it, and
