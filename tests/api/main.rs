@@ -22,6 +22,7 @@ mod lifecycle;
 mod mail_queue;
 mod matrix;
 mod openapi;
+mod packaging;
 mod permissions;
 mod sources;
 mod tokens;
