@@ -16,6 +16,7 @@ pub mod catalogue;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod demo_app;
 pub mod directory;
 pub mod domain;
 pub mod ldap;

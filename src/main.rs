@@ -48,6 +48,12 @@ enum Command {
         /// Configuration file (default config/apex.toml).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Also serve the demo application (an OpenID Connect client of DEMO) at this
+        /// address: 127.0.0.1:9000 is the catalogue's URL, which the portal links to;
+        /// another address (port 0 picks a free one) takes its place in a copy of the
+        /// catalogue. Off by default: test harnesses bring their own client there.
+        #[arg(long)]
+        app_listen: Option<String>,
     },
     /// Read a secret on stdin and print its argon2id PHC string.
     HashSecret {
@@ -104,12 +110,19 @@ fn main() -> ExitCode {
             if !dev {
                 refuse_demo_secrets(&c)?;
             }
-            run_async(serve(c, false))
+            run_async(serve(c, None, false))
         }),
-        Command::Demo { data_dir, config } => load(config.as_deref()).and_then(|mut c| {
+        Command::Demo {
+            data_dir,
+            config,
+            app_listen,
+        } => load(config.as_deref()).and_then(|mut c| {
             c.server.data_dir = data_dir.clone();
             c.mail.outbox_dir = data_dir.join("outbox");
-            run_async(serve(c, true))
+            match app_listen {
+                Some(listen) => run_async(demo(c, listen)),
+                None => run_async(serve(c, None, true)),
+            }
         }),
         Command::HashSecret { config } => load(config.as_deref()).and_then(|c| hash_secret(&c)),
         Command::CheckConfig { config, dev } => check_config(config, dev),
@@ -152,7 +165,49 @@ fn run_async<F: std::future::Future<Output = Result<(), String>>>(f: F) -> Resul
         .block_on(f)
 }
 
-async fn serve(config: Config, demo: bool) -> Result<(), String> {
+/// Where the demo application listens to be at the catalogue's URL of DEMO.
+const DEMO_APP_LISTEN: &str = "127.0.0.1:9000";
+
+/// `demo`: the server on the demo directory, and the demo application beside it.
+async fn demo(mut config: Config, app_listen: String) -> Result<(), String> {
+    server::install_crypto_provider();
+    let app = tokio::net::TcpListener::bind(&app_listen)
+        .await
+        .map_err(|e| format!("demo application on {app_listen}: {e}"))?;
+    let addr = app.local_addr().map_err(|e| e.to_string())?;
+    let base = apex_idp::demo_app::base_of(addr);
+    let shipped = apex_idp::demo_app::base_of(DEMO_APP_LISTEN.parse().map_err(|_| "address")?);
+    if base != shipped {
+        // Another address: DEMO's URL and redirect URIs follow it, in a copy of the
+        // catalogue kept in the demo's data directory.
+        let text = std::fs::read_to_string(&config.catalogue.file)
+            .map_err(|e| format!("{}: {e}", config.catalogue.file.display()))?;
+        store::private::create_private_dir(&config.server.data_dir)
+            .map_err(|e| format!("{}: {e}", config.server.data_dir.display()))?;
+        let copy = config.server.data_dir.join("demo-catalogue.toml");
+        std::fs::write(&copy, text.replace(&shipped, &base)).map_err(|e| e.to_string())?;
+        config.catalogue.file = copy;
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = apex_idp::demo_app::spawn(
+        app,
+        &config.server.public_url,
+        apex_idp::catalogue::DEMO_CLIENT_SECRET,
+        stopped,
+    )
+    .map_err(|e| e.to_string())?;
+    let served = serve(config, Some(addr), true).await;
+    let _ = stop.send(true);
+    let _ = task.await;
+    served
+}
+
+/// `serve`, and `demo` (with the demo application's address when it runs).
+async fn serve(
+    config: Config,
+    demo_app: Option<std::net::SocketAddr>,
+    demo: bool,
+) -> Result<(), String> {
     server::install_crypto_provider();
     let directory =
         server::open_directory(&config, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
@@ -179,8 +234,21 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
     if let Some(addr) = server.ldaps_addr {
         println!("{}", listening_line("ldaps", addr));
     }
+    if let Some(addr) = demo_app {
+        println!("{}", listening_line("demo-app", addr));
+    }
     if let Some(signins) = demo_signins {
         apex_idp::demo::print(&config, &server, &signins);
+    }
+    match demo_app {
+        Some(addr) => println!(
+            "  demo application {}/  (an OpenID Connect client: sign in, see the claims)",
+            apex_idp::demo_app::base_of(addr)
+        ),
+        None if demo => println!(
+            "  demo application: add --app-listen {DEMO_APP_LISTEN} to serve it where the portal links"
+        ),
+        None => {}
     }
     wait_for_signal().await;
     eprintln!("apex-idp: stopping");

@@ -12,6 +12,7 @@ mod bad_input;
 mod common;
 mod concurrency;
 mod credentials;
+mod demo_app;
 mod demo_secrets;
 mod durability;
 mod fixture;

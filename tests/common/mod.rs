@@ -376,6 +376,15 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// A browser without cookies, for the server at `base`.
+    pub fn new(base: &str) -> Browser {
+        Browser {
+            base: base.to_owned(),
+            http: browser_client(),
+            cookies: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// The absolute URL of `path` on the server this browser was opened on.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)

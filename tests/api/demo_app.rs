@@ -1,0 +1,141 @@
+//! `apex-idp demo` serves the demo application beside the issuer: the portal's link
+//! opens a relying party that signs in through single sign-on and shows the claims.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use crate::common::{Browser, Resp};
+
+const BIN: &str = env!("CARGO_BIN_EXE_apex-idp");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The demo, stopped when dropped.
+struct Demo {
+    child: Child,
+    base: String,
+    app: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `apex-idp demo` with its application on a free port.
+fn start_demo() -> Demo {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(BIN)
+        .args(["demo", "--app-listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .current_dir(ROOT)
+        .env("APEX_HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .env("APEX_SERVER__PUBLIC_URL", &base)
+        .env("APEX_LDAP__LISTEN", "")
+        .env("APEX_ARGON2__M_KIB", "64")
+        .env("APEX_ARGON2__T", "1")
+        .env_remove("APEX_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut app = None;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(addr) = line.strip_prefix("listening demo-app ") {
+            app = Some(format!("http://{addr}"));
+            break;
+        }
+    }
+    Demo {
+        child,
+        base,
+        app: app.expect("no `listening demo-app` line"),
+        _dir: dir,
+    }
+}
+
+async fn get(browser: &Browser, url: &str) -> Resp {
+    browser.send(browser.http.get(url)).await
+}
+
+async fn post(browser: &Browser, url: &str, form: &[(&str, &str)]) -> Resp {
+    browser.send(browser.http.post(url).form(form)).await
+}
+
+#[tokio::test]
+async fn the_portal_link_opens_the_demo_application_signed_in_through_sso() {
+    let demo = start_demo();
+    let browser = Browser::new(&demo.base);
+    // Signed in to the web space, the portal links to the demo application.
+    let page = get(&browser, &browser.url("/")).await;
+    let signed = post(
+        &browser,
+        &browser.url("/"),
+        &[
+            ("csrf", &page.hidden("csrf")),
+            ("login", "amartin"),
+            ("password", "Demo-Apex-2026!"),
+        ],
+    )
+    .await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let portal = get(&browser, &browser.url("/applications")).await;
+    assert!(portal.body.contains(&demo.app), "{}", portal.body);
+    // The application sends the browser to the issuer, which signs it in without a
+    // prompt (single sign-on) and back with a code.
+    let home = get(&browser, &format!("{}/", demo.app)).await;
+    assert!(home.body.contains("/login"), "{}", home.body);
+    let to_issuer = get(&browser, &format!("{}/login", demo.app)).await;
+    let authorize = to_issuer.header("location").to_owned();
+    assert!(
+        authorize.starts_with(&format!("{}/oidc/authorize?", demo.base)),
+        "{authorize}"
+    );
+    assert!(
+        authorize.contains("code_challenge_method=S256"),
+        "{authorize}"
+    );
+    let back = get(&browser, &authorize).await;
+    let callback = back.header("location").to_owned();
+    assert!(
+        callback.starts_with(&format!("{}/callback?code=", demo.app)),
+        "{callback}"
+    );
+    let done = get(&browser, &callback).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    // Who signed in, the verified claims, userinfo and the profiles.
+    let shown = get(&browser, &format!("{}/", demo.app)).await;
+    assert_eq!(shown.status, 200);
+    for expected in [
+        "amartin",
+        "DEMO:UTILISATEUR",
+        "73282932000074",
+        "&quot;sub&quot;",
+        "/logout",
+    ] {
+        assert!(shown.body.contains(expected), "{expected}: {}", shown.body);
+    }
+    // Logout ends the application's session and the issuer's, and comes back.
+    let out = get(&browser, &format!("{}/logout", demo.app)).await;
+    let end = out.header("location").to_owned();
+    assert!(
+        end.starts_with(&format!("{}/oidc/logout?", demo.base)),
+        "{end}"
+    );
+    let again = get(&browser, &format!("{}/", demo.app)).await;
+    assert!(again.body.contains("/login"), "signed out: {}", again.body);
+}
