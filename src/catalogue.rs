@@ -447,8 +447,8 @@ mod tests {
 
     #[test]
     fn shipped_catalogue_is_valid() {
-        let c = Catalogue::read(Path::new("config/catalogue.toml")).unwrap();
-        assert!(c.check("config/catalogue.toml").is_empty());
+        // With the faces' own checks, as the server loads it.
+        let c = crate::server::load_catalogue(Path::new("config/catalogue.toml")).unwrap();
         assert!(!c.applications.is_empty());
     }
 

@@ -636,8 +636,9 @@ impl Config {
             ("ldap.time_limit_seconds", self.ldap.time_limit_seconds),
             ("ldap.bind_timeout_seconds", self.ldap.bind_timeout_seconds),
         ] {
-            if value == 0 {
-                bad(key, "0", "must be at least 1");
+            // A day at most: a deadline is an instant, which a huge number overflows.
+            if !(1..=86_400).contains(&value) {
+                bad(key, &value.to_string(), "must be between 1 and 86400");
             }
         }
         if self.mail.transport == MailTransport::Smtp {

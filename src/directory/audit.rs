@@ -48,11 +48,33 @@ impl super::Directory {
         Ok(head.map_or(0, |h| h.seq))
     }
 
-    /// Up to `max` changes written after position `after`, in order.
-    pub fn changes_after(&self, after: u64, max: usize) -> super::DirResult<Vec<AuditEvent>> {
+    /// Up to `max` changes written after position `after`, in order, with the position
+    /// read through. An event that does not decode is skipped (and logged): a follower
+    /// moves past it instead of stopping there for good.
+    pub fn changes_after(
+        &self,
+        after: u64,
+        max: usize,
+    ) -> super::DirResult<(u64, Vec<AuditEvent>)> {
         let from = after.saturating_add(1).to_be_bytes();
-        Ok(self.store.values_from(T::Audit, &from, max)?)
+        let mut through = after;
+        let mut events = Vec::new();
+        for (key, value) in self.store.raw_from(T::Audit, &from, max)? {
+            through = seq_of(&key).max(through);
+            match serde_json::from_slice::<AuditEvent>(&value) {
+                Ok(event) => events.push(event),
+                Err(e) => tracing::error!(seq = through, error = %e, "audit: undecodable event"),
+            }
+        }
+        Ok((through, events))
     }
+}
+
+/// The position of an audit key (its big-endian sequence number).
+fn seq_of(key: &[u8]) -> u64 {
+    key.get(..8)
+        .and_then(|k| <[u8; 8]>::try_from(k).ok())
+        .map_or(0, u64::from_be_bytes)
 }
 
 /// What an operation records, before it is chained.

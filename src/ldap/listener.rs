@@ -142,6 +142,11 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     ));
     let mut framed = Framed::new(io, codec);
     loop {
+        // Past the bind deadline nothing more is read: a client that keeps requests
+        // queued ahead cannot outlive it either.
+        if !session.authenticated() && Instant::now() >= bind_by {
+            return None;
+        }
         let next = tokio::select! {
             stopping = stop.wait_for(|s| *s) => {
                 drop(stopping);

@@ -17,7 +17,7 @@ use super::acl::{self, Viewer};
 use super::cache::View;
 use super::dit::{self, Key, Source, Unresolved};
 use super::filter::{self, Tri};
-use super::paging::{Paging, Share};
+use super::paging::Paging;
 use super::search::{self, Bounds, Selection, Shortfall};
 use super::{Face, Session};
 
@@ -452,13 +452,19 @@ impl Face {
             _ => None,
         });
         let selection = Selection::new(&req.attrs);
-        // Only a paged search needs it (formatting a filter costs).
+        // Only a paged search needs it (formatting a filter costs); kept as a digest,
+        // so that a huge filter costs no memory between pages.
         let fingerprint = match paged {
-            Some(_) => format!(
-                "{:?}|{}|{:?}|{:?}|{:?}|{}",
-                session.identity, req.base, req.scope, req.filter, req.attrs, req.typesonly
-            ),
-            None => String::new(),
+            Some(_) => {
+                let text = format!(
+                    "{:?}|{}|{:?}|{:?}|{:?}|{}",
+                    session.identity, req.base, req.scope, req.filter, req.attrs, req.typesonly
+                );
+                ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
+                    .as_ref()
+                    .to_vec()
+            }
+            None => Vec::new(),
         };
 
         // The keys to examine: a fresh search, or what a paging cookie left.
@@ -502,10 +508,13 @@ impl Face {
             }
             // A page size of 0 abandons the paged search (the cookie's state is gone).
             Some((0, _)) => return (success(), vec![paged_control(Vec::new())]),
-            Some(_) => match self.paged_start(session, &viewer, &base, req, bounds) {
-                Ok((keys, share)) => (keys, 0, Some(share)),
-                Err(res) => return (res, Vec::new()),
-            },
+            Some(_) => {
+                let most = bounds(Some(limits.max_paged_keys));
+                match self.initial_keys(&viewer, &base, &req.scope, &req.filter, most) {
+                    Ok(keys) => (keys, 0, None),
+                    Err(res) => return (res, Vec::new()),
+                }
+            }
             None => {
                 match self.initial_keys(&viewer, &base, &req.scope, &req.filter, bounds(None)) {
                     Ok(keys) => (keys, 0, None),
@@ -526,6 +535,7 @@ impl Face {
             None => Some(client_size.map_or(limits.size_limit, |c| c.min(limits.size_limit))),
         };
 
+        let first_entry = out.len();
         let mut returned = returned_before;
         let mut in_page = 0;
         let mut code = LdapResultCode::Success;
@@ -573,13 +583,39 @@ impl Face {
             _ => String::new(),
         };
         let res = result(code, message);
-        let Some(mut share) = share else {
+        if paged.is_none() {
             return (res, Vec::new());
-        };
+        }
         if keys.is_empty() {
             return (res, vec![paged_control(Vec::new())]);
         }
-        share.shrink_to(keys.len());
+        // A connection keeps a few paged searches; beyond, its oldest is forgotten (and
+        // gives its share back first).
+        if share.is_none() && session.pagings.len() >= limits.max_paged_searches {
+            session.pagings.pop_front();
+        }
+        // What is kept between pages takes its share of the server's budget: a search
+        // read in one page takes none.
+        let share = match share {
+            Some(mut s) => {
+                s.shrink_to(keys.len());
+                s
+            }
+            None => match self.paged_keys.reserve(keys.len()) {
+                Some(s) => s,
+                None => {
+                    out.truncate(first_entry);
+                    return (
+                        result(
+                            LdapResultCode::Busy,
+                            "the server holds as many paged results as it may now: retry \
+                             later, or narrow the search",
+                        ),
+                        Vec::new(),
+                    );
+                }
+            },
+        };
         let cookie = uuid::Uuid::new_v4().as_bytes().to_vec();
         session.pagings.push_back(Paging {
             cookie: cookie.clone(),
@@ -589,44 +625,6 @@ impl Face {
             share,
         });
         (res, vec![paged_control(cookie)])
-    }
-
-    /// The candidates of a new paged search, within the bounds of the connection and
-    /// of the server, and their share of the server's budget.
-    fn paged_start(
-        &self,
-        session: &Session,
-        viewer: &Viewer<'_>,
-        base: &Key,
-        req: &LdapSearchRequest,
-        bounds: impl Fn(Option<usize>) -> Bounds,
-    ) -> Result<(VecDeque<Key>, Share), LdapResult> {
-        let limits = &self.limits;
-        if session.pagings.len() >= limits.max_paged_searches {
-            return Err(result(
-                LdapResultCode::AdminLimitExceeded,
-                format!(
-                    "this connection already has {} paged searches open: read one to its end \
-                     or abandon it (page size 0) first",
-                    limits.max_paged_searches
-                ),
-            ));
-        }
-        let keys = self.initial_keys(
-            viewer,
-            base,
-            &req.scope,
-            &req.filter,
-            bounds(Some(limits.max_paged_keys)),
-        )?;
-        let Some(share) = self.paged_keys.reserve(keys.len()) else {
-            return Err(result(
-                LdapResultCode::Busy,
-                "the server holds as many paged results as it may now: retry later, \
-                 or narrow the search",
-            ));
-        };
-        Ok((keys, share))
     }
 
     /// The keys a new search examines, in order.

@@ -14,8 +14,8 @@ use super::dit::Key;
 pub struct Paging {
     /// The cookie the client sends back.
     pub cookie: Vec<u8>,
-    /// The search it belongs to (a cookie is refused with another search).
-    pub fingerprint: String,
+    /// A digest of the search it belongs to (a cookie is refused with another search).
+    pub fingerprint: Vec<u8>,
     /// The candidates left, each visible to the reader when it was queued.
     pub keys: VecDeque<Key>,
     /// Entries returned so far (against the client's size limit).

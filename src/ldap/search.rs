@@ -248,7 +248,8 @@ impl Bounds {
 }
 
 /// The entries a search considers, in a stable order, each within scope and visible
-/// to the reader: nothing the reader may not see is ever queued, so neither the
+/// to the reader (accounts of a search that is not paged are checked when their entry
+/// is read): nothing the reader may not see is ever kept between pages, so neither the
 /// entries nor a paging cookie can tell that such an entry exists. Gathering stops at
 /// the time limit and, for a paged search, past the bound of candidates it may keep.
 /// The filter still has to be evaluated on each.
@@ -283,10 +284,13 @@ pub fn candidates(
     for key in keys {
         bounds.check_time()?;
         let kind_ok = Kind::of(&key).is_some_and(|k| kinds.contains(&k));
+        // An account's visibility is checked when its entry is read (once, not twice),
+        // except for a paged search, whose kept keys must hold nothing hidden.
+        let checked_later = bounds.max_keys.is_none() && matches!(key, Key::Account(_));
         if kind_ok
             && in_scope(&key, base, scope)
             && seen.insert(key.clone())
-            && viewer.sees(dir, &key)?
+            && (checked_later || viewer.sees(dir, &key)?)
         {
             if let Some(max) = bounds.max_keys
                 && out.len() >= max

@@ -351,7 +351,8 @@ impl KeyRing {
 
 /// Reads every stored key record.
 pub fn records(table: &Table<KeyRecord>) -> Result<Vec<KeyRecord>, KeyError> {
-    Ok(table.entries()?.into_iter().map(|(_, r)| r).collect())
+    // Strict: a record that does not read stops the start instead of being replaced.
+    Ok(table.values()?)
 }
 
 /// Stores key records (made elsewhere, e.g. once for a whole test run) and flushes.

@@ -65,9 +65,12 @@ impl AccountWatch {
         // Moved on only once every change is read: after an error, all are read again.
         let mut seen = self.seen;
         loop {
-            let events = directory.changes_after(seen, CHANGES_PER_READ)?;
-            let Some(last) = events.last() else { break };
-            seen = last.seq.max(seen);
+            let (through, events) = directory.changes_after(seen, CHANGES_PER_READ)?;
+            if through == seen {
+                break;
+            }
+            let read = through - seen;
+            seen = through;
             for event in &events {
                 let password = event.action.starts_with("password.");
                 if (password || event.action.starts_with("account."))
@@ -76,7 +79,7 @@ impl AccountWatch {
                     *named.entry(id.to_owned()).or_default() |= password;
                 }
             }
-            if events.len() < CHANGES_PER_READ {
+            if read < CHANGES_PER_READ as u64 {
                 break;
             }
         }

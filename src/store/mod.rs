@@ -186,6 +186,9 @@ pub enum StoreError {
     },
 }
 
+/// A key and its value, as stored.
+pub type RawEntry = (Vec<u8>, Vec<u8>);
+
 /// The store: sled trees plus the single-writer lock.
 pub struct Store {
     db: sled::Db,
@@ -451,6 +454,18 @@ impl Store {
             .map(|kv| {
                 let (k, v) = kv?;
                 Ok((k.to_vec(), decode(t, &v)?))
+            })
+            .collect()
+    }
+
+    /// Up to `max` keys and values of a tree from key `from` on, in key order, as stored.
+    pub fn raw_from(&self, t: T, from: &[u8], max: usize) -> Result<Vec<RawEntry>, StoreError> {
+        self.tree(t)
+            .range(from..)
+            .take(max)
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((k.to_vec(), v.to_vec()))
             })
             .collect()
     }

@@ -200,6 +200,17 @@ impl<V: Serialize + DeserializeOwned> Table<V> {
         }
     }
 
+    /// Every value, in key order; a value that does not decode is an error (for state
+    /// that must be whole, such as signing keys).
+    pub fn values(&self) -> Result<Vec<V>, StateError> {
+        let mut out = Vec::new();
+        self.raw.for_each(&mut |_, raw| {
+            out.push(serde_json::from_slice::<V>(raw)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
     /// Every readable value with its key.
     pub fn entries(&self) -> Result<Vec<(Vec<u8>, V)>, StateError> {
         let mut out = Vec::new();

@@ -86,7 +86,7 @@ async fn paged_searches_are_bounded_per_connection_per_search_and_in_all() {
     let f = Fixture::start_with(SMALL, |c| {
         c.ldap.max_paged_searches_per_connection = 2;
         c.ldap.max_paged_keys_per_search = 4;
-        c.ldap.max_paged_keys_total = 6;
+        c.ldap.max_paged_keys_total = 5;
     })
     .await;
     let s = &f.structures()[0];
@@ -106,51 +106,55 @@ async fn paged_searches_are_bounded_per_connection_per_search_and_in_all() {
     assert_eq!(code, rc::ADMIN_LIMIT_EXCEEDED);
     assert!(dns.is_empty());
     // Without paging, the same search is whole.
-    assert_eq!(
-        search(
-            &mut ldap,
-            BASE,
-            Scope::Subtree,
-            &any_of(&logins[..5]),
-            &["1.1"]
-        )
-        .await
-        .len(),
-        5
-    );
+    let all = search(
+        &mut ldap,
+        BASE,
+        Scope::Subtree,
+        &any_of(&logins[..5]),
+        &["1.1"],
+    )
+    .await;
+    assert_eq!(all.len(), 5);
+    // Read in one page, a paged search keeps nothing.
+    let (dns, code, none) = page(&mut ldap, BASE, &any_of(&logins[..4]), 10, Vec::new()).await;
+    assert_eq!((dns.len(), code, none.is_empty()), (4, rc::SUCCESS, true));
+    assert_eq!(held(), 0);
 
-    // Four are kept: three left after a page of one.
+    // Four candidates, a page of one: three kept.
     let (dns, code, first) = page(&mut ldap, BASE, &any_of(&logins[..4]), 1, Vec::new()).await;
     assert_eq!((dns.len(), code), (1, rc::SUCCESS));
     assert!(!first.is_empty());
     assert_eq!(held(), 3);
-    // A second connection's search of four does not fit beside them: busy.
+    // Another connection's three left over do not fit beside them: busy, no entry.
     let mut other = f.as_person(admin_login.as_deref().unwrap()).await;
-    let (_, code, _) = page(&mut other, BASE, &any_of(&logins[1..5]), 1, Vec::new()).await;
-    assert_eq!(code, rc::BUSY);
-    // Two fit; then the first connection has its two open searches and no third.
+    let (dns, code, _) = page(&mut other, BASE, &any_of(&logins[1..5]), 1, Vec::new()).await;
+    assert_eq!((dns.len(), code), (0, rc::BUSY));
+    assert_eq!(held(), 3);
+    // Two left over fit.
     let (_, code, second) = page(&mut ldap, BASE, &any_of(&logins[..3]), 1, Vec::new()).await;
     assert_eq!(code, rc::SUCCESS);
     assert_eq!(held(), 5);
-    let (_, code, _) = page(&mut ldap, BASE, &any_of(&logins[..2]), 1, Vec::new()).await;
-    assert_eq!(code, rc::ADMIN_LIMIT_EXCEEDED);
-    // Abandoning one (page size 0) gives its place and its candidates back.
+    // A third paged search on the connection: its oldest is forgotten, with its keys.
+    let (_, code, third) = page(&mut ldap, BASE, &any_of(&logins[..2]), 1, Vec::new()).await;
+    assert_eq!(code, rc::SUCCESS);
+    assert_eq!(held(), 3);
+    let (_, code, _) = page(&mut ldap, BASE, &any_of(&logins[..4]), 1, first).await;
+    assert_eq!(
+        code,
+        rc::UNWILLING_TO_PERFORM,
+        "the oldest cookie is forgotten"
+    );
+    // Abandoning one (page size 0) gives its candidates back.
     let (_, code, none) = page(&mut ldap, BASE, &any_of(&logins[..3]), 0, second).await;
     assert_eq!((code, none.is_empty()), (rc::SUCCESS, true));
-    assert_eq!(held(), 3);
-    let (dns, code, _) = page(&mut ldap, BASE, &any_of(&logins[..2]), 1, Vec::new()).await;
-    assert_eq!((dns.len(), code), (1, rc::SUCCESS));
+    assert_eq!(held(), 1);
     // Reading a search to its end gives its candidates back, and closing the
     // connection gives back the rest.
-    let mut cookie = first;
-    let mut seen = 1;
-    while !cookie.is_empty() {
-        let (dns, code, next) = page(&mut ldap, BASE, &any_of(&logins[..4]), 1, cookie).await;
-        assert_eq!(code, rc::SUCCESS);
-        seen += dns.len();
-        cookie = next;
-    }
-    assert_eq!(seen, 4);
+    let (dns, code, end) = page(&mut ldap, BASE, &any_of(&logins[..2]), 1, third).await;
+    assert_eq!((dns.len(), code, end.is_empty()), (1, rc::SUCCESS, true));
+    assert_eq!(held(), 0);
+    let (_, _, kept) = page(&mut ldap, BASE, &any_of(&logins[..2]), 1, Vec::new()).await;
+    assert!(!kept.is_empty());
     assert_eq!(held(), 1);
     ldap.unbind().await.unwrap();
     for _ in 0..50 {
@@ -277,6 +281,32 @@ async fn a_connection_that_does_not_bind_in_time_is_closed() {
     assert!(answers(&mut unbound).await);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert!(closed_within(&mut unbound, Duration::from_secs(2)).await);
+    // Nor does a client that keeps a request queued ahead all the time.
+    let busy = TcpStream::connect(addr).await.unwrap();
+    let (mut rx, mut tx) = busy.into_split();
+    let writer = tokio::spawn(async move {
+        for i in 0..100 {
+            if tx.write_all(&encode(vec![root_dse(i + 1)])).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 4096];
+    // The writer keeps it busy for 5 s; the deadline is 1 s.
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "a busy unbound connection stayed open"
+        );
+        match tokio::time::timeout(Duration::from_secs(3), rx.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(_)) => {}
+            Err(_) => panic!("the connection stayed open"),
+        }
+    }
+    writer.abort();
     // A bound connection lives on to the idle timeout.
     let mut bound = f.as_application("ALPHA").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;

@@ -152,7 +152,8 @@ async fn thousands_of_idle_connections_are_held_and_the_server_still_answers() {
     if wanted < 3_000 {
         eprintln!("open-file limit: {wanted} idle connections instead of 3000");
     }
-    let f = Fixture::start(SMALL).await;
+    // They stay unbound: the bind deadline must outlast opening them all.
+    let f = Fixture::start_with(SMALL, |c| c.ldap.bind_timeout_seconds = 600).await;
     let addr = f.server().ldap_addr.unwrap();
     // Many clients, as in production: one address may hold only
     // `ldap.max_connections_per_address` of them.
