@@ -39,6 +39,7 @@ use openidconnect::IssuerUrl;
 pub use browser::BrowserSession;
 pub use claims::{ApexClaims, ApexIdToken, UserClaims};
 pub use discovery::{ApexProviderMetadata, ApexProviderMetadataDocument, path};
+pub use session::cookie;
 pub use tokens::AccessClaims;
 
 use crate::config::OidcConfig;

@@ -24,18 +24,10 @@ impl Drop for Demo {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts `apex-idp demo` with its application on a free port.
 fn start_demo() -> Demo {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = crate::common::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = Command::new(BIN)
         .args(["demo", "--app-listen", "127.0.0.1:0", "--data-dir"])

@@ -366,6 +366,15 @@ impl Resp {
     }
 }
 
+/// A loopback port free now (for a server whose public URL must name its port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A browser: follows nothing by itself, keeps its cookies (set and removed by the
 /// server's `Set-Cookie`) and sends them back.
 pub struct Browser {

@@ -84,14 +84,6 @@ fn test_keys() -> &'static [KeyRecord] {
     })
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A running issuer.
 pub type Op = TestServer;
 
@@ -119,7 +111,7 @@ impl Op {
         let file = dir.path().join("catalogue.toml");
         std::fs::write(&file, toml::to_string(&catalogue).unwrap()).unwrap();
         // The issuer is the public URL: it must be the real address.
-        let port = free_port();
+        let port = common::free_port();
         let mut config = common::test_config(dir.path());
         config.server.public_url = format!("http://127.0.0.1:{port}");
         config.http.listen = format!("127.0.0.1:{port}");
