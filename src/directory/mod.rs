@@ -193,13 +193,13 @@ impl Directory {
 
     /// The services of a structure.
     pub fn services_of(&self, structure_id: &str) -> DirResult<Vec<Service>> {
-        let ids = self.store.index_ids(T::ServicesByStructure, structure_id)?;
+        let ids = self.service_ids_of(structure_id)?;
         ids.iter().map(|id| self.service(id)).collect()
     }
 
     /// The accounts of a structure.
     pub fn accounts_of(&self, structure_id: &str) -> DirResult<Vec<Account>> {
-        let ids = self.store.index_ids(T::AccountsByStructure, structure_id)?;
+        let ids = self.member_ids(Members::Structure(structure_id))?;
         ids.iter().map(|id| self.account(id)).collect()
     }
 

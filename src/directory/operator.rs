@@ -30,13 +30,7 @@ impl Directory {
             ));
         }
         self.write(|batch| {
-            if self
-                .store
-                .tree(T::StructureBySiret)
-                .get(siret.as_str())
-                .map_err(crate::store::StoreError::from)?
-                .is_some()
-            {
+            if self.structure_id_by_siret(siret.as_str())?.is_some() {
                 return Err(DirError::conflict(
                     "siret-taken",
                     format!("une structure de SIRET {siret} existe déjà"),
@@ -74,13 +68,9 @@ impl Directory {
     /// A structure by id or by SIRET.
     pub fn structure_by_ref(&self, reference: &str) -> DirResult<Structure> {
         if let Ok(siret) = Siret::parse(reference)
-            && let Some(id) = self
-                .store
-                .tree(T::StructureBySiret)
-                .get(siret.as_str())
-                .map_err(crate::store::StoreError::from)?
+            && let Some(id) = self.structure_id_by_siret(siret.as_str())?
         {
-            return self.structure(&String::from_utf8_lossy(&id));
+            return self.structure(&id);
         }
         self.structure(reference)
     }
@@ -176,10 +166,7 @@ impl Directory {
         email: &str,
         except: Option<&str>,
     ) -> DirResult<()> {
-        for id in self
-            .store
-            .index_ids(T::AccountsByEmail, &email.to_lowercase())?
-        {
+        for id in self.account_ids_by_email(&email.to_lowercase())? {
             if Some(id.as_str()) == except {
                 continue;
             }

@@ -1,10 +1,9 @@
 //! Services of a structure: create, rename, delete, merge, transfer people.
 
-use super::{DirError, DirResult, Directory, new_id};
+use super::{DirError, DirResult, Directory, Members, new_id};
 use crate::domain::rights::{Target, authorize};
 use crate::domain::structure::check_name;
 use crate::domain::{Account, Actor, Function, Service};
-use crate::store::T;
 
 impl Directory {
     /// A service of the actor's structure, hidden if it belongs to another.
@@ -94,7 +93,7 @@ impl Directory {
                 Function::ManageServices,
                 &Target::of_service(&before),
             )?;
-            let members = self.store.index_ids(T::AccountsByService, id)?;
+            let members = self.member_ids(Members::Service(id))?;
             if !members.is_empty() {
                 return Err(DirError::Conflict {
                     rule: "service-not-empty",
@@ -141,7 +140,7 @@ impl Directory {
                 ));
             }
             let now = self.now();
-            for id in self.store.index_ids(T::AccountsByService, &source.id)? {
+            for id in self.member_ids(Members::Service(&source.id))? {
                 let before = self.account(&id)?;
                 let after = Account {
                     service_id: Some(target.id.clone()),

@@ -1,12 +1,11 @@
 //! Reads the web space needs beyond the API's: a searched and paged consultation of the
 //! structure, the profiles an actor may hand out, the administrateurs to contact.
 
-use super::{AccountSummary, DirError, DirResult, Directory};
+use super::{AccountSummary, DirError, DirResult, Directory, Members};
 use crate::auth::token::TokenKind;
 use crate::domain::login::fold;
 use crate::domain::rights::{ProfileSource, Target, allowance, authorize};
 use crate::domain::{Account, AccountState, Actor, Function, ProfileId, Role, Service};
-use crate::store::T;
 
 /// What the consultation of a structure looks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -171,7 +170,7 @@ impl Directory {
         )?;
         let mut out = Vec::new();
         for s in self.services_of(&actor.structure_id)? {
-            let n = self.store.index_ids(T::AccountsByService, &s.id)?.len();
+            let n = self.member_ids(Members::Service(&s.id))?.len();
             out.push((s, n));
         }
         out.sort_by_key(|(s, _)| fold(&s.name));
@@ -201,8 +200,7 @@ impl Directory {
         let target = Target::of_service(&service);
         authorize(actor, Function::Consult, &target)?;
         let mut members: Vec<Account> = self
-            .store
-            .index_ids(T::AccountsByService, &service.id)?
+            .member_ids(Members::Service(&service.id))?
             .iter()
             .map(|id| self.account(id))
             .collect::<DirResult<_>>()?;
