@@ -39,7 +39,7 @@ impl Session {
     /// password ends every other session at once (the one that set it takes the new
     /// stamp, see [`ApiSessions::renewed`]).
     pub fn holds(&self, account: &Account) -> bool {
-        stamp::still(self.stamp.as_deref(), stamp::of_credential(account))
+        stamp::proves(self.stamp.as_deref(), account)
     }
 }
 

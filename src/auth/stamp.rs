@@ -30,6 +30,13 @@ pub fn of_links(account: &Account) -> Option<String> {
     Some(digest(&["apex-stamp/links", &c.phc, &email]))
 }
 
+/// Whether a session or family stamped `held` still goes with the account's password:
+/// the one rule of every face (API sessions, SSO sessions and token families, LDAP
+/// binds).
+pub fn proves(held: Option<&str>, account: &Account) -> bool {
+    still(held, of_credential(account))
+}
+
 /// Whether a record stamped `held` still goes with the account, whose stamp is `now`.
 pub fn still(held: Option<&str>, now: Option<String>) -> bool {
     held.is_some() && held == now.as_deref()

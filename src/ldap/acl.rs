@@ -221,10 +221,7 @@ pub fn viewer<'a>(
         Identity::Person {
             account_id, stamp, ..
         } => match dir.account_shared(account_id) {
-            Ok(a)
-                if a.state == AccountState::Active
-                    && stamp::still(stamp.as_deref(), stamp::of_credential(&a)) =>
-            {
+            Ok(a) if a.state == AccountState::Active && stamp::proves(stamp.as_deref(), &a) => {
                 Viewer::Person(actor_of(&a))
             }
             _ => Viewer::Anonymous,

@@ -51,8 +51,7 @@ impl Authentication {
     /// password it proved. A new password ends every session, code and token family
     /// opened with the old one, at once and whatever face set it.
     pub fn valid_for(&self, account: &Account) -> bool {
-        account.state == AccountState::Active
-            && stamp::still(self.stamp.as_deref(), stamp::of_credential(account))
+        account.state == AccountState::Active && stamp::proves(self.stamp.as_deref(), account)
     }
 }
 
