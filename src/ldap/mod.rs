@@ -50,16 +50,10 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// Longest time a connection stays open without a successful bind.
     pub bind_timeout: Duration,
-    /// Open connections in all.
-    pub max_connections: usize,
-    /// Open connections from one source (an IPv6 client by its /64).
-    pub max_connections_per_address: usize,
     /// Paged searches one connection keeps open.
     pub max_paged_searches: usize,
     /// Candidates one paged search keeps.
     pub max_paged_keys: usize,
-    /// Candidates all paged searches keep together.
-    pub max_paged_keys_total: usize,
 }
 
 impl Limits {
@@ -73,11 +67,8 @@ impl Limits {
             time_limit: Duration::from_secs(c.time_limit_seconds),
             idle_timeout: Duration::from_secs(c.idle_timeout_seconds),
             bind_timeout: Duration::from_secs(c.bind_timeout_seconds),
-            max_connections: c.max_connections,
-            max_connections_per_address: c.max_connections_per_address,
             max_paged_searches: c.max_paged_searches_per_connection,
             max_paged_keys: c.max_paged_keys_per_search,
-            max_paged_keys_total: c.max_paged_keys_total,
         }
     }
 }

@@ -508,15 +508,10 @@ impl Face {
             }
             // A page size of 0 abandons the paged search (the cookie's state is gone).
             Some((0, _)) => return (success(), vec![paged_control(Vec::new())]),
-            Some(_) => {
-                let most = bounds(Some(limits.max_paged_keys));
+            // A fresh search; a paged one may keep only so many candidates.
+            _ => {
+                let most = bounds(paged.as_ref().map(|_| limits.max_paged_keys));
                 match self.initial_keys(&viewer, &base, &req.scope, &req.filter, most) {
-                    Ok(keys) => (keys, 0, None),
-                    Err(res) => return (res, Vec::new()),
-                }
-            }
-            None => {
-                match self.initial_keys(&viewer, &base, &req.scope, &req.filter, bounds(None)) {
                     Ok(keys) => (keys, 0, None),
                     Err(res) => return (res, Vec::new()),
                 }

@@ -157,13 +157,7 @@ async fn thousands_of_idle_connections_are_held_and_the_server_still_answers() {
     let addr = f.server().ldap_addr.unwrap();
     // Many clients, as in production: one address may hold only
     // `ldap.max_connections_per_address` of them.
-    let per_source = f
-        .server()
-        .ldap_face
-        .as_ref()
-        .unwrap()
-        .limits()
-        .max_connections_per_address;
+    let per_source = apex_idp::config::LdapConfig::default().max_connections_per_address;
     let mut idle = Vec::with_capacity(wanted);
     for i in 0..wanted {
         let source = std::net::Ipv4Addr::from(
