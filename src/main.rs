@@ -110,7 +110,7 @@ fn main() -> ExitCode {
             if !dev {
                 refuse_demo_secrets(&c)?;
             }
-            run_async(serve(c, None, false))
+            run_async(serve(c, Mode::Serve))
         }),
         Command::Demo {
             data_dir,
@@ -121,7 +121,7 @@ fn main() -> ExitCode {
             c.mail.outbox_dir = data_dir.join("outbox");
             match app_listen {
                 Some(listen) => run_async(demo(c, listen)),
-                None => run_async(serve(c, None, true)),
+                None => run_async(serve(c, Mode::Demo { app: None })),
             }
         }),
         Command::HashSecret { config } => load(config.as_deref()).and_then(|c| hash_secret(&c)),
@@ -196,29 +196,32 @@ async fn demo(mut config: Config, app_listen: String) -> Result<(), String> {
         stopped,
     )
     .map_err(|e| e.to_string())?;
-    let served = serve(config, Some(addr), true).await;
+    let served = serve(config, Mode::Demo { app: Some(addr) }).await;
     let _ = stop.send(true);
     let _ = task.await;
     served
 }
 
-/// `serve`, and `demo` (with the demo application's address when it runs).
-async fn serve(
-    config: Config,
-    demo_app: Option<std::net::SocketAddr>,
-    demo: bool,
-) -> Result<(), String> {
+/// What the server runs as.
+enum Mode {
+    /// `serve`.
+    Serve,
+    /// `demo`, with the demo application's address when it runs.
+    Demo { app: Option<std::net::SocketAddr> },
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+async fn serve(config: Config, mode: Mode) -> Result<(), String> {
     server::install_crypto_provider();
     let directory =
         server::open_directory(&config, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
-    let demo_signins = if demo {
-        Some(
+    let demo_signins = match mode {
+        Mode::Demo { .. } => Some(
             apex_idp::demo::seed(&directory)
                 .await
                 .map_err(|e| format!("demo data: {e}"))?,
-        )
-    } else {
-        None
+        ),
+        Mode::Serve => None,
     };
     let server = server::start_with(&config, directory)
         .await
@@ -234,21 +237,21 @@ async fn serve(
     if let Some(addr) = server.ldaps_addr {
         println!("{}", listening_line("ldaps", addr));
     }
-    if let Some(addr) = demo_app {
+    if let Mode::Demo { app: Some(addr) } = mode {
         println!("{}", listening_line("demo-app", addr));
     }
     if let Some(signins) = demo_signins {
         apex_idp::demo::print(&config, &server, &signins);
     }
-    match demo_app {
-        Some(addr) => println!(
+    match mode {
+        Mode::Demo { app: Some(addr) } => println!(
             "  demo application {}/  (an OpenID Connect client: sign in, see the claims)",
             apex_idp::demo_app::base_of(addr)
         ),
-        None if demo => println!(
+        Mode::Demo { app: None } => println!(
             "  demo application: add --app-listen {DEMO_APP_LISTEN} to serve it where the portal links"
         ),
-        None => {}
+        Mode::Serve => {}
     }
     wait_for_signal().await;
     eprintln!("apex-idp: stopping");

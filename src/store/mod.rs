@@ -477,11 +477,9 @@ impl Store {
         from: &[u8],
         max: usize,
     ) -> Result<Vec<V>, StoreError> {
-        self.tree(t)
-            .range(from..)
-            .values()
-            .take(max)
-            .map(|v| decode(t, &v?))
+        self.raw_from(t, from, max)?
+            .iter()
+            .map(|(_, v)| decode(t, v))
             .collect()
     }
 
@@ -501,21 +499,11 @@ impl Store {
     }
 
     fn scan_index(&self, t: T, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let mut p = prefix.as_bytes().to_vec();
-        p.push(0);
-        self.tree(t)
-            .scan_prefix(&p)
-            .keys()
-            .map(|k| {
-                let k = k?;
-                let id = k.get(p.len()..).unwrap_or_default();
-                Ok(String::from_utf8_lossy(id).into_owned())
-            })
-            .collect()
+        self.index_iter(t, prefix).collect()
     }
 
     /// The ids stored after `prefix \0` in an index tree, read lazily (past the
-    /// cache: for walks that usually stop early).
+    /// cache: for walks that usually stop early, and to fill the cache).
     pub fn index_iter(
         &self,
         t: T,
