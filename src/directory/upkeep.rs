@@ -5,7 +5,8 @@
 
 use std::io::{Seek, Write};
 
-use crate::auth::session::ApiSessions;
+use crate::auth::session::{ApiSessions, Session, Subject};
+use crate::domain::{Account, Actor};
 use std::sync::Arc;
 
 use crate::store::table::FaceState;
@@ -24,6 +25,21 @@ impl Directory {
     /// The API sessions.
     pub fn api_sessions(&self) -> ApiSessions<'_> {
         ApiSessions::new(&self.store)
+    }
+
+    /// The person behind an API session token, as he is now: the session live, his
+    /// account active, and still with the password the session was opened with.
+    pub fn api_session(&self, token: &str) -> DirResult<(Session, Actor, Account)> {
+        let session = self
+            .api_sessions()
+            .find(token, self.now())?
+            .ok_or(DirError::Unauthenticated)?;
+        let Subject::Account { account_id } = &session.subject;
+        let (actor, account) = self.actor(account_id)?;
+        if !session.holds(&account) {
+            return Err(DirError::Unauthenticated);
+        }
+        Ok((session, actor, account))
     }
 
     /// Whether the store answers (for `/readyz`).

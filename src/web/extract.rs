@@ -12,7 +12,6 @@ use serde::de::DeserializeOwned;
 use super::AppState;
 use super::client::ClientAddr;
 use super::problem::Problem;
-use crate::auth::session::Subject;
 use crate::directory::DirError;
 use crate::domain::{Account, Actor};
 
@@ -122,18 +121,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or(DirError::Unauthenticated)?.to_owned();
-        let now = state.directory.now();
-        let s = state
-            .directory
-            .api_sessions()
-            .find(&token, now)
-            .map_err(DirError::from)?
-            .ok_or(DirError::Unauthenticated)?;
-        let Subject::Account { account_id } = &s.subject;
-        let (actor, account) = state.directory.actor(account_id)?;
-        if !s.holds(&account) {
-            return Err(DirError::Unauthenticated.into());
-        }
+        let (s, actor, account) = state.directory.api_session(&token)?;
         let path = parts
             .extensions
             .get::<OriginalUri>()
