@@ -40,6 +40,8 @@ struct DemoApp {
     base: String,
     secret: String,
     http: reqwest::Client,
+    /// The issuer's discovery document, once read.
+    metadata: tokio::sync::OnceCell<Value>,
     /// Sign-ins under way, by state: the PKCE verifier and the nonce.
     pending: Mutex<Vec<(String, Pending)>>,
     /// Signed-in browsers, by cookie.
@@ -76,6 +78,7 @@ pub fn spawn(
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(std::io::Error::other)?,
+        metadata: tokio::sync::OnceCell::new(),
         pending: Mutex::new(Vec::new()),
         sessions: Mutex::new(HashMap::new()),
     });
@@ -185,9 +188,14 @@ async fn home(State(app): St, headers: HeaderMap) -> Response {
 }
 
 /// The issuer's discovery document.
-async fn discovery(app: &DemoApp) -> Result<Value, String> {
-    let url = format!("{}/.well-known/openid-configuration", app.issuer);
-    fetch_json(app.http.get(url)).await
+/// The issuer's discovery document, read once.
+async fn discovery(app: &DemoApp) -> Result<&Value, String> {
+    app.metadata
+        .get_or_try_init(|| async {
+            let url = format!("{}/.well-known/openid-configuration", app.issuer);
+            fetch_json(app.http.get(url)).await
+        })
+        .await
 }
 
 async fn fetch_json(request: reqwest::RequestBuilder) -> Result<Value, String> {
@@ -218,7 +226,7 @@ async fn login(State(app): St) -> Response {
         Ok(m) => m,
         Err(e) => return failure(StatusCode::BAD_GATEWAY, &e),
     };
-    let Ok(authorize) = endpoint(&meta, "authorization_endpoint") else {
+    let Ok(authorize) = endpoint(meta, "authorization_endpoint") else {
         return failure(StatusCode::BAD_GATEWAY, "no authorization endpoint");
     };
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -301,7 +309,7 @@ async fn finish(app: &DemoApp, code: &str, pending: &Pending) -> Result<Signed, 
         .finish();
     let tokens = fetch_json(
         app.http
-            .post(endpoint(&meta, "token_endpoint")?)
+            .post(endpoint(meta, "token_endpoint")?)
             .basic_auth(CLIENT_ID, Some(&app.secret))
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(form),
@@ -310,7 +318,7 @@ async fn finish(app: &DemoApp, code: &str, pending: &Pending) -> Result<Signed, 
     let id_token = text(&tokens, "id_token").ok_or("no ID token")?.to_owned();
     let access_token = text(&tokens, "access_token").ok_or("no access token")?;
     let jwks: JsonWebKeySet<CoreJsonWebKey> =
-        serde_json::from_value(fetch_json(app.http.get(endpoint(&meta, "jwks_uri")?)).await?)
+        serde_json::from_value(fetch_json(app.http.get(endpoint(meta, "jwks_uri")?)).await?)
             .map_err(|e| e.to_string())?;
     let issuer = IssuerUrl::new(app.issuer.clone()).map_err(|e| e.to_string())?;
     let verifier = CoreIdTokenVerifier::new_confidential_client(
@@ -326,7 +334,7 @@ async fn finish(app: &DemoApp, code: &str, pending: &Pending) -> Result<Signed, 
     let claims = serde_json::to_value(claims).map_err(|e| e.to_string())?;
     let userinfo = fetch_json(
         app.http
-            .get(endpoint(&meta, "userinfo_endpoint")?)
+            .get(endpoint(meta, "userinfo_endpoint")?)
             .bearer_auth(access_token),
     )
     .await?;
@@ -343,7 +351,7 @@ async fn logout(State(app): St, headers: HeaderMap) -> Response {
     let signed = cookie_of(&headers).and_then(|c| lock(&app.sessions).remove(&c));
     let clear = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     let target = match (signed, discovery(&app).await) {
-        (Some(s), Ok(meta)) => match endpoint(&meta, "end_session_endpoint")
+        (Some(s), Ok(meta)) => match endpoint(meta, "end_session_endpoint")
             .ok()
             .and_then(|e| url::Url::parse(&e).ok())
         {
