@@ -310,27 +310,8 @@ impl PasswordConfig {
     }
 }
 
-/// `[argon2]`: cost of the password and secret hashes.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Argon2Config {
-    /// Memory in KiB.
-    pub m_kib: u32,
-    /// Iterations.
-    pub t: u32,
-    /// Parallelism.
-    pub p: u32,
-}
-
-impl Default for Argon2Config {
-    fn default() -> Self {
-        Argon2Config {
-            m_kib: 19_456,
-            t: 2,
-            p: 1,
-        }
-    }
-}
+/// `[argon2]`: cost of the password and secret hashes (the hasher's own type).
+pub use crate::auth::password::Argon2Config;
 
 /// `[operator]`
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -5,9 +5,30 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use argon2::password_hash::phc::Output;
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, Version};
+use serde::Deserialize;
 use tokio::sync::Semaphore;
 
-use crate::config::Argon2Config;
+/// `[argon2]`: cost of the password and secret hashes.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Argon2Config {
+    /// Memory in KiB.
+    pub m_kib: u32,
+    /// Iterations.
+    pub t: u32,
+    /// Parallelism.
+    pub p: u32,
+}
+
+impl Default for Argon2Config {
+    fn default() -> Self {
+        Argon2Config {
+            m_kib: 19_456,
+            t: 2,
+            p: 1,
+        }
+    }
+}
 
 /// Whether a string is an argon2id PHC hash.
 pub fn is_argon2id_phc(s: &str) -> bool {
