@@ -19,6 +19,7 @@ pub mod demo;
 pub mod demo_app;
 pub mod directory;
 pub mod domain;
+pub mod http;
 pub mod ldap;
 pub mod mail;
 pub mod oidc;

@@ -5,6 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
+use axum::extract::FromRef;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -14,7 +16,9 @@ use crate::catalogue::Catalogue;
 use crate::clock::Clock;
 use crate::config::{Config, Problems};
 use crate::directory::{self, Directory, Settings, mailqueue};
+use crate::http::client::TrustedProxies;
 use crate::mail::Postman;
+use crate::oidc::OidcState;
 use crate::store::Store;
 use crate::tls::Certificates;
 use crate::web::{self, AppState, Faces};
@@ -171,15 +175,26 @@ pub async fn start_with(config: &Config, directory: Arc<Directory>) -> Result<Se
     );
     let trusted_proxies = crate::auth::addr::parse_list(&config.http.trusted_proxies)
         .map_err(|e| StartError::Other(e.to_string()))?;
-    let state = Arc::new(AppState {
-        oidc: Arc::clone(&oidc),
-        directory: Arc::clone(&directory),
-        operator_tokens: web::operator_tokens::OperatorTokens::new(
-            config.operator.token_hashes.clone(),
-        ),
-        metrics: web::metrics::Metrics::default(),
-        trusted_proxies: trusted_proxies.clone(),
-    });
+    let metrics = Arc::new(crate::http::metrics::Metrics::default());
+    let proxies = TrustedProxies(trusted_proxies.clone().into());
+    let http = Http {
+        web: Arc::new(AppState {
+            directory: Arc::clone(&directory),
+            operator_tokens: web::operator_tokens::OperatorTokens::new(
+                config.operator.token_hashes.clone(),
+            ),
+            metrics: Arc::clone(&metrics),
+            browser: oidc.browser(),
+            keys: Arc::clone(&oidc) as Arc<dyn crate::http::keys::KeyRotation>,
+            trusted_proxies: proxies.clone(),
+        }),
+        oidc: Arc::new(crate::oidc::OidcState {
+            directory: Arc::clone(&directory),
+            oidc: Arc::clone(&oidc),
+            metrics: Arc::clone(&metrics),
+        }),
+        proxies,
+    };
     let (stop, _) = watch::channel(false);
     let limits = web::listener::Limits {
         max_connections: config.http.max_connections,
@@ -187,7 +202,11 @@ pub async fn start_with(config: &Config, directory: Arc<Directory>) -> Result<Se
         header_read: Duration::from_secs(config.http.header_read_timeout_seconds),
         unbounded: trusted_proxies,
     };
-    let timeout = Duration::from_secs(config.http.request_timeout_seconds);
+    let policy = || crate::http::Policy {
+        request_timeout: Duration::from_secs(config.http.request_timeout_seconds),
+        https: oidc.issuer().starts_with("https://"),
+        metrics: Arc::clone(&metrics),
+    };
     let body = config.http.max_body_bytes;
     let faces = if management.is_some() {
         Faces::Public
@@ -203,7 +222,7 @@ pub async fn start_with(config: &Config, directory: Arc<Directory>) -> Result<Se
     };
     let mut http_tasks = vec![web::listener::spawn(
         listener,
-        web::router(Arc::clone(&state), body, timeout, faces),
+        http.application(faces, body, policy()),
         https,
         limits.clone(),
         stop.subscribe(),
@@ -211,7 +230,7 @@ pub async fn start_with(config: &Config, directory: Arc<Directory>) -> Result<Se
     if let Some(listener) = management {
         http_tasks.push(web::listener::spawn(
             listener,
-            web::router(Arc::clone(&state), body, timeout, Faces::Management),
+            http.application(Faces::Management, body, policy()),
             None,
             limits,
             stop.subscribe(),
@@ -361,4 +380,41 @@ pub fn check_config(path: Option<&Path>) -> Result<(Config, Catalogue), Vec<Stri
     let catalogue = load_catalogue(&config.catalogue.file)
         .map_err(|p| p.0.iter().map(ToString::to_string).collect::<Vec<_>>())?;
     Ok((config, catalogue))
+}
+
+/// The state of the HTTP application, composed of each face's: the web space and the
+/// JSON API on one side, the issuer on the other, neither naming the other.
+#[derive(Clone)]
+struct Http {
+    web: Arc<AppState>,
+    oidc: Arc<OidcState>,
+    proxies: TrustedProxies,
+}
+
+impl FromRef<Http> for Arc<OidcState> {
+    fn from_ref(http: &Http) -> Arc<OidcState> {
+        Arc::clone(&http.oidc)
+    }
+}
+
+impl FromRef<Http> for TrustedProxies {
+    fn from_ref(http: &Http) -> TrustedProxies {
+        http.proxies.clone()
+    }
+}
+
+impl Http {
+    /// The application of one listener: the faces it serves, under the policy.
+    fn application(
+        &self,
+        faces: Faces,
+        max_body_bytes: usize,
+        policy: crate::http::Policy,
+    ) -> Router {
+        let mut app: Router<Http> = web::router(Arc::clone(&self.web), max_body_bytes, faces);
+        if faces != Faces::Management {
+            app = app.merge(crate::oidc::router());
+        }
+        crate::http::guard(app.with_state(self.clone()), policy)
+    }
 }

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use super::{DirError, DirResult, Directory};
 use crate::auth::backoff::Kind;
+use crate::auth::browser::{Accounts, Authentication};
 use crate::domain::{Account, AccountState};
 
 /// Longest application secret checked; longer ones are refused without a hash.
@@ -16,6 +17,18 @@ pub struct SignedIn {
     pub account: Account,
     /// Its password has expired: only its renewal is allowed.
     pub password_expired: bool,
+}
+
+/// The browser's sessions stand while their account does, with the password proven.
+impl Accounts for Directory {
+    fn now(&self) -> i64 {
+        Directory::now(self)
+    }
+
+    fn still_stands(&self, authentication: &Authentication) -> bool {
+        self.account_shared(&authentication.account_id)
+            .is_ok_and(|a| authentication.valid_for(&a))
+    }
 }
 
 impl Directory {

@@ -10,24 +10,28 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 
-use super::AppState;
 use crate::auth::addr::{Cidr, any_contains, canonical};
 
 /// The client's address, for backoff counters and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);
 
-impl FromRequestParts<Arc<AppState>> for ClientAddr {
+/// The peers whose forwarding headers name the client (`http.trusted_proxies`), as a
+/// state the [`ClientAddr`] extractor reads.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(pub Arc<[Cidr]>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr
+where
+    TrustedProxies: FromRef<S>,
+{
     type Rejection = StatusCode;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let ConnectInfo(peer) = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -36,7 +40,7 @@ impl FromRequestParts<Arc<AppState>> for ClientAddr {
         Ok(ClientAddr(client_address(
             peer.ip(),
             &parts.headers,
-            &state.trusted_proxies,
+            &TrustedProxies::from_ref(state).0,
         )))
     }
 }

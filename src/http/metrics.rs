@@ -8,8 +8,6 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::AppState;
-
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
 
@@ -89,10 +87,9 @@ impl Metrics {
 }
 
 /// Middleware that measures every request.
-pub async fn measure(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+pub async fn measure(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let response = next.run(req).await;
-    st.metrics
-        .observe(response.status().as_u16(), start.elapsed().as_secs_f64());
+    metrics.observe(response.status().as_u16(), start.elapsed().as_secs_f64());
     response
 }

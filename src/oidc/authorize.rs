@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::grants::Authentication;
 use super::params::{OAuthError, Params};
-use super::session::SsoSession;
+use crate::auth::browser::SsoSession;
 use crate::catalogue::{Application, Catalogue, OidcClient};
 use crate::domain::{Account, AccountState};
 

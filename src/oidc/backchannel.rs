@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::Oidc;
 use super::jws;
-use super::session::SsoSession;
+use crate::auth::browser::SsoSession;
 use crate::catalogue::Catalogue;
 
 /// The event of a logout token.

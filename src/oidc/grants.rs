@@ -6,54 +6,12 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ACR, AMR_PASSWORD};
-use crate::auth::stamp;
+pub use crate::auth::browser::Authentication;
 use crate::auth::token::{digest, random_secret};
-use crate::domain::{Account, AccountState};
 use crate::store::table::{FaceState, StateError, Table};
 
 /// Lifetime of an authorization code, in seconds.
 pub const CODE_SECONDS: i64 = 60;
-
-/// How the person signed in (copied from the SSO session into what it yields).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Authentication {
-    /// The account.
-    pub account_id: String,
-    /// When the person signed in (unix seconds).
-    pub auth_time: i64,
-    /// Methods (RFC 8176).
-    pub amr: Vec<String>,
-    /// Context class.
-    pub acr: String,
-    /// The SSO session it happened in (`sid` of ID tokens and logout tokens).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
-    /// The stamp of the password proven ([`stamp::of_credential`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stamp: Option<String>,
-}
-
-impl Authentication {
-    /// A password sign-in of `account`, now.
-    pub fn password(account: &Account, now: i64) -> Authentication {
-        Authentication {
-            account_id: account.id.clone(),
-            auth_time: now,
-            amr: vec![AMR_PASSWORD.to_owned()],
-            acr: ACR.to_owned(),
-            sid: None,
-            stamp: stamp::of_credential(account),
-        }
-    }
-
-    /// Whether this sign-in still stands for the account: active, and still with the
-    /// password it proved. A new password ends every session, code and token family
-    /// opened with the old one, at once and whatever face set it.
-    pub fn valid_for(&self, account: &Account) -> bool {
-        account.state == AccountState::Active && stamp::proves(self.stamp.as_deref(), account)
-    }
-}
 
 /// The stored side of an authorization code.
 #[derive(Debug, Clone, Serialize, Deserialize)]

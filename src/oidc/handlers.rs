@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::web::AppState;
+use super::OidcState;
 
 fn document(body: &Bytes, max_age: &'static str) -> Response {
     let mut r = body.clone().into_response();
@@ -26,13 +26,13 @@ fn document(body: &Bytes, max_age: &'static str) -> Response {
 }
 
 /// `GET /.well-known/openid-configuration`
-pub async fn discovery(State(st): State<Arc<AppState>>) -> Response {
+pub async fn discovery(State(st): State<Arc<OidcState>>) -> Response {
     document(&st.oidc.discovery, "public, max-age=3600")
 }
 
 /// `GET /oidc/jwks`: short-lived in caches (`keys::JWKS_MAX_AGE`), so that a new key
 /// is seen before it signs.
-pub async fn jwks(State(st): State<Arc<AppState>>) -> Response {
+pub async fn jwks(State(st): State<Arc<OidcState>>) -> Response {
     let body = st.oidc.jwks_document(st.directory.now());
     document(&body, "public, max-age=300")
 }

@@ -10,11 +10,11 @@ use axum::extract::{Form, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 
+use super::OidcState;
 use super::pages;
 use super::params::Params;
 use super::reply;
 use crate::catalogue::Catalogue;
-use crate::web::AppState;
 
 fn refused(message: &str) -> Response {
     pages::respond(
@@ -50,7 +50,7 @@ fn registered_return(
 
 /// `GET|POST /oidc/logout`
 pub async fn logout(
-    State(st): State<Arc<AppState>>,
+    State(st): State<Arc<OidcState>>,
     method: Method,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
@@ -92,7 +92,7 @@ pub async fn logout(
         return refused(message);
     }
     let now = directory.now();
-    let session = match oidc.sessions.current(&headers, now) {
+    let session = match oidc.browser.current(&headers, now) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "oidc logout");
@@ -105,14 +105,14 @@ pub async fn logout(
             .get("csrf")
             .ok()
             .flatten()
-            .is_some_and(|c| oidc.sessions.csrf_ok(&headers, c));
+            .is_some_and(|c| oidc.browser.csrf_ok(&headers, c));
     let vouched = match (&session, &hint) {
         (Some(s), Some(h)) => s.authentication.account_id == h.sub,
         (None, _) => true,
         (Some(_), None) => false,
     };
     if !vouched && !confirmed {
-        let (csrf, set_csrf) = oidc.sessions.csrf(&headers);
+        let (csrf, set_csrf) = oidc.browser.csrf(&headers);
         let mut carried = Vec::new();
         for (name, value) in [
             ("client_id", client_id),
@@ -129,13 +129,8 @@ pub async fn logout(
         }
         return r;
     }
-    let clear = match oidc.sessions.close(&headers) {
-        Ok((clear, ended)) => {
-            if let Some(ended) = ended {
-                oidc.session_ended(directory.catalogue(), &ended, now);
-            }
-            clear
-        }
+    let clear = match oidc.browser.close(&headers) {
+        Ok(clear) => clear,
         Err(e) => {
             tracing::error!(error = %e, "oidc logout");
             return refused("Le service rencontre un problème. Réessayez dans quelques instants.");

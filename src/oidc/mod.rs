@@ -6,7 +6,6 @@
 
 mod authorize;
 pub mod backchannel;
-mod browser;
 mod claims;
 mod client;
 mod discovery;
@@ -18,11 +17,11 @@ mod logout;
 mod memo;
 mod pages;
 mod params;
+mod pending;
 mod reply;
 mod resource;
 mod rotation;
 mod rs256;
-mod session;
 mod signin;
 mod token;
 mod tokens;
@@ -32,30 +31,28 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::{get, post};
 use openidconnect::IssuerUrl;
 
-pub use browser::BrowserSession;
+pub use crate::auth::browser::{ACR, AMR_PASSWORD};
+pub use crate::auth::cookie::cookie;
 pub use claims::{ApexClaims, ApexIdToken, UserClaims};
 pub use discovery::{ApexProviderMetadata, ApexProviderMetadataDocument, path};
-pub use session::cookie;
 pub use tokens::AccessClaims;
 
+use crate::auth::Browser;
+use crate::auth::browser::{EndedSessions, Lifetimes, SsoSession};
 use crate::config::OidcConfig;
 use crate::directory::Directory;
+use crate::http::client::TrustedProxies;
+use crate::http::metrics::Metrics;
 use crate::store::table::Table;
-use crate::web::AppState;
 use backchannel::Courier;
 use client::SecretCache;
 use grants::Grants;
+use pending::{Interactions, PendingLimits};
 use rotation::Published;
-use session::{Lifetimes, PendingLimits, Sessions};
-
-/// The authentication context class of a password sign-in.
-pub const ACR: &str = "eidas1";
-/// The authentication method of a password sign-in (RFC 8176).
-pub const AMR_PASSWORD: &str = "pwd";
 /// Largest request body of the OIDC endpoints.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -83,7 +80,9 @@ pub struct Oidc {
     discovery: Bytes,
     config: OidcConfig,
     grants: Grants,
-    sessions: Sessions,
+    browser: Arc<Browser>,
+    ended: std::sync::Mutex<Option<EndedSessions>>,
+    interactions: Interactions,
     secrets: SecretCache,
     courier: Courier,
     verified: memo::Verified,
@@ -117,16 +116,17 @@ impl Oidc {
             absolute: i64::from(config.session_max_hours) * 3600,
         };
         let secure = base.starts_with("https://");
+        let (browser, ended) = Browser::open(&state, lifetimes, secure)?;
         let oidc = Oidc {
             grants: Grants::open(&state)?,
-            sessions: Sessions::open(
+            browser: Arc::new(browser),
+            ended: std::sync::Mutex::new(Some(ended)),
+            interactions: Interactions::open(
                 &state,
-                lifetimes,
                 PendingLimits {
                     per_source: config.pending_sign_ins_per_address,
                     total: config.pending_sign_ins_total,
                 },
-                secure,
             )?,
             issuer,
             base,
@@ -148,11 +148,16 @@ impl Oidc {
         &self.base
     }
 
+    /// The browser's sign-in, shared with the web space: one SSO session for both.
+    pub fn browser(&self) -> Arc<Browser> {
+        Arc::clone(&self.browser)
+    }
+
     /// Forgets expired codes, grants, sessions and pending requests, and drops the
     /// retired keys whose tokens have all expired.
     pub fn purge(&self, now: i64) -> Result<usize, OidcError> {
         self.refresh_keys(now)?;
-        Ok(self.grants.purge(now)? + self.sessions.purge(now)?)
+        Ok(self.grants.purge(now)? + self.browser.purge(now)? + self.interactions.purge(now)?)
     }
 }
 
@@ -162,8 +167,17 @@ const WATCH_SECONDS: u64 = 2;
 
 /// Purges expired protocol state every ten minutes; every two seconds, ends the SSO
 /// sessions that no longer stand (their account can no longer sign in, or its password
-/// changed since) and tells their clients.
+/// changed since); tells the clients of every session that ends, wherever it ended.
 pub async fn run_housekeeping(oidc: Arc<Oidc>, directory: Arc<Directory>) {
+    let ended = oidc
+        .ended
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    let Some(mut ended) = ended else {
+        tracing::error!("oidc: housekeeping runs once per issuer");
+        return;
+    };
     let mut purge = tokio::time::interval(std::time::Duration::from_secs(600));
     let mut look = tokio::time::interval(std::time::Duration::from_secs(WATCH_SECONDS));
     // Looks stay a whole period apart even after a slow one: the session that changed
@@ -189,6 +203,9 @@ pub async fn run_housekeeping(oidc: Arc<Oidc>, directory: Arc<Directory>) {
                     oidc.end_sessions_that_no_longer_stand(w, &directory);
                 }
             }
+            Some(session) = ended.recv() => {
+                oidc.session_ended(directory.catalogue(), &session, directory.now());
+            }
         }
     }
 }
@@ -210,7 +227,7 @@ impl Oidc {
                 return;
             }
         };
-        self.end_sessions_where(directory, |s| {
+        self.end_sessions_where(|s| {
             changed
                 .get(&s.authentication.account_id)
                 .is_some_and(|now| no_longer_stands(s, now.as_ref()))
@@ -221,7 +238,7 @@ impl Oidc {
     /// previous run read but did not act on (a stop right after a password change)
     /// still ends the sessions it should, and their clients are told.
     fn end_sessions_that_no_longer_stand_at_start(&self, directory: &Directory) {
-        self.end_sessions_where(directory, |s| {
+        self.end_sessions_where(|s| {
             match directory.account(&s.authentication.account_id) {
                 Ok(a) => no_longer_stands(s, Some(&a)),
                 Err(crate::directory::DirError::NotFound { .. }) => no_longer_stands(s, None),
@@ -231,36 +248,37 @@ impl Oidc {
         });
     }
 
-    /// Ends the sessions `ends` picks and tells their clients by back-channel.
-    fn end_sessions_where(
-        &self,
-        directory: &Directory,
-        ends: impl Fn(&session::SsoSession) -> bool,
-    ) {
-        let sessions = match self.sessions.end_where(ends) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "oidc: ending sessions");
-                return;
-            }
-        };
-        let now = directory.now();
-        for s in &sessions {
-            self.session_ended(directory.catalogue(), s, now);
+    /// Ends the sessions `ends` picks (their clients are told as each ends).
+    fn end_sessions_where(&self, ends: impl Fn(&SsoSession) -> bool) {
+        if let Err(e) = self.browser.end_where(ends) {
+            tracing::warn!(error = %e, "oidc: ending sessions");
         }
     }
 }
 
 /// Whether a session no longer stands, given its account as it is now (None: gone).
-fn no_longer_stands(
-    session: &session::SsoSession,
-    account: Option<&crate::domain::Account>,
-) -> bool {
+fn no_longer_stands(session: &SsoSession, account: Option<&crate::domain::Account>) -> bool {
     !account.is_some_and(|a| session.authentication.valid_for(a))
 }
 
-/// The OIDC routes, merged into the HTTP application.
-pub fn router() -> Router<Arc<AppState>> {
+/// What the issuer's handlers share.
+pub struct OidcState {
+    /// The core.
+    pub directory: Arc<Directory>,
+    /// The issuer.
+    pub oidc: Arc<Oidc>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+}
+
+/// The OIDC routes, for any application state that holds the issuer's and the trusted
+/// proxies (see `server`, which composes the faces).
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<OidcState>: FromRef<S>,
+    TrustedProxies: FromRef<S>,
+{
     Router::new()
         .route(path::DISCOVERY, get(handlers::discovery))
         .route(path::JWKS, get(handlers::jwks))

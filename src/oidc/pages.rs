@@ -5,8 +5,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 
-pub use crate::web::pages::layout::FieldError;
-use crate::web::pages::layout::{self, FORM_POST_SCRIPT_PATH, Input};
+pub use crate::http::layout::FieldError;
+use crate::http::layout::{self, FORM_POST_SCRIPT_PATH, Input};
 
 /// The policy of the issuer's pages: the site's stylesheet, and its one script (the
 /// form-post answer). No `form-action`: a sign-in form's answer redirects to the

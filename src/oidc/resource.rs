@@ -13,13 +13,13 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::Oidc;
+use super::OidcState;
 use super::claims::{profiles_for, read_person, user_claims};
 use super::client::{self, Caller};
 use super::params::{OAuthError, Params};
 use super::tokens::Access;
 use crate::directory::Directory;
-use crate::web::AppState;
-use crate::web::client::ClientAddr;
+use crate::http::client::ClientAddr;
 
 type Fields = Result<Form<Vec<(String, String)>>, FormRejection>;
 
@@ -38,7 +38,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// `GET|POST /oidc/userinfo`
 pub async fn userinfo(
-    State(st): State<Arc<AppState>>,
+    State(st): State<Arc<OidcState>>,
     method: Method,
     headers: HeaderMap,
     form: Fields,
@@ -106,7 +106,7 @@ fn claims_of(oidc: &Oidc, directory: &Directory, token: &str) -> Result<Value, O
 }
 
 async fn caller<'d>(
-    st: &'d AppState,
+    st: &'d OidcState,
     headers: &HeaderMap,
     form: Fields,
     addr: IpAddr,
@@ -125,7 +125,7 @@ async fn caller<'d>(
 
 /// `POST /oidc/introspect` (RFC 7662): the client's own tokens only.
 pub async fn introspect(
-    State(st): State<Arc<AppState>>,
+    State(st): State<Arc<OidcState>>,
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     form: Fields,
@@ -215,7 +215,7 @@ fn inspect(
 
 /// `POST /oidc/revoke` (RFC 7009): a refresh token takes its whole family with it.
 pub async fn revoke(
-    State(st): State<Arc<AppState>>,
+    State(st): State<Arc<OidcState>>,
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     form: Fields,

@@ -96,3 +96,29 @@ impl Oidc {
         Ok(keys::status(&records, now, retention(&self.config)))
     }
 }
+
+/// The operator API rotates the keys through this port.
+impl crate::http::keys::KeyRotation for Oidc {
+    fn delays(&self) -> crate::http::keys::RotationDelays {
+        crate::http::keys::RotationDelays {
+            default: keys::DEFAULT_ROTATION_DELAY,
+            min: keys::MIN_ROTATION_DELAY,
+            max: keys::MAX_ROTATION_DELAY,
+        }
+    }
+
+    fn rotate(
+        &self,
+        now: i64,
+        delay: i64,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = crate::http::keys::Rotated> + Send + '_>>
+    {
+        Box::pin(async move {
+            let keys = self
+                .rotate_keys(now, delay)
+                .await
+                .map_err(|e| e.to_string())?;
+            serde_json::to_value(keys).map_err(|e| e.to_string())
+        })
+    }
+}

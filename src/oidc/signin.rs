@@ -3,20 +3,21 @@
 
 use std::sync::Arc;
 
-use crate::web::client::ClientAddr;
+use crate::http::client::ClientAddr;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 
+use super::OidcState;
 use super::authorize::{self, AuthRequest, Refused, Step};
 use super::grants::{Authentication, CODE_SECONDS, CodeRecord};
 use super::pages::{self, FieldError, RenewView, SignInView};
 use super::params::{OAuthError, Params};
-use super::session::{SsoSession, WaitError};
+use super::pending::WaitError;
 use super::{Oidc, reply};
+use crate::auth::browser::SsoSession;
 use crate::directory::{DirError, Directory};
-use crate::web::AppState;
 
 type Fields = Result<Form<Vec<(String, String)>>, FormRejection>;
 
@@ -74,15 +75,15 @@ fn current_session(
     oidc: &Oidc,
     directory: &Directory,
     headers: &HeaderMap,
-    now: i64,
 ) -> Result<Option<SsoSession>, Box<Response>> {
-    oidc.live_session(directory, headers, now)
+    oidc.browser
+        .live(directory, headers)
         .map_err(|e| Box::new(failure(e)))
 }
 
 /// `GET|POST /oidc/authorize`
 pub async fn authorize(
-    State(st): State<Arc<AppState>>,
+    State(st): State<Arc<OidcState>>,
     ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     form: Fields,
@@ -99,14 +100,14 @@ pub async fn authorize(
         Err(Refused::Page(m)) => return bad_request(m),
         Err(Refused::Redirect(target, e)) => return reply::error(&target, oidc.issuer(), &e),
     };
-    let session = match current_session(oidc, directory, &headers, now) {
+    let session = match current_session(oidc, directory, &headers) {
         Ok(s) => s,
         Err(r) => return *r,
     };
     match authorize::decide(&request, session.as_ref(), now) {
         Step::Refuse(e) => reply::error(&request.target, oidc.issuer(), &e),
         Step::Answer(authentication) => {
-            let key = oidc.sessions.key_of(&headers);
+            let key = oidc.browser.key_of(&headers);
             answer(
                 oidc,
                 directory,
@@ -117,9 +118,9 @@ pub async fn authorize(
             )
         }
         step @ (Step::SignIn | Step::Renew) => {
-            let (csrf, set_csrf) = oidc.sessions.csrf(&headers);
+            let (csrf, set_csrf) = oidc.browser.csrf(&headers);
             let login = request.login_hint.clone().unwrap_or_default();
-            let interaction = match oidc.sessions.wait(request.clone(), &csrf, client, now) {
+            let interaction = match oidc.interactions.wait(request.clone(), &csrf, client, now) {
                 Ok(i) => i,
                 Err(WaitError::Full) => return busy(),
                 Err(WaitError::State(e)) => return failure(e),
@@ -191,7 +192,7 @@ fn answer(
         Err(e) => return failure(e),
     };
     if let Some(key) = session_key
-        && let Err(e) = oidc.sessions.join(key, &request.client_id)
+        && let Err(e) = oidc.browser.join(key, &request.client_id)
     {
         return failure(e);
     }
@@ -207,16 +208,16 @@ fn continued(
 ) -> Option<(String, String, AuthRequest)> {
     let id = params.get("interaction").ok()??;
     let csrf = params.get("csrf").ok()??;
-    if !oidc.sessions.csrf_ok(headers, csrf) {
+    if !oidc.browser.csrf_ok(headers, csrf) {
         return None;
     }
-    let i = oidc.sessions.interaction(id, csrf, now).ok()??;
+    let i = oidc.interactions.interaction(id, csrf, now).ok()??;
     Some((id.to_owned(), csrf.to_owned(), i.request))
 }
 
 /// `POST /oidc/authorize/sign-in`: fields `login`, `password`.
 pub async fn sign_in(
-    State(st): State<Arc<AppState>>,
+    State(st): State<Arc<OidcState>>,
     ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     form: Fields,
@@ -255,8 +256,11 @@ pub async fn sign_in(
             "Saisissez votre mot de passe.".into(),
         );
     }
-    let signed = match oidc
-        .check_browser_password(directory, &headers, login, password, client)
+    // A browser that holds this login's device cookie is let through the limit on the
+    // login across all sources; the per-source ones hold for it as for anyone.
+    let known = oidc.browser.known_device(&headers, login, now);
+    let signed = match directory
+        .authenticate_from(login, password, Some(client), known)
         .await
     {
         Ok(s) => s,
@@ -284,23 +288,17 @@ pub async fn sign_in(
         }
         Err(e) => return failure(e),
     };
-    let session = SsoSession {
-        authentication: Authentication::password(&signed.account, now),
-        created_at: now,
-        last_seen: now,
-        password_expired: signed.password_expired,
-        clients: Vec::new(),
-    };
-    let opened = match oidc.sessions.open_session(&headers, session) {
+    let session = SsoSession::password(&signed.account, signed.password_expired, now);
+    let opened = match oidc.browser.open_session(&headers, session) {
         Ok(o) => o,
         Err(e) => return failure(e),
     };
-    if let Some(ended) = &opened.ended {
-        oidc.session_ended(directory.catalogue(), ended, now);
-    }
     let response = if signed.password_expired {
         // The renewal form is posted within the session this answer opens.
-        let csrf = match oidc.sessions.rebind(&headers, &opened, &interaction) {
+        let csrf = match oidc
+            .interactions
+            .rebind(&oidc.browser, &headers, &opened, &interaction)
+        {
             Ok(Some(token)) => token,
             Ok(None) => return expired(),
             Err(e) => return failure(e),
@@ -314,7 +312,7 @@ pub async fn sign_in(
             }),
         )
     } else {
-        if let Err(e) = oidc.sessions.done(&interaction) {
+        if let Err(e) = oidc.interactions.done(&interaction) {
             return failure(e);
         }
         answer(
@@ -326,13 +324,16 @@ pub async fn sign_in(
             now,
         )
     };
-    with_cookies(response, &[opened.cookie, oidc.device_cookie(login, now)])
+    with_cookies(
+        response,
+        &[opened.cookie, oidc.browser.device_cookie(login, now)],
+    )
 }
 
 /// `POST /oidc/authorize/password`: fields `current_password`, `password`,
 /// `password_confirm`.
 pub async fn renew(
-    State(st): State<Arc<AppState>>,
+    State(st): State<Arc<OidcState>>,
     headers: HeaderMap,
     ClientAddr(client): ClientAddr,
     form: Fields,
@@ -345,7 +346,7 @@ pub async fn renew(
     let Some((interaction, csrf, request)) = continued(oidc, &headers, &params, now) else {
         return expired();
     };
-    let mut session = match current_session(oidc, directory, &headers, now) {
+    let mut session = match current_session(oidc, directory, &headers) {
         Ok(Some(s)) => s,
         Ok(None) => {
             let page = pages::sign_in(&SignInView {
@@ -426,16 +427,16 @@ pub async fn renew(
             Err(e) => return failure(e),
         };
         // The code below is issued under the new password: the session carries its stamp.
-        match oidc.browser_password_changed(&headers, &account) {
+        match oidc.browser.password_changed(&headers, &account) {
             Ok(Some(renewed)) => session.authentication = renewed,
             Ok(None) => return expired(),
             Err(e) => return failure(e),
         }
     }
-    if let Err(e) = oidc.sessions.done(&interaction) {
+    if let Err(e) = oidc.interactions.done(&interaction) {
         return failure(e);
     }
-    let key = oidc.sessions.key_of(&headers);
+    let key = oidc.browser.key_of(&headers);
     answer(
         oidc,
         directory,

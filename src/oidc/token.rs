@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::web::client::ClientAddr;
+use crate::http::client::ClientAddr;
 use axum::Json;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
@@ -15,6 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
 use super::Oidc;
+use super::OidcState;
 use super::authorize::{SCOPES, gate, is_pkce_value};
 use super::claims::{Person, profiles_for, read_person, user_claims};
 use super::client::{self, Caller};
@@ -22,7 +23,6 @@ use super::grants::{Authentication, Grant, Redeemed, Refreshed};
 use super::params::{OAuthError, Params};
 use super::tokens::Holder;
 use crate::directory::Directory;
-use crate::web::AppState;
 
 /// A successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
 #[derive(Debug, Serialize)]
@@ -40,7 +40,7 @@ struct Issued {
 
 /// `POST /oidc/token`
 pub async fn token(
-    State(st): State<Arc<AppState>>,
+    State(st): State<Arc<OidcState>>,
     ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
@@ -65,7 +65,7 @@ pub async fn token(
 }
 
 async fn run(
-    st: &AppState,
+    st: &OidcState,
     headers: &HeaderMap,
     params: &Params,
     addr: IpAddr,

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::web::client::ClientAddr;
+use crate::http::client::ClientAddr;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -614,7 +614,7 @@ pub async fn operator_rotate_keys(
     _op: Operator,
     body: axum::body::Bytes,
 ) -> ApiResult {
-    use crate::oidc::keys::{DEFAULT_ROTATION_DELAY, MAX_ROTATION_DELAY, MIN_ROTATION_DELAY};
+    let crate::http::keys::RotationDelays { default, min, max } = st.keys.delays();
     let invalid = |detail: String| {
         let mut p = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "rotation-delay", detail);
         p.field = Some("delay_seconds".into());
@@ -625,16 +625,16 @@ pub async fn operator_rotate_keys(
     } else {
         serde_json::from_slice(&body).map_err(|e| invalid(e.to_string()))?
     };
-    let delay = request.delay_seconds.unwrap_or(DEFAULT_ROTATION_DELAY);
-    if !(MIN_ROTATION_DELAY..=MAX_ROTATION_DELAY).contains(&delay) {
+    let delay = request.delay_seconds.unwrap_or(default);
+    if !(min..=max).contains(&delay) {
         return Err(invalid(format!(
-            "delay_seconds must be between {MIN_ROTATION_DELAY} (the JWKS cache lifetime) and {MAX_ROTATION_DELAY}"
+            "delay_seconds must be between {min} (the JWKS cache lifetime) and {max}"
         )));
     }
     let now = st.directory.now();
-    let keys = st.oidc.rotate_keys(now, delay).await.map_err(|e| {
+    let keys = st.keys.rotate(now, delay).await.map_err(|e| {
         tracing::error!(error = %e, "key rotation");
-        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e)
     })?;
     ok(
         StatusCode::OK,

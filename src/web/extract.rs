@@ -10,10 +10,10 @@ use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
-use super::client::ClientAddr;
 use super::problem::Problem;
 use crate::directory::DirError;
 use crate::domain::{Account, Actor};
+use crate::http::client::ClientAddr;
 
 /// The path where a session with an expired password may still go.
 const RENEWAL_PATH: &str = "/api/v1/me/password";

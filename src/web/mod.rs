@@ -1,43 +1,50 @@
-//! The HTTP face: JSON API, health, metrics (and, later, pages and OIDC).
+//! The web space and the JSON API: pages, routes, problems, health and metrics.
 
 pub mod api;
-pub mod client;
 pub mod extract;
 pub mod listener;
-pub mod metrics;
 pub mod operator_tokens;
 pub mod pages;
 pub mod problem;
 pub mod routes;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 
+use crate::auth::Browser;
 use crate::directory::Directory;
-use metrics::Metrics;
+use crate::http::client::TrustedProxies;
+use crate::http::keys::KeyRotation;
+use crate::http::metrics::Metrics;
 use operator_tokens::OperatorTokens;
 use problem::Problem;
 
-/// What every handler shares.
+/// What every handler of the web space and the JSON API shares.
 pub struct AppState {
     /// The core.
     pub directory: Arc<Directory>,
     /// Operator token hashes.
     pub operator_tokens: OperatorTokens,
     /// Counters.
-    pub metrics: Metrics,
-    /// The OpenID Connect issuer.
-    pub oidc: Arc<crate::oidc::Oidc>,
+    pub metrics: Arc<Metrics>,
+    /// The browser's sign-in: the SSO session shared with the issuer, CSRF, devices.
+    pub browser: Arc<Browser>,
+    /// The issuer's signing keys, for the operator API.
+    pub keys: Arc<dyn KeyRotation>,
     /// Peers whose forwarding headers name the client (`http.trusted_proxies`).
-    pub trusted_proxies: Vec<crate::auth::addr::Cidr>,
+    pub trusted_proxies: TrustedProxies,
+}
+
+impl FromRef<Arc<AppState>> for TrustedProxies {
+    fn from_ref(state: &Arc<AppState>) -> TrustedProxies {
+        state.trusted_proxies.clone()
+    }
 }
 
 /// What a listener serves.
@@ -51,13 +58,13 @@ pub enum Faces {
     Management,
 }
 
-/// The HTTP application of one listener.
-pub fn router(
-    state: Arc<AppState>,
-    max_body_bytes: usize,
-    request_timeout: Duration,
-    faces: Faces,
-) -> Router {
+/// The routes of the web space and the JSON API for one listener, over their own
+/// state; any application state can hold them (see `server`, which composes them with
+/// the issuer's). Unknown paths and methods are answered here, for every face.
+pub fn router<S>(state: Arc<AppState>, max_body_bytes: usize, faces: Faces) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     let mut api = Router::new();
     for e in routes::ENDPOINTS {
         let operator = e.access == routes::Access::Operator;
@@ -78,7 +85,6 @@ pub fn router(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ));
-    let https = state.oidc.issuer().starts_with("https://");
     let mut app = Router::new()
         .nest("/api/v1", api)
         .route("/healthz", get(healthz))
@@ -89,49 +95,11 @@ pub fn router(
     if faces != Faces::Management {
         app = app
             .route("/api/openapi.json", get(openapi))
-            .merge(crate::oidc::router())
             .merge(pages::router());
     }
-    let app = app
-        .method_not_allowed_fallback(method_not_allowed)
+    app.method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
-        // A request has this long to be read (its body included) and answered.
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            request_timeout,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&state),
-            metrics::measure,
-        ))
-        // JSON answers are never documents: they load nothing and frame nowhere. Pages
-        // set their own policy, which stays.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ));
-    // Under TLS, browsers are told never to come back over plain HTTP.
-    let app = if https {
-        app.layer(SetResponseHeaderLayer::overriding(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000"),
-        ))
-    } else {
-        app
-    };
-    app.with_state(state)
+        .with_state(state)
 }
 
 /// An unknown address: a page for a browser, a problem document for anything else.

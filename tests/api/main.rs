@@ -19,6 +19,7 @@ mod fixture;
 mod headers;
 mod http_server;
 mod invariants;
+mod layers;
 mod lifecycle;
 mod mail_queue;
 mod matrix;

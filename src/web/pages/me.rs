@@ -15,8 +15,8 @@ use super::visit::{Posted, Signed, Visitor, menu, see_other, unavailable};
 use super::{Id, refusal, text};
 use crate::auth::token::TokenKind;
 use crate::directory::{DirError, NameCorrection};
+use crate::http::client::ClientAddr;
 use crate::web::AppState;
-use crate::web::client::ClientAddr;
 
 const BACK: (&str, &str) = (menu::ME, "Revenir à mes données personnelles");
 

@@ -2,7 +2,7 @@
 //! JavaScript, over the core and the issuer's SSO session. Each handler parses, asks
 //! the core, renders; a refusal of the core is shown as its sentence.
 
-pub mod layout;
+pub use crate::http::layout;
 mod refusal;
 mod text;
 mod visit;

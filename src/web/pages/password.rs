@@ -14,8 +14,8 @@ use super::{Id, refusal};
 use crate::auth::token::TokenKind;
 use crate::directory::DirError;
 use crate::domain::PasswordPolicy;
+use crate::http::client::ClientAddr;
 use crate::web::AppState;
-use crate::web::client::ClientAddr;
 
 /// The password rules, stated before the person types.
 pub fn policy_text(p: &PasswordPolicy) -> String {
@@ -266,8 +266,8 @@ fn change_page(
 }
 
 fn expired(st: &AppState, headers: &HeaderMap) -> bool {
-    st.oidc
-        .browser_session(&st.directory, headers)
+    st.browser
+        .session(st.directory.as_ref(), headers)
         .ok()
         .flatten()
         .is_some_and(|s| s.password_expired)
@@ -313,7 +313,7 @@ pub async fn change(
     match result {
         Ok(account) => {
             // This browser stays signed in under the new password; every other ends.
-            if let Err(e) = st.oidc.browser_password_changed(&headers, &account) {
+            if let Err(e) = st.browser.password_changed(&headers, &account) {
                 return unavailable(e);
             }
             see_other(&super::with_notice(super::visit::menu::ME, "mot-de-passe"))

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::web::client::ClientAddr;
+use crate::http::client::ClientAddr;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -11,6 +11,7 @@ use maud::html;
 
 use super::layout::{self, FieldError, Input};
 use super::visit::{HOME, Posted, RENEWAL, Visitor, see_other, unavailable};
+use crate::auth::browser::SsoSession;
 use crate::directory::DirError;
 use crate::web::AppState;
 
@@ -50,7 +51,7 @@ pub async fn form(
     RawQuery(query): RawQuery,
 ) -> Response {
     let dir = &st.directory;
-    match st.oidc.browser_session(dir, &headers) {
+    match st.browser.session(dir.as_ref(), &headers) {
         Ok(Some(s)) => {
             return see_other(if s.password_expired { RENEWAL } else { HOME });
         }
@@ -99,9 +100,11 @@ pub async fn sign_in(
             "Saisissez votre mot de passe.",
         );
     }
-    let signed = match st
-        .oidc
-        .check_browser_password(dir, &headers, login, password, client)
+    // A browser that holds this login's device cookie is let through the limit on the
+    // login across all sources; the per-source ones hold for it as for anyone.
+    let known = st.browser.known_device(&headers, login, dir.now());
+    let signed = match dir
+        .authenticate_from(login, password, Some(client), known)
         .await
     {
         Ok(s) => s,
@@ -129,22 +132,21 @@ pub async fn sign_in(
         }
         Err(e) => return unavailable(e),
     };
-    let cookie =
-        match st
-            .oidc
-            .open_browser_session(dir, &headers, &signed.account, signed.password_expired)
-        {
-            Ok(c) => c,
-            Err(e) => return unavailable(e),
-        };
+    let session = SsoSession::password(&signed.account, signed.password_expired, dir.now());
+    let cookie = match st.browser.open_session(&headers, session) {
+        Ok(opened) => opened.cookie,
+        Err(e) => return unavailable(e),
+    };
     let mut r = see_other(if signed.password_expired {
         RENEWAL
     } else {
         HOME
     });
     r.headers_mut().append(header::SET_COOKIE, cookie);
-    r.headers_mut()
-        .append(header::SET_COOKIE, st.oidc.device_cookie(login, dir.now()));
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        st.browser.device_cookie(login, dir.now()),
+    );
     r
 }
 
@@ -154,7 +156,7 @@ pub async fn sign_out(
     headers: HeaderMap,
     Posted(_): Posted,
 ) -> Response {
-    let clear = match st.oidc.close_browser_session(&st.directory, &headers) {
+    let clear = match st.browser.close(&headers) {
         Ok(c) => c,
         Err(e) => return unavailable(e),
     };

@@ -81,7 +81,7 @@ impl FromRequestParts<Arc<AppState>> for Visitor {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let (csrf, set_csrf) = state.oidc.csrf(&parts.headers);
+        let (csrf, set_csrf) = state.browser.csrf(&parts.headers);
         Ok(Visitor { csrf, set_csrf })
     }
 }
@@ -123,8 +123,8 @@ impl FromRequestParts<Arc<AppState>> for Signed {
     ) -> Result<Self, Self::Rejection> {
         let dir = &state.directory;
         let session = state
-            .oidc
-            .browser_session(dir, &parts.headers)
+            .browser
+            .session(dir.as_ref(), &parts.headers)
             .map_err(unavailable)?
             .ok_or_else(|| see_other("/"))?;
         // A blocked or deleted account is signed out everywhere at once.
@@ -137,7 +137,7 @@ impl FromRequestParts<Arc<AppState>> for Signed {
             return Err(see_other(RENEWAL));
         }
         let structure = dir.structure(&actor.structure_id).map_err(unavailable)?;
-        let (csrf, set_csrf) = state.oidc.csrf(&parts.headers);
+        let (csrf, set_csrf) = state.browser.csrf(&parts.headers);
         Ok(Signed {
             actor,
             account,
@@ -268,7 +268,7 @@ impl FromRequest<Arc<AppState>> for Posted {
             ));
         };
         let fields = Fields(fields);
-        if !state.oidc.csrf_ok(&headers, fields.get("csrf")) {
+        if !state.browser.csrf_ok(&headers, fields.get("csrf")) {
             return Err(plain_error(
                 StatusCode::FORBIDDEN,
                 "Formulaire expiré",
