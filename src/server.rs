@@ -180,7 +180,7 @@ pub async fn start_with(config: &Config, directory: Arc<Directory>) -> Result<Se
     let http = Http {
         web: Arc::new(AppState {
             directory: Arc::clone(&directory),
-            operator_tokens: web::operator_tokens::OperatorTokens::new(
+            operator_tokens: crate::auth::operator::OperatorTokens::new(
                 config.operator.token_hashes.clone(),
             ),
             metrics: Arc::clone(&metrics),

@@ -7,6 +7,7 @@ pub mod browser;
 pub mod cookie;
 pub mod csrf;
 pub mod device;
+pub mod operator;
 pub mod password;
 pub mod session;
 pub mod stamp;

@@ -3,7 +3,6 @@
 pub mod api;
 pub mod extract;
 pub mod listener;
-pub mod operator_tokens;
 pub mod pages;
 pub mod problem;
 pub mod routes;
@@ -18,11 +17,11 @@ use axum::routing::get;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::auth::Browser;
+use crate::auth::operator::OperatorTokens;
 use crate::directory::Directory;
 use crate::http::client::TrustedProxies;
 use crate::http::keys::KeyRotation;
 use crate::http::metrics::Metrics;
-use operator_tokens::OperatorTokens;
 use problem::Problem;
 
 /// What every handler of the web space and the JSON API shares.
