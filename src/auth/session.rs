@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{stamp, token};
 use crate::domain::Account;
-use crate::store::{Store, StoreError, T};
+use crate::store::{Store, StoreError, T, WriteSet};
 
 /// Who a session speaks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,9 +59,9 @@ impl<'a> ApiSessions<'a> {
     /// Creates a session and returns its bearer token.
     pub fn open(&self, session: &Session) -> Result<String, StoreError> {
         let (secret, key) = token::generate();
-        self.store
-            .tree(T::Sessions)
-            .insert(key, crate::store::encode(session))?;
+        let mut w = WriteSet::new();
+        w.put(T::Sessions, key, session);
+        self.store.commit_unlocked(&w)?;
         Ok(secret)
     }
 
@@ -76,8 +76,9 @@ impl<'a> ApiSessions<'a> {
 
     /// Ends a session.
     pub fn close(&self, bearer: &str) -> Result<(), StoreError> {
-        self.store.tree(T::Sessions).remove(token::digest(bearer))?;
-        Ok(())
+        let mut w = WriteSet::new();
+        w.remove(T::Sessions, token::digest(bearer));
+        self.store.commit_unlocked(&w)
     }
 
     /// After a password change made through this session: its restriction is lifted
@@ -87,22 +88,24 @@ impl<'a> ApiSessions<'a> {
         if let Some(mut s) = self.store.get::<Session>(T::Sessions, &key)? {
             s.password_expired = false;
             s.stamp = stamp::of_credential(account);
-            self.store
-                .tree(T::Sessions)
-                .insert(key, crate::store::encode(&s))?;
+            let mut w = WriteSet::new();
+            w.put(T::Sessions, key, &s);
+            self.store.commit_unlocked(&w)?;
         }
         Ok(())
     }
 
     /// Removes expired sessions.
     pub fn purge_expired(&self, now: i64) -> Result<usize, StoreError> {
+        let mut w = WriteSet::new();
         let mut n = 0;
         for (k, s) in self.store.scan::<Session>(T::Sessions, b"")? {
             if s.expires_at <= now {
-                self.store.tree(T::Sessions).remove(k)?;
+                w.remove(T::Sessions, k);
                 n += 1;
             }
         }
+        self.store.commit_unlocked(&w)?;
         Ok(n)
     }
 }

@@ -271,11 +271,7 @@ impl Directory {
     pub(super) fn free_login(&self, account: &Account) -> DirResult<String> {
         let base = login::base(&account.person.given_name, &account.person.family_name);
         for candidate in login::candidates(&base) {
-            let used = self
-                .store
-                .tree(T::LoginsUsed)
-                .contains_key(candidate.as_bytes())
-                .map_err(crate::store::StoreError::from)?;
+            let used = self.store.contains(T::LoginsUsed, candidate.as_bytes())?;
             if !used {
                 return Ok(candidate);
             }

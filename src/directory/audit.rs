@@ -157,7 +157,7 @@ pub fn append(
 pub fn of_structure(store: &Store, structure_id: &str) -> Result<Vec<AuditEvent>, StoreError> {
     let prefix = key(&[structure_id, ""]);
     let mut out = Vec::new();
-    for k in store.tree(T::AuditByStructure).scan_prefix(&prefix).keys() {
+    for k in store.keys_with_prefix(T::AuditByStructure, &prefix) {
         let k = k?;
         let seq = k.get(prefix.len()..).unwrap_or_default();
         if let Some(e) = store.get::<AuditEvent>(T::Audit, seq)? {
@@ -174,6 +174,32 @@ pub fn all(store: &Store) -> Result<Vec<AuditEvent>, StoreError> {
         .into_iter()
         .map(|(_, e)| e)
         .collect())
+}
+
+/// Every entry of a table in key order, read a bounded step at a time.
+fn walk(store: &Store, t: T) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> + '_ {
+    const STEP: usize = 1024;
+    let mut next: Option<Vec<u8>> = Some(Vec::new());
+    let mut buffered = std::collections::VecDeque::new();
+    std::iter::from_fn(move || {
+        if buffered.is_empty() {
+            let from = next.take()?;
+            match store.raw_from(t, &from, STEP) {
+                Ok(entries) => {
+                    if entries.len() == STEP
+                        && let Some((last, _)) = entries.last()
+                    {
+                        let mut after = last.clone();
+                        after.push(0);
+                        next = Some(after);
+                    }
+                    buffered.extend(entries);
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        buffered.pop_front().map(Ok)
+    })
 }
 
 /// A break in the chain.
@@ -194,7 +220,7 @@ pub fn verify(store: &Store) -> Result<u64, ChainBroken> {
     };
     let mut prev = zero_hash();
     let mut expected = 1u64;
-    for kv in store.tree(T::Audit).iter() {
+    for kv in walk(store, T::Audit) {
         let (_, v) = kv.map_err(|e| broken(expected, &e.to_string()))?;
         let e: AuditEvent =
             serde_json::from_slice(&v).map_err(|e| broken(expected, &e.to_string()))?;

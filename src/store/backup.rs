@@ -8,7 +8,7 @@ use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 
 use serde::{Deserialize, Serialize};
 
-use super::{FORMAT_VERSION, Store, StoreError, WriteLock};
+use super::{FORMAT_VERSION, Store, StoreError, T, WriteLock};
 
 /// Version of the backup file format.
 const BACKUP_VERSION: u32 = 1;
@@ -78,13 +78,12 @@ pub fn backup_to(
     _lock: &WriteLock<'_>,
     out: &mut dyn Write,
 ) -> Result<BackupSummary, StoreError> {
-    let db = store.db();
-    let names: Vec<sled::IVec> = db.tree_names();
-    let total: u64 = names
-        .iter()
-        .filter_map(|n| db.open_tree(n).ok())
-        .map(|t| t.len() as u64)
-        .sum();
+    let engine = store.engine();
+    let names = engine.table_names()?;
+    let mut total = 0u64;
+    for name in &names {
+        total += engine.named_len(name)?;
+    }
     let bar = progress(total, "backup");
     let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
     let mut write_line = |line: String| -> Result<(), StoreError> {
@@ -103,24 +102,19 @@ pub fn backup_to(
     write_line(serde_json::to_string(&header).map_err(|e| StoreError::Backup(e.to_string()))?)?;
     let mut records = 0u64;
     for name in &names {
-        let tree_name = String::from_utf8_lossy(name).into_owned();
-        if tree_name == "__sled__default" {
-            continue;
-        }
-        let tree = db.open_tree(name)?;
-        for kv in tree.iter() {
-            let (k, v) = kv?;
+        engine.walk_named(name, &mut |k, v| {
             let record = Record {
-                tree: tree_name.clone(),
-                key: hex(&k),
-                value: hex(&v),
+                tree: name.clone(),
+                key: hex(k),
+                value: hex(v),
             };
             write_line(
                 serde_json::to_string(&record).map_err(|e| StoreError::Backup(e.to_string()))?,
             )?;
             records += 1;
             bar.inc(1);
-        }
+            Ok(())
+        })?;
     }
     let sha256 = hex(digest.clone().finish().as_ref());
     let trailer = Trailer {
@@ -247,36 +241,33 @@ pub fn restore_from<R: BufRead + Seek>(
     store: &Store,
     input: &mut R,
 ) -> Result<BackupSummary, StoreError> {
-    let db = store.db();
-    let non_empty = store.trees.iter().any(|t| {
-        t.iter()
-            .next()
-            .is_some_and(|kv| kv.is_ok_and(|(k, _)| k.as_ref() != super::FORMAT_KEY))
+    let engine = store.engine();
+    let non_empty = T::ALL.iter().any(|t| {
+        engine.range(*t, b"", 2).is_ok_and(|entries| {
+            entries
+                .iter()
+                .any(|(k, _)| k.as_slice() != super::FORMAT_KEY)
+        })
     });
     if non_empty {
         return Err(StoreError::Backup(
             "restore needs an empty store: choose a new data_dir".into(),
         ));
     }
-    let format = store.tree(super::T::Meta).get(super::FORMAT_KEY)?;
+    let format = engine.get(T::Meta, super::FORMAT_KEY)?;
     let start = input.stream_position()?;
     let total = scan(input, |_| Ok(()))?;
     input.seek(SeekFrom::Start(start))?;
     let bar = progress(total, "restore");
-    let mut batches: std::collections::BTreeMap<String, (sled::Batch, usize)> =
+    let mut batches: std::collections::BTreeMap<String, Vec<super::RawEntry>> =
         std::collections::BTreeMap::new();
     let mut written: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-    let apply = |tree: &str, batch: sled::Batch| -> Result<(), StoreError> {
-        db.open_tree(tree.as_bytes())?.apply_batch(batch)?;
-        Ok(())
-    };
+    let apply = |tree: &str, batch: Vec<super::RawEntry>| engine.load_named(tree, batch);
     let result = scan(input, |d| {
-        let (batch, n) = batches.entry(d.tree.clone()).or_default();
-        batch.insert(d.key, d.value);
-        *n += 1;
-        if *n >= BATCH {
+        let batch = batches.entry(d.tree.clone()).or_default();
+        batch.push((d.key, d.value));
+        if batch.len() >= BATCH {
             let full = std::mem::take(batch);
-            *n = 0;
             written.insert(d.tree.clone());
             apply(&d.tree, full)?;
             bar.inc(BATCH as u64);
@@ -289,11 +280,11 @@ pub fn restore_from<R: BufRead + Seek>(
                 "the backup file changed while it was restored".into(),
             ));
         }
-        for (tree, (batch, _)) in std::mem::take(&mut batches) {
+        for (tree, batch) in std::mem::take(&mut batches) {
             written.insert(tree.clone());
             apply(&tree, batch)?;
         }
-        db.flush()?;
+        engine.flush()?;
         Ok(records)
     });
     bar.finish_and_clear();
@@ -303,14 +294,14 @@ pub fn restore_from<R: BufRead + Seek>(
             // Take back what the second reading wrote: the store was empty but for
             // its format version.
             for tree in written {
-                if let Ok(t) = db.open_tree(tree.as_bytes()) {
-                    let _ = t.clear();
-                }
+                let _ = engine.clear_named(&tree);
             }
             if let Some(v) = format {
-                let _ = store.tree(super::T::Meta).insert(super::FORMAT_KEY, v);
+                let mut w = super::WriteSet::new();
+                w.put_raw(T::Meta, super::FORMAT_KEY, v);
+                let _ = engine.commit(&w);
             }
-            let _ = db.flush();
+            let _ = engine.flush();
             Err(e)
         }
     }
@@ -319,7 +310,6 @@ pub fn restore_from<R: BufRead + Seek>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::T;
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -331,7 +321,9 @@ mod tests {
         let (_dir, store) = store();
         for i in 0..records {
             let key = format!("k{i:06}");
-            if let Err(e) = store.tree(T::Audit).insert(key.as_bytes(), &b"value"[..]) {
+            let mut w = crate::store::WriteSet::new();
+            w.put_raw(T::Audit, key.into_bytes(), b"value".to_vec());
+            if let Err(e) = store.commit(&store.lock(), &w) {
                 panic!("{e}");
             }
         }
@@ -388,7 +380,7 @@ mod tests {
         let (_dir, target) = store();
         let summary = restore_from(&target, &mut std::io::Cursor::new(file))
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(target.tree(T::Audit).len(), 3 * BATCH + 7);
+        assert_eq!(target.len(T::Audit), 3 * BATCH + 7);
         assert!(summary.records > (3 * BATCH + 7) as u64);
     }
 
@@ -416,7 +408,7 @@ mod tests {
         };
         assert!(e.to_string().contains("checksum"), "{e}");
         assert!(input.rewound);
-        assert_eq!(target.tree(T::Audit).len(), 0, "nothing written stays");
+        assert_eq!(target.len(T::Audit), 0, "nothing written stays");
         assert_eq!(target.format_version().unwrap_or(0), FORMAT_VERSION);
     }
 

@@ -1,10 +1,13 @@
-//! The embedded store on sled: one tree per entity, secondary indexes, atomic
-//! write sets, a checked format version. It knows bytes and keys, not rules.
+//! The store: one table per entity, secondary indexes, atomic write sets, a checked
+//! format version, over a storage [`Engine`] (sled by default, in `store::sled_engine`). It
+//! knows bytes and keys, not rules.
 
 mod backup;
 mod cache;
+pub mod engine;
 mod index;
 pub mod private;
+mod sled_engine;
 pub mod table;
 mod writeset;
 
@@ -14,18 +17,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sled::Transactional;
 
 pub use backup::{BackupSummary, backup_to, restore_from};
+pub use engine::Engine;
 pub use index::{account_keys, service_keys, structure_keys};
+pub use sled_engine::SledEngine;
 pub use writeset::WriteSet;
 
 /// The store format this build writes. Older formats are migrated at open.
 pub const FORMAT_VERSION: u32 = 1;
-
-/// sled's page cache: bounds resident memory on large directories (sled's default is
-/// 1 GiB); the operating system's file cache still serves what does not fit.
-const CACHE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Decoded accounts, structures and services kept in memory, at most this many of
 /// each (a few hundred bytes each): the working set of the LDAP face, the API and the
@@ -108,7 +108,7 @@ impl T {
         T::Sessions,
     ];
 
-    /// The sled tree name.
+    /// The table's name (sled's tree).
     pub fn name(self) -> &'static str {
         match self {
             T::Meta => "meta",
@@ -133,7 +133,7 @@ impl T {
         }
     }
 
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         T::ALL.iter().position(|t| *t == self).unwrap_or(0)
     }
 }
@@ -141,9 +141,9 @@ impl T {
 /// What can go wrong below the rules.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// sled failed (I/O, corruption detected by sled).
+    /// The storage engine failed.
     #[error("store: {0}")]
-    Sled(#[from] sled::Error),
+    Engine(String),
     /// Another process holds the store.
     #[error(
         "the store at {0} is in use by another process (is the server running?); while it runs, take a consistent backup with GET /api/v1/operator/backup"
@@ -173,7 +173,7 @@ pub enum StoreError {
     /// Backup or restore input is wrong.
     #[error("{0}")]
     Backup(String),
-    /// I/O outside sled (backup files).
+    /// I/O (the engine's files, backup files).
     #[error("{0}")]
     Io(#[from] std::io::Error),
     /// The data directory cannot be created or made owner-only.
@@ -189,17 +189,16 @@ pub enum StoreError {
 /// A key and its value, as stored.
 pub type RawEntry = (Vec<u8>, Vec<u8>);
 
-/// The store: sled trees plus the single-writer lock.
+/// The store: the engine's tables plus the single-writer lock.
 pub struct Store {
-    db: sled::Db,
-    trees: Vec<sled::Tree>,
+    engine: Arc<dyn Engine>,
     writer: Mutex<()>,
     /// Commits so far; a flush covers every commit counted before it started.
     committed: AtomicU64,
     /// Commits known to be on disk.
     flushed: AtomicU64,
-    /// One flush at a time: sled 0.34's concurrent `flush_async` calls can deadlock,
-    /// and a waiting writer is covered by the next flush anyway (group commit).
+    /// One flush at a time: sled 0.34's concurrent flushes can deadlock, and a waiting
+    /// writer is covered by the next flush anyway (group commit).
     flusher: tokio::sync::Mutex<()>,
     /// Decoded values of the trees read on every request.
     cache: cache::ReadCache,
@@ -221,21 +220,8 @@ impl Store {
             dir: dir.display().to_string(),
             source,
         })?;
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(CACHE_BYTES)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(|e| match &e {
-                sled::Error::Io(io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock
-                        || io.to_string().contains("lock") =>
-                {
-                    StoreError::Locked(dir.display().to_string())
-                }
-                _ => StoreError::Sled(e),
-            })?;
-        let mut store = Self::from_db(db, dir)?;
+        let engine = SledEngine::open(dir)?;
+        let mut store = Self::over(Arc::new(engine), dir)?;
         store.dir = Some(dir.to_path_buf());
         // Sled's lock is held: no other process uses the scratch directory now.
         let swept = private::sweep_scratch(dir)?;
@@ -261,18 +247,13 @@ impl Store {
 
     /// Opens a throw-away store (tests, benchmarks).
     pub fn temporary() -> Result<Store, StoreError> {
-        let db = sled::Config::new().temporary(true).open()?;
-        Self::from_db(db, Path::new("(temporary)"))
+        Self::over(Arc::new(SledEngine::temporary()?), Path::new("(temporary)"))
     }
 
-    fn from_db(db: sled::Db, dir: &Path) -> Result<Store, StoreError> {
-        let trees = T::ALL
-            .iter()
-            .map(|t| db.open_tree(t.name()))
-            .collect::<Result<Vec<_>, _>>()?;
+    /// The store over an engine: checks its format and migrates it.
+    pub fn over(engine: Arc<dyn Engine>, dir: &Path) -> Result<Store, StoreError> {
         let store = Store {
-            db,
-            trees,
+            engine,
             writer: Mutex::new(()),
             committed: AtomicU64::new(0),
             cache: cache::ReadCache::new(CACHED_VALUES),
@@ -285,21 +266,19 @@ impl Store {
     }
 
     fn check_format(&self, dir: &Path) -> Result<(), StoreError> {
-        let found = match self.tree(T::Meta).get(FORMAT_KEY)? {
+        let found = match self.engine.get(T::Meta, FORMAT_KEY)? {
             Some(v) => {
-                u32::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                u32::from_be_bytes(v.as_slice().try_into().map_err(|_| StoreError::Corrupt {
                     tree: "meta",
                     message: "format_version is not 4 bytes".into(),
                 })?)
             }
             None => {
-                let empty = self.trees.iter().all(sled::Tree::is_empty);
+                let empty = T::ALL.iter().all(|t| self.engine.len(*t) == 0);
                 if !empty {
                     return Err(StoreError::NotAStore(dir.display().to_string()));
                 }
-                self.tree(T::Meta)
-                    .insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
-                self.db.flush()?;
+                self.put_format(FORMAT_VERSION)?;
                 FORMAT_VERSION
             }
         };
@@ -317,30 +296,34 @@ impl Store {
                     supported: FORMAT_VERSION,
                 })?;
             step(self)?;
-            self.tree(T::Meta)
-                .insert(FORMAT_KEY, &(version + 1).to_be_bytes())?;
-            self.db.flush()?;
+            self.put_format(version + 1)?;
         }
         Ok(())
     }
 
+    fn put_format(&self, version: u32) -> Result<(), StoreError> {
+        let mut w = WriteSet::new();
+        w.put_raw(T::Meta, FORMAT_KEY, version.to_be_bytes().to_vec());
+        self.engine.commit(&w)?;
+        self.engine.flush()
+    }
+
     /// The format version recorded in the store.
     pub fn format_version(&self) -> Result<u32, StoreError> {
-        let v = self.tree(T::Meta).get(FORMAT_KEY)?;
-        Ok(v.and_then(|v| v.as_ref().try_into().ok())
+        let v = self.engine.get(T::Meta, FORMAT_KEY)?;
+        Ok(v.and_then(|v| v.as_slice().try_into().ok())
             .map(u32::from_be_bytes)
             .unwrap_or(0))
     }
 
-    /// One tree.
-    pub fn tree(&self, t: T) -> &sled::Tree {
-        // `trees` is built from T::ALL, so every index exists.
-        self.trees.get(t.index()).unwrap_or(&self.db)
+    /// The engine under the store.
+    pub fn engine(&self) -> &dyn Engine {
+        self.engine.as_ref()
     }
 
-    /// A tree that belongs to a face (OIDC codes, signing keys, ...).
-    fn face_tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
-        Ok(self.db.open_tree(format!("face_{name}"))?)
+    /// A table of the faces' state (OIDC codes, signing keys, ...).
+    fn state_table(&self, name: &str) -> Result<Arc<dyn table::StateTable>, StoreError> {
+        self.engine.state_table(name)
     }
 
     /// Takes the single-writer lock: reads made while holding it stay true until commit.
@@ -352,36 +335,28 @@ impl Store {
         )
     }
 
-    /// Applies a write set atomically (one sled transaction over every tree).
+    /// Applies a write set atomically (one engine commit over every table it touches).
     pub fn commit(&self, _lock: &WriteLock<'_>, writes: &WriteSet) -> Result<(), StoreError> {
         if writes.is_empty() {
             return Ok(());
         }
-        self.trees
-            .as_slice()
-            .transaction(|views| {
-                for (t, key, value) in writes.iter() {
-                    let Some(view) = views.get(t.index()) else {
-                        continue;
-                    };
-                    match value {
-                        Some(v) => view.insert(key.as_slice(), v.as_slice())?,
-                        None => view.remove(key.as_slice())?,
-                    };
-                }
-                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
-            })
-            .map_err(|e| match e {
-                sled::transaction::TransactionError::Storage(s) => StoreError::Sled(s),
-                sled::transaction::TransactionError::Abort(()) => {
-                    StoreError::Sled(sled::Error::Unsupported("transaction aborted".into()))
-                }
-            })?;
+        self.engine.commit(writes)?;
         for (t, key, _) in writes.iter() {
             if cache::ReadCache::covers(*t) {
                 self.cache.invalidate(*t, cache::affected(*t, key));
             }
         }
+        self.committed.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Applies a write set to tables that no operation reads under the writer lock
+    /// (API sessions): atomically, without waiting for the lock.
+    pub fn commit_unlocked(&self, writes: &WriteSet) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.engine.commit(writes)?;
         self.committed.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
@@ -395,8 +370,8 @@ impl Store {
             return Ok(());
         }
         let target = self.committed.load(Ordering::SeqCst);
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
+        let engine = Arc::clone(&self.engine);
+        tokio::task::spawn_blocking(move || engine.flush())
             .await
             .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))??;
         self.flushed.fetch_max(target, Ordering::SeqCst);
@@ -405,8 +380,7 @@ impl Store {
 
     /// Flushes synchronously (shutdown, CLI).
     pub fn flush_sync(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        Ok(())
+        self.engine.flush()
     }
 
     /// How many commits this store has applied since it was opened: any change of the
@@ -437,7 +411,7 @@ impl Store {
 
     /// Reads and decodes one value.
     pub fn get<V: DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<V>, StoreError> {
-        match self.tree(t).get(key)? {
+        match self.engine.get(t, key)? {
             Some(bytes) => decode(t, &bytes).map(Some),
             None => Ok(None),
         }
@@ -449,25 +423,16 @@ impl Store {
         t: T,
         prefix: &[u8],
     ) -> Result<Vec<(Vec<u8>, V)>, StoreError> {
-        self.tree(t)
-            .scan_prefix(prefix)
-            .map(|kv| {
-                let (k, v) = kv?;
-                Ok((k.to_vec(), decode(t, &v)?))
-            })
+        self.engine
+            .with_prefix(t, prefix)?
+            .into_iter()
+            .map(|(k, v)| Ok((k, decode(t, &v)?)))
             .collect()
     }
 
     /// Up to `max` keys and values of a tree from key `from` on, in key order, as stored.
     pub fn raw_from(&self, t: T, from: &[u8], max: usize) -> Result<Vec<RawEntry>, StoreError> {
-        self.tree(t)
-            .range(from..)
-            .take(max)
-            .map(|kv| {
-                let (k, v) = kv?;
-                Ok((k.to_vec(), v.to_vec()))
-            })
-            .collect()
+        self.engine.range(t, from, max)
     }
 
     /// Up to `max` values of a tree from key `from` on, in key order.
@@ -512,10 +477,15 @@ impl Store {
         let mut p = prefix.as_bytes().to_vec();
         p.push(0);
         let skip = p.len();
-        self.tree(t).scan_prefix(&p).keys().map(move |k| {
+        self.engine.keys_with_prefix(t, &p).map(move |k| {
             let k = k?;
             Ok(String::from_utf8_lossy(k.get(skip..).unwrap_or_default()).into_owned())
         })
+    }
+
+    /// Whether a table holds `key`.
+    pub fn contains(&self, t: T, key: &[u8]) -> Result<bool, StoreError> {
+        self.engine.contains(t, key)
     }
 
     /// Whether an index holds `id` under `prefix \0`.
@@ -523,14 +493,14 @@ impl Store {
         let mut key = prefix.as_bytes().to_vec();
         key.push(0);
         key.extend_from_slice(id.as_bytes());
-        Ok(self.tree(t).contains_key(&key)?)
+        self.engine.contains(t, &key)
     }
 
     /// The id a unique index (login, SIRET) maps `key` to.
     pub fn unique_id(&self, t: T, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
-            .tree(t)
-            .get(key.as_bytes())?
+            .engine
+            .get(t, key.as_bytes())?
             .map(|id| String::from_utf8_lossy(&id).into_owned()))
     }
 
@@ -543,26 +513,36 @@ impl Store {
         }
         let mut p = prefix.as_bytes().to_vec();
         p.push(0);
-        Ok(self.tree(t).scan_prefix(&p).next().transpose()?.is_some())
+        Ok(self
+            .engine
+            .keys_with_prefix(t, &p)
+            .next()
+            .transpose()?
+            .is_some())
     }
 
     /// Number of entries in a tree.
     pub fn len(&self, t: T) -> usize {
-        self.tree(t).len()
+        self.engine.len(t)
     }
 
     /// Size of the store on disk, in bytes.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        Ok(self.db.size_on_disk()?)
+        self.engine.size_on_disk()
     }
 
     /// A new unique, monotonic id (mail queue, audit sequence).
     pub fn generate_id(&self) -> Result<u64, StoreError> {
-        Ok(self.db.generate_id()?)
+        self.engine.next_id()
     }
 
-    pub(crate) fn db(&self) -> &sled::Db {
-        &self.db
+    /// Every key of a table that starts with `prefix`, in key order, read lazily.
+    pub fn keys_with_prefix(
+        &self,
+        t: T,
+        prefix: &[u8],
+    ) -> impl Iterator<Item = Result<Vec<u8>, StoreError>> + use<'_> {
+        self.engine.keys_with_prefix(t, prefix)
     }
 }
 
@@ -597,9 +577,7 @@ mod tests {
                 Err(StoreError::Locked(_)) => {
                     std::thread::sleep(std::time::Duration::from_millis(20))
                 }
-                Err(StoreError::Sled(sled::Error::Io(_))) => {
-                    std::thread::sleep(std::time::Duration::from_millis(20))
-                }
+                Err(StoreError::Io(_)) => std::thread::sleep(std::time::Duration::from_millis(20)),
                 other => return other,
             }
         }
@@ -612,10 +590,9 @@ mod tests {
         {
             let store = Store::open(dir.path()).unwrap();
             assert_eq!(store.format_version().unwrap(), FORMAT_VERSION);
-            store
-                .tree(T::Meta)
-                .insert(FORMAT_KEY, &99u32.to_be_bytes())
-                .unwrap();
+            let mut w = WriteSet::new();
+            w.put_raw(T::Meta, FORMAT_KEY, 99u32.to_be_bytes().to_vec());
+            store.commit(&store.lock(), &w).unwrap();
             store.flush_sync().unwrap();
         }
         let err = reopen(dir.path()).err().unwrap();
@@ -627,9 +604,11 @@ mod tests {
     fn data_without_a_format_version_is_not_taken_for_a_store() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let db = sled::open(dir.path()).unwrap();
-            db.open_tree("accounts").unwrap().insert("x", "y").unwrap();
-            db.flush().unwrap();
+            let engine = SledEngine::open(dir.path()).unwrap();
+            let mut w = WriteSet::new();
+            w.put_raw(T::Accounts, b"x".to_vec(), b"y".to_vec());
+            engine.commit(&w).unwrap();
+            engine.flush().unwrap();
         }
         let err = reopen(dir.path()).err().unwrap();
         assert!(matches!(err, StoreError::NotAStore(_)), "{err}");

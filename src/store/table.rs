@@ -36,7 +36,7 @@ impl FaceState {
         name: &str,
     ) -> Result<Table<V>, StateError> {
         Ok(Table {
-            raw: Arc::new(SledTable(self.store.face_tree(name)?)),
+            raw: self.store.state_table(name)?,
             _values: PhantomData,
         })
     }
@@ -45,9 +45,6 @@ impl FaceState {
 /// The protocol state failed to read or write.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    /// sled failed.
-    #[error("oidc state: {0}")]
-    Sled(#[from] sled::Error),
     /// The store refused to open a tree.
     #[error("oidc state: {0}")]
     Store(#[from] StoreError),
@@ -83,46 +80,6 @@ pub trait StateTable: Send + Sync {
     fn for_each(&self, each: &mut EachEntry<'_>) -> Result<(), StateError>;
     /// Makes every write so far durable.
     fn flush(&self) -> Result<(), StateError>;
-}
-
-/// sled's implementation: one tree per table.
-struct SledTable(sled::Tree);
-
-impl StateTable for SledTable {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        Ok(self.0.get(key)?.map(|v| v.to_vec()))
-    }
-
-    fn insert(&self, key: &[u8], value: Vec<u8>) -> Result<(), StateError> {
-        self.0.insert(key, value)?;
-        Ok(())
-    }
-
-    fn compare_and_swap(
-        &self,
-        key: &[u8],
-        old: Option<&[u8]>,
-        new: Option<Vec<u8>>,
-    ) -> Result<bool, StateError> {
-        Ok(self.0.compare_and_swap(key, old, new)?.is_ok())
-    }
-
-    fn remove(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        Ok(self.0.remove(key)?.map(|v| v.to_vec()))
-    }
-
-    fn for_each(&self, each: &mut EachEntry<'_>) -> Result<(), StateError> {
-        for item in self.0.iter() {
-            let (key, value) = item?;
-            each(&key, &value)?;
-        }
-        Ok(())
-    }
-
-    fn flush(&self) -> Result<(), StateError> {
-        self.0.flush()?;
-        Ok(())
-    }
 }
 
 /// One table of the faces' state holding values of type `V` (JSON).

@@ -346,10 +346,8 @@ async fn kill_9_under_load_loses_no_acknowledged_write() {
     for s in &structures {
         assert!(created.contains(&s.id), "structure {} has its event", s.id);
         let by_siret = store
-            .tree(T::StructureBySiret)
-            .get(s.siret.as_str())
-            .unwrap()
-            .map(|v| String::from_utf8_lossy(&v).into_owned());
+            .unique_id(T::StructureBySiret, s.siret.as_str())
+            .unwrap();
         assert_eq!(by_siret.as_deref(), Some(s.id.as_str()));
     }
 }
