@@ -126,7 +126,10 @@ pub async fn get_me(State(st): S, caller: Caller) -> ApiResult {
 }
 
 pub async fn export_me(State(st): S, caller: Caller) -> ApiResult {
-    ok(StatusCode::OK, st.directory.export(&caller.actor)?)
+    ok(
+        StatusCode::OK,
+        st.directory.export(&caller.actor, &caller.account.id)?,
+    )
 }
 
 /// `PATCH /me {given_name?, family_name?, email?, current_password?}`: a new e-mail
@@ -156,8 +159,9 @@ pub async fn patch_me(
         .is_some_and(|e| e.trim().to_lowercase() != caller.account.person.email.to_lowercase());
     let account = st
         .directory
-        .update_me(
+        .update_personal_data(
             &caller.actor,
+            &caller.account.id,
             &names,
             body.email.as_deref(),
             body.current_password.as_deref(),
@@ -197,7 +201,11 @@ pub async fn change_password(
 }
 
 pub async fn my_applications(State(st): S, caller: Caller) -> ApiResult {
-    ok(StatusCode::OK, st.directory.my_applications(&caller.actor)?)
+    ok(
+        StatusCode::OK,
+        st.directory
+            .applications_of(&caller.actor, &caller.account.id)?,
+    )
 }
 
 /// `POST /services {name}`, `PATCH /services/{id} {name}`
