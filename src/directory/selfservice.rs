@@ -366,6 +366,11 @@ impl Directory {
         Ok(account)
     }
 
+    /// The account `account_id` with its personal data, for its holder only.
+    pub fn personal_data(&self, actor: &Actor, account_id: &str) -> DirResult<Account> {
+        self.own_account(actor, account_id)
+    }
+
     /// Rectifies the names of `account_id` (the actor's own), and asks for a new e-mail
     /// address. A new address needs
     /// the current password (a stolen session must not take over the account's mail),

@@ -103,14 +103,14 @@ pub async fn get_structure(State(st): S, caller: Caller) -> ApiResult {
 
 pub async fn get_me(State(st): S, caller: Caller) -> ApiResult {
     let dir = &st.directory;
-    let structure = dir.structure(&caller.account.structure_id)?;
-    let service = caller
-        .account
+    let account = dir.personal_data(&caller.actor, &caller.account.id)?;
+    let structure = dir.structure(&account.structure_id)?;
+    let service = account
         .service_id
         .as_deref()
         .map(|s| dir.service(s))
         .transpose()?;
-    let mut body = serde_json::to_value(AccountSummary::from(&caller.account)).unwrap_or_default();
+    let mut body = serde_json::to_value(AccountSummary::from(&account)).unwrap_or_default();
     if let Some(map) = body.as_object_mut() {
         map.insert("structure".into(), json!({"id": structure.id, "name": structure.name, "siret": structure.siret, "category": structure.category}));
         map.insert(
@@ -119,7 +119,7 @@ pub async fn get_me(State(st): S, caller: Caller) -> ApiResult {
         );
         map.insert(
             "password_expires_at".into(),
-            json!(dir.password_expires_at(&caller.account).map(rfc3339)),
+            json!(dir.password_expires_at(&account).map(rfc3339)),
         );
     }
     ok(StatusCode::OK, body)

@@ -846,6 +846,10 @@ impl Probe<'_> {
             (p.status, serde_json::to_value(&p).unwrap())
         };
         let export = core.export(&me, &other.id).map(|_| ()).map_err(render);
+        let read = core
+            .personal_data(&me, &other.id)
+            .map(|_| ())
+            .map_err(render);
         let applications = core
             .applications_of(&me, &other.id)
             .map(|_| ())
@@ -861,6 +865,7 @@ impl Probe<'_> {
             .map(|_| ())
             .map_err(render);
         let refused = export.clone().expect_err("export of another person");
+        assert_eq!(export, read);
         assert_eq!(export, applications);
         assert_eq!(export, update);
         refused

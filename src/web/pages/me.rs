@@ -29,7 +29,10 @@ fn me_page(
     notice: Option<&str>,
 ) -> Response {
     let dir = &st.directory;
-    let a = &signed.account;
+    let a = &match dir.personal_data(&signed.actor, &signed.account.id) {
+        Ok(a) => a,
+        Err(e) => return signed.refusal(e, None, ("/", "Revenir à l'accueil")),
+    };
     let service = a
         .service_id
         .as_deref()
