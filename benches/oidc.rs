@@ -296,12 +296,12 @@ where
     load
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A loopback listening socket and its port: handed to the server as it is, so the
+/// port cannot be taken between the choice and the start.
+fn bound_listener() -> (std::net::TcpListener, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
 }
 
 fn no_redirect() -> reqwest::Client {
@@ -702,7 +702,7 @@ async fn in_process(args: &Args) {
     let seconds: u64 = args.nth(0, 3);
     let codes: usize = args.nth(1, 6000);
     let tmp = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let (listener, port) = bound_listener();
     let base = format!("http://127.0.0.1:{port}");
     let mut config = Config::default();
     config.server.data_dir = tmp.path().join("data");
@@ -734,7 +734,9 @@ async fn in_process(args: &Args) {
         .find(|a| a.person.family_name == "Durand")
         .and_then(|a| a.login)
         .unwrap();
-    let srv = server::start_with(&config, directory).await.unwrap();
+    let srv = server::start_on(&config, directory, Some(listener))
+        .await
+        .unwrap();
     let bench = Bench {
         target: Target::ApexIdp { login },
         base,

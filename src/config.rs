@@ -67,11 +67,16 @@ impl Default for ServerConfig {
     }
 }
 
+/// `http.listen` for a listening socket inherited as standard input (inetd's `wait`
+/// style, systemd's `StandardInput=socket`): the server binds nothing itself.
+pub const INHERITED_STDIN: &str = "stdin";
+
 /// `[http]`: the web space, the JSON API and the OIDC endpoints.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
-    /// Listen address (port 0 picks a free port).
+    /// Listen address (port 0 picks a free port), or `stdin` for a listening socket
+    /// inherited as standard input.
     pub listen: String,
     /// Serve HTTPS with the `[tls]` certificate.
     pub tls: bool,
@@ -463,11 +468,11 @@ impl Config {
                 "must be an http(s) URL without query",
             ),
         }
-        if self.http.listen.parse::<SocketAddr>().is_err() {
+        if self.http.listen != INHERITED_STDIN && self.http.listen.parse::<SocketAddr>().is_err() {
             bad(
                 "http.listen",
                 &self.http.listen,
-                "must be an address such as 127.0.0.1:8080",
+                "must be an address such as 127.0.0.1:8080, or stdin",
             );
         }
         for range in &self.http.trusted_proxies {

@@ -137,8 +137,73 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Server, Sta
     start_with(config, directory).await
 }
 
+/// Takes over a listening socket bound by someone else (a parent process, a test
+/// harness): the server binds nothing for it.
+fn adopt(
+    key: &'static str,
+    addr: &str,
+    listener: std::net::TcpListener,
+) -> Result<TcpListener, StartError> {
+    let problem = |source| StartError::Bind {
+        key,
+        addr: addr.to_owned(),
+        source,
+    };
+    listener.set_nonblocking(true).map_err(problem)?;
+    TcpListener::from_std(listener).map_err(problem)
+}
+
+/// The listening socket inherited as standard input (inetd's `wait` style, systemd's
+/// `StandardInput=socket`): its address tells whether it is a socket at all.
+#[cfg(unix)]
+fn inherited_stdin() -> std::io::Result<std::net::TcpListener> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdin().as_fd().try_clone_to_owned()?;
+    let listener = std::net::TcpListener::from(fd);
+    listener.local_addr()?;
+    Ok(listener)
+}
+
+#[cfg(not(unix))]
+fn inherited_stdin() -> std::io::Result<std::net::TcpListener> {
+    Err(std::io::Error::other(
+        "an inherited socket needs a unix system",
+    ))
+}
+
+/// The HTTP listener: the one handed over, the socket inherited as standard input, or
+/// the configured address bound now.
+async fn http_listener(
+    config: &Config,
+    handed: Option<std::net::TcpListener>,
+) -> Result<TcpListener, StartError> {
+    match handed {
+        Some(l) => adopt("http.listen", "a socket handed over", l),
+        None if config.http.listen == crate::config::INHERITED_STDIN => {
+            let l = inherited_stdin().map_err(|source| StartError::Bind {
+                key: "http.listen",
+                addr: config.http.listen.clone(),
+                source,
+            })?;
+            adopt("http.listen", &config.http.listen, l)
+        }
+        None => bind("http.listen", &config.http.listen).await,
+    }
+}
+
 /// Starts the listeners over an already opened core.
 pub async fn start_with(config: &Config, directory: Arc<Directory>) -> Result<Server, StartError> {
+    start_on(config, directory, None).await
+}
+
+/// Starts the listeners over an already opened core, HTTP on `http` when given (a
+/// socket bound before the server started, so that its address is known, and stays
+/// the server's, across a restart) instead of `http.listen`.
+pub async fn start_on(
+    config: &Config,
+    directory: Arc<Directory>,
+    http: Option<std::net::TcpListener>,
+) -> Result<Server, StartError> {
     if !crate::auth::token::random_source_works() {
         return Err(StartError::Other(
             "the system random source does not answer: no secret could be issued safely".into(),
@@ -146,7 +211,7 @@ pub async fn start_with(config: &Config, directory: Arc<Directory>) -> Result<Se
     }
     let postman =
         Postman::from_config(&config.mail).map_err(|e| StartError::Other(format!("mail: {e}")))?;
-    let listener = bind("http.listen", &config.http.listen).await?;
+    let listener = http_listener(config, http).await?;
     let http_addr = listener
         .local_addr()
         .map_err(|e| StartError::Other(e.to_string()))?;

@@ -14,6 +14,7 @@ use crate::auth::token::{self, OneTimeToken, TokenKind};
 use crate::clock::rfc3339;
 use crate::domain::account::{LifecycleEvent, Outcome, check_email, check_person, transition};
 use crate::domain::password::WeakPassword;
+use crate::domain::rights::{Function, Target, authorize};
 use crate::domain::{Account, AccountState, Actor, Credential, PersonalData, Role};
 use crate::mail::Message;
 use crate::store::T;
@@ -357,25 +358,40 @@ impl Directory {
         .await
     }
 
-    /// Rectifies one's own names, and asks for a new e-mail address. A new address needs
+    /// The account `account_id` for an operation on personal data: the matrix's
+    /// [`Function::OwnData`] reaches the actor's own account only.
+    fn own_account(&self, actor: &Actor, account_id: &str) -> DirResult<Account> {
+        let account = self.account(account_id)?;
+        authorize(actor, Function::OwnData, &Target::of_account(&account))?;
+        Ok(account)
+    }
+
+    /// The account `account_id` with its personal data, for its holder only.
+    pub fn personal_data(&self, actor: &Actor, account_id: &str) -> DirResult<Account> {
+        self.own_account(actor, account_id)
+    }
+
+    /// Rectifies the names of `account_id` (the actor's own), and asks for a new e-mail
+    /// address. A new address needs
     /// the current password (a stolen session must not take over the account's mail),
     /// is taken only once confirmed through a link sent to it, and the current address is
     /// told at once, so that its holder can stop a change he did not ask for.
-    pub async fn update_me(
+    pub async fn update_personal_data(
         &self,
         actor: &Actor,
+        account_id: &str,
         names: &NameCorrection,
         new_email: Option<&str>,
         current_password: Option<&str>,
         from: IpAddr,
     ) -> DirResult<Account> {
-        let account = self.account(&actor.account_id)?;
+        let account = self.own_account(actor, account_id)?;
         corrected(&account.person, names)?;
         let email = self
             .asked_email(&account, new_email, current_password, from)
             .await?;
         self.write(|batch| {
-            let before = self.account(&actor.account_id)?;
+            let before = self.own_account(actor, account_id)?;
             if email.is_some() && before.credential != account.credential {
                 return Err(DirError::conflict(
                     "password-changed",
@@ -508,9 +524,9 @@ impl Directory {
         (days > 0).then(|| c.changed_at + i64::from(days) * 86_400)
     }
 
-    /// The personal-data export.
-    pub fn export(&self, actor: &Actor) -> DirResult<Export> {
-        let account = self.account(&actor.account_id)?;
+    /// The personal-data export of `account_id` (the actor's own).
+    pub fn export(&self, actor: &Actor, account_id: &str) -> DirResult<Export> {
+        let account = self.own_account(actor, account_id)?;
         let structure = self.structure(&account.structure_id)?;
         let events = audit::of_structure(&self.store, &account.structure_id)?
             .into_iter()
@@ -528,9 +544,13 @@ impl Directory {
         })
     }
 
-    /// The applications the person may open.
-    pub fn my_applications(&self, actor: &Actor) -> DirResult<Vec<ApplicationLink>> {
-        let account = self.account(&actor.account_id)?;
+    /// The applications the holder of `account_id` (the actor himself) may open.
+    pub fn applications_of(
+        &self,
+        actor: &Actor,
+        account_id: &str,
+    ) -> DirResult<Vec<ApplicationLink>> {
+        let account = self.own_account(actor, account_id)?;
         let structure = self.structure(&account.structure_id)?;
         let entitled = self
             .catalogue

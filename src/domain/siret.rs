@@ -121,18 +121,34 @@ mod tests {
         assert_eq!(Siret::parse(" 73282932000074"), Err(SiretError::Format));
     }
 
-    /// Completes 13 digits with the Luhn check digit.
+    /// Completes 13 digits with their check digit, computed here apart from `luhn()`:
+    /// counted from the left, the digits in odd places (1st, 3rd, ... 13th) are doubled
+    /// and their two digits added; the check digit brings the sum to a multiple of 10.
     fn with_check_digit(prefix: &[u32]) -> String {
-        let mut s: String = prefix.iter().map(|d| char::from(b'0' + *d as u8)).collect();
-        for c in 0..10 {
-            let mut digits = prefix.to_vec();
-            digits.push(c);
-            if luhn(&digits) {
-                s.push(char::from(b'0' + c as u8));
-                break;
-            }
-        }
-        s
+        let sum: u32 = prefix
+            .iter()
+            .enumerate()
+            .map(|(place, d)| match place % 2 {
+                0 => (2 * d) / 10 + (2 * d) % 10,
+                _ => *d,
+            })
+            .sum();
+        let check = (10 - sum % 10) % 10;
+        prefix
+            .iter()
+            .chain(std::iter::once(&check))
+            .map(|d| char::from_digit(*d, 10).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn the_check_digit_of_the_test_matches_the_design_vector() {
+        assert_eq!(with_check_digit(&digits("7328293200007")), "73282932000074");
+        assert_eq!(with_check_digit(&digits("0000000000000")), "00000000000000");
+    }
+
+    fn digits(s: &str) -> Vec<u32> {
+        s.chars().map(|c| c.to_digit(10).unwrap()).collect()
     }
 
     proptest! {

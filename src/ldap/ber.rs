@@ -140,13 +140,41 @@ mod tests {
         }
     }
 
+    /// The header of an octet string of `n` bytes.
+    fn octet_string_header(n: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        header(&mut out, OCTET_STRING, n);
+        out
+    }
+
     #[test]
-    fn lengths_use_the_long_form_from_128_bytes() {
+    fn lengths_use_the_short_form_below_128_bytes_and_the_long_form_from_128() {
+        // X.690 §8.1.3: below 128 the length is one byte; from 128, 0x80 | the count of
+        // length bytes, then the length big-endian in as few bytes as it needs.
+        assert_eq!(octet_string_header(0), [0x04, 0x00]);
+        assert_eq!(octet_string_header(1), [0x04, 0x01]);
+        assert_eq!(octet_string_header(127), [0x04, 0x7f]);
+        assert_eq!(octet_string_header(128), [0x04, 0x81, 0x80]);
+        assert_eq!(octet_string_header(255), [0x04, 0x81, 0xff]);
+        assert_eq!(octet_string_header(256), [0x04, 0x82, 0x01, 0x00]);
+        assert_eq!(octet_string_header(65_535), [0x04, 0x82, 0xff, 0xff]);
+        assert_eq!(octet_string_header(65_536), [0x04, 0x83, 0x01, 0x00, 0x00]);
+        assert_eq!(
+            octet_string_header(1 << 24),
+            [0x04, 0x84, 0x01, 0x00, 0x00, 0x00]
+        );
+        // The sizes computed ahead agree with the bytes written.
         for n in [0usize, 1, 127, 128, 255, 256, 65_535, 65_536, 1 << 24] {
-            let mut out = Vec::new();
-            header(&mut out, OCTET_STRING, n);
-            assert_eq!(out.len(), 1 + length_size(n), "length {n}");
+            assert_eq!(
+                octet_string_header(n).len(),
+                1 + length_size(n),
+                "length {n}"
+            );
         }
+        let mut whole = Vec::new();
+        octet_string(&mut whole, &[0x61; 128]);
+        assert_eq!(whole.get(..4), Some(&[0x04, 0x81, 0x80, 0x61][..]));
+        assert_eq!(whole.len(), 3 + 128);
         assert_eq!(integer_content(0), vec![0]);
         assert_eq!(integer_content(127), vec![0x7f]);
         assert_eq!(integer_content(128), vec![0x00, 0x80]);

@@ -103,14 +103,14 @@ pub async fn get_structure(State(st): S, caller: Caller) -> ApiResult {
 
 pub async fn get_me(State(st): S, caller: Caller) -> ApiResult {
     let dir = &st.directory;
-    let structure = dir.structure(&caller.account.structure_id)?;
-    let service = caller
-        .account
+    let account = dir.personal_data(&caller.actor, &caller.account.id)?;
+    let structure = dir.structure(&account.structure_id)?;
+    let service = account
         .service_id
         .as_deref()
         .map(|s| dir.service(s))
         .transpose()?;
-    let mut body = serde_json::to_value(AccountSummary::from(&caller.account)).unwrap_or_default();
+    let mut body = serde_json::to_value(AccountSummary::from(&account)).unwrap_or_default();
     if let Some(map) = body.as_object_mut() {
         map.insert("structure".into(), json!({"id": structure.id, "name": structure.name, "siret": structure.siret, "category": structure.category}));
         map.insert(
@@ -119,14 +119,17 @@ pub async fn get_me(State(st): S, caller: Caller) -> ApiResult {
         );
         map.insert(
             "password_expires_at".into(),
-            json!(dir.password_expires_at(&caller.account).map(rfc3339)),
+            json!(dir.password_expires_at(&account).map(rfc3339)),
         );
     }
     ok(StatusCode::OK, body)
 }
 
 pub async fn export_me(State(st): S, caller: Caller) -> ApiResult {
-    ok(StatusCode::OK, st.directory.export(&caller.actor)?)
+    ok(
+        StatusCode::OK,
+        st.directory.export(&caller.actor, &caller.account.id)?,
+    )
 }
 
 /// `PATCH /me {given_name?, family_name?, email?, current_password?}`: a new e-mail
@@ -156,8 +159,9 @@ pub async fn patch_me(
         .is_some_and(|e| e.trim().to_lowercase() != caller.account.person.email.to_lowercase());
     let account = st
         .directory
-        .update_me(
+        .update_personal_data(
             &caller.actor,
+            &caller.account.id,
             &names,
             body.email.as_deref(),
             body.current_password.as_deref(),
@@ -197,7 +201,11 @@ pub async fn change_password(
 }
 
 pub async fn my_applications(State(st): S, caller: Caller) -> ApiResult {
-    ok(StatusCode::OK, st.directory.my_applications(&caller.actor)?)
+    ok(
+        StatusCode::OK,
+        st.directory
+            .applications_of(&caller.actor, &caller.account.id)?,
+    )
 }
 
 /// `POST /services {name}`, `PATCH /services/{id} {name}`

@@ -2,6 +2,7 @@
 //! opens a relying party that signs in through single sign-on and shows the claims.
 
 use std::io::{BufRead, BufReader};
+use std::os::fd::OwnedFd;
 use std::process::{Child, Command, Stdio};
 
 use crate::common::{Browser, Resp};
@@ -24,22 +25,24 @@ impl Drop for Demo {
     }
 }
 
-/// Starts `apex-idp demo` with its application on a free port.
+/// Starts `apex-idp demo` with its application on a free port. Its public URL must
+/// name its port: the socket is bound here and inherited as its standard input
+/// (`http.listen = "stdin"`), so the port is never free for someone else in between.
 fn start_demo() -> Demo {
     let dir = tempfile::tempdir().unwrap();
-    let port = crate::common::free_port();
+    let (listener, port) = crate::common::bound_listener();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = Command::new(BIN)
         .args(["demo", "--app-listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path().join("data"))
         .current_dir(ROOT)
-        .env("APEX_HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .env("APEX_HTTP__LISTEN", "stdin")
         .env("APEX_SERVER__PUBLIC_URL", &base)
         .env("APEX_LDAP__LISTEN", "")
         .env("APEX_ARGON2__M_KIB", "64")
         .env("APEX_ARGON2__T", "1")
         .env_remove("APEX_LOG")
-        .stdin(Stdio::null())
+        .stdin(Stdio::from(OwnedFd::from(listener)))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -47,6 +50,9 @@ fn start_demo() -> Demo {
     let mut app = None;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let line = line.unwrap();
+        if let Some(addr) = line.strip_prefix("listening http ") {
+            assert_eq!(addr, format!("127.0.0.1:{port}"), "the inherited socket");
+        }
         if let Some(addr) = line.strip_prefix("listening demo-app ") {
             app = Some(format!("http://{addr}"));
             break;
@@ -130,4 +136,27 @@ async fn the_portal_link_opens_the_demo_application_signed_in_through_sso() {
     );
     let again = get(&browser, &format!("{}/", demo.app)).await;
     assert!(again.body.contains("/login"), "signed out: {}", again.body);
+}
+
+#[test]
+fn a_standard_input_that_is_no_socket_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["demo", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .current_dir(ROOT)
+        .env("APEX_HTTP__LISTEN", "stdin")
+        .env("APEX_LDAP__LISTEN", "")
+        .env("APEX_ARGON2__M_KIB", "64")
+        .env("APEX_ARGON2__T", "1")
+        .env_remove("APEX_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("cannot listen on stdin (http.listen)"),
+        "{said}"
+    );
 }

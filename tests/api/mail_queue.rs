@@ -67,10 +67,10 @@ async fn queue_depth(f: &Fixture) -> u64 {
 
 #[tokio::test]
 async fn a_relay_that_is_down_loses_no_mail_and_slows_no_request() {
-    // A port where nothing listens yet.
-    let probe = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = probe.local_addr().unwrap().port();
-    drop(probe);
+    // A relay that takes connections and never says a word: a delivery to it hangs
+    // until the SMTP client's 10 s timeout.
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path());
     config.mail.transport = apex_idp::config::MailTransport::Smtp;
@@ -96,13 +96,21 @@ async fn a_relay_that_is_down_loses_no_mail_and_slows_no_request() {
         )
         .await;
     assert_eq!(s, 201);
+    // The request answered while its mail is queued and no delivery has ended: one
+    // that waited for the relay would have hung until the relay's timeout.
+    let queued = f.directory().queued_mails().unwrap();
+    assert_eq!(queued.len(), 1, "the mail is queued");
+    assert_eq!(queued[0].attempts, 0, "no delivery ended before the answer");
     assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "the request does not wait for the relay"
+        started.elapsed() < Duration::from_secs(8),
+        "the request does not wait for the relay ({:?})",
+        started.elapsed()
     );
 
-    // The delivery fails (connection refused) and the mail stays queued.
-    for _ in 0..100 {
+    // The relay goes down (the hung connection is reset, new ones are refused): the
+    // delivery fails and the mail stays queued.
+    drop(silent);
+    for _ in 0..1000 {
         if f.directory()
             .queued_mails()
             .unwrap()

@@ -103,6 +103,9 @@ pub struct TestServer {
     seen: Mutex<HashSet<PathBuf>>,
     /// The configuration it runs with, for [`TestServer::restart`].
     config: Config,
+    /// The HTTP listening socket, bound by the fixture and kept across restarts: the
+    /// server's address never changes, and no other process can take it meanwhile.
+    listener: std::net::TcpListener,
     counter: AtomicU32,
 }
 
@@ -116,12 +119,28 @@ impl TestServer {
         http: reqwest::Client,
         prepare: impl AsyncFnOnce(&Arc<Directory>),
     ) -> TestServer {
+        let listener = std::net::TcpListener::bind(&config.http.listen).unwrap();
+        Self::launch_on(listener, dir, config, http, prepare).await
+    }
+
+    /// [`TestServer::launch`] with HTTP on `listener`, bound beforehand (see
+    /// [`bound_listener`]) so that the configuration can name its address.
+    pub async fn launch_on(
+        listener: std::net::TcpListener,
+        dir: tempfile::TempDir,
+        config: &Config,
+        http: reqwest::Client,
+        prepare: impl AsyncFnOnce(&Arc<Directory>),
+    ) -> TestServer {
         server::install_crypto_provider();
         let clock = ManualClock::new();
         let directory = server::open_directory(config, Arc::new(clock.clone())).unwrap();
         prepare(&directory).await;
         let people = people_of(&directory);
-        let server = server::start_with(config, directory).await.unwrap();
+        let handed = listener.try_clone().unwrap();
+        let server = server::start_on(config, directory, Some(handed))
+            .await
+            .unwrap();
         TestServer {
             base: format!(
                 "{}://{}",
@@ -136,6 +155,7 @@ impl TestServer {
             people,
             seen: Mutex::new(HashSet::new()),
             config: config.clone(),
+            listener,
             counter: AtomicU32::new(0),
         }
     }
@@ -148,7 +168,12 @@ impl TestServer {
         }
         let clock = Arc::new(self.clock.clone());
         let directory = server::open_directory(&self.config, clock).unwrap();
-        self.server = Some(server::start_with(&self.config, directory).await.unwrap());
+        let handed = self.listener.try_clone().unwrap();
+        self.server = Some(
+            server::start_on(&self.config, directory, Some(handed))
+                .await
+                .unwrap(),
+        );
     }
 
     pub fn directory(&self) -> &Arc<Directory> {
@@ -366,13 +391,14 @@ impl Resp {
     }
 }
 
-/// A loopback port free now (for a server whose public URL must name its port).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A loopback listening socket on a port of the system's choice, and that port, for a
+/// server whose configuration must name its address (its public URL): the socket is
+/// handed to the server as it is, never closed and bound again, so no other test can
+/// take the port in between.
+pub fn bound_listener() -> (std::net::TcpListener, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
 }
 
 /// A browser: follows nothing by itself, keeps its cookies (set and removed by the

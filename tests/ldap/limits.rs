@@ -2,7 +2,7 @@
 //! thousands of idle connections, the time limit, one outstanding operation per
 //! connection, and controls the server does not know.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use ldap3::Scope;
@@ -61,7 +61,9 @@ pub fn encode(msgs: Vec<LdapMsg>) -> Vec<u8> {
     buf.to_vec()
 }
 
-/// Whether the server answers a fresh client within a second.
+/// Whether the server answers a fresh client, within 10 s: far more than a loaded
+/// machine needs, and a stalled server never answers at all. Callers pair it with what
+/// proves the stall would be going on meanwhile.
 async fn answers_promptly(f: &Fixture) -> bool {
     let probe = async {
         let mut ldap = f.connect(Transport::Plain).await;
@@ -76,7 +78,7 @@ async fn answers_promptly(f: &Fixture) -> bool {
         .len()
     };
     matches!(
-        tokio::time::timeout(Duration::from_secs(1), probe).await,
+        tokio::time::timeout(Duration::from_secs(10), probe).await,
         Ok(1)
     )
 }
@@ -97,6 +99,10 @@ async fn a_client_that_sends_without_reading_is_dropped_and_others_are_served() 
     let bytes = encode(requests);
     let writer = tokio::spawn(async move { tx.write_all(&bytes).await.is_err() });
     tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !writer.is_finished(),
+        "the flood is still being written when another client asks"
+    );
     assert!(
         answers_promptly(&f).await,
         "stalled by a client that does not read"
@@ -167,9 +173,11 @@ async fn thousands_of_idle_connections_are_held_and_the_server_still_answers() {
         socket.bind((source, 0).into()).unwrap();
         idle.push(socket.connect(addr).await.unwrap());
     }
-    let started = Instant::now();
     assert!(answers_promptly(&f).await);
-    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(
+        f.server().ldap_face.as_ref().unwrap().gauges().connections >= wanted,
+        "every idle connection was open meanwhile"
+    );
     // The newest and the oldest idle connections are still served.
     let newest = idle.pop().unwrap();
     let oldest = idle.swap_remove(0);

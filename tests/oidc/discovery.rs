@@ -86,18 +86,57 @@ async fn jwks_publishes_one_key_per_algorithm_with_kid_and_alg() {
 
 #[tokio::test]
 async fn keys_survive_a_restart_of_the_store() {
-    use apex_idp::oidc::keys;
+    use apex_idp::oidc::keys::{self, Alg, KeyRing};
+    use apex_idp::store::table::FaceState;
     let dir = tempfile::tempdir().unwrap();
-    let table = apex_idp::store::table::FaceState::open_at(dir.path())
-        .unwrap()
-        .table(keys::TREE)
-        .unwrap();
-    let first = keys::load_or_generate(&table, 0).unwrap();
-    let again = keys::load_or_generate(&table, 10).unwrap();
-    for alg in keys::Alg::ALL {
-        assert_eq!(
-            first.signer(alg, 10).unwrap().kid(),
-            again.signer(alg, 10).unwrap().kid()
+    let kids = |ring: &KeyRing| -> Vec<String> {
+        Alg::ALL
+            .iter()
+            .map(|alg| ring.signer(*alg, 10).unwrap().kid().to_owned())
+            .collect()
+    };
+    let first = {
+        let state = FaceState::open_at(dir.path()).unwrap();
+        let table = state.table(keys::TREE).unwrap();
+        let ring = keys::load_or_generate(&table, 0).unwrap();
+        table.flush().unwrap();
+        assert!(
+            FaceState::open_at(dir.path()).is_err(),
+            "an open store is locked: opening it again below proves it was closed"
         );
-    }
+        kids(&ring)
+    };
+    let reopened = FaceState::open_at(dir.path()).unwrap();
+    let again = keys::load_or_generate(&reopened.table(keys::TREE).unwrap(), 10).unwrap();
+    assert_eq!(
+        first,
+        kids(&again),
+        "the same keys, read back, none generated"
+    );
+}
+
+#[tokio::test]
+async fn the_jwks_is_the_same_after_a_restart_of_the_server() {
+    let mut op = Op::start().await;
+    let kids = |v: serde_json::Value| -> Vec<String> {
+        let mut kids: Vec<String> = v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect();
+        kids.sort();
+        kids
+    };
+    let get = async |op: &Op| -> serde_json::Value {
+        let resp = op.http.get(op.url("/oidc/jwks")).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.json().await.unwrap()
+    };
+    let before = kids(get(&op).await);
+    // The store is closed and opened again, the keys read back from it.
+    op.restart().await;
+    let after = kids(get(&op).await);
+    assert_eq!(before.len(), 3);
+    assert_eq!(before, after);
 }

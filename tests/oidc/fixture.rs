@@ -111,14 +111,14 @@ impl Op {
         let file = dir.path().join("catalogue.toml");
         std::fs::write(&file, toml::to_string(&catalogue).unwrap()).unwrap();
         // The issuer is the public URL: it must be the real address.
-        let port = common::free_port();
+        let (listener, port) = common::bound_listener();
         let mut config = common::test_config(dir.path());
         config.server.public_url = format!("http://127.0.0.1:{port}");
         config.http.listen = format!("127.0.0.1:{port}");
         config.catalogue.file = file;
         configure(&mut config);
         let http = common::browser_client();
-        let op = TestServer::launch(dir, &config, http, async |directory| {
+        let op = TestServer::launch_on(listener, dir, &config, http, async |directory| {
             apex_idp::demo::seed(directory).await.unwrap();
             let table = directory.face_state().table(keys::TREE).unwrap();
             keys::install(&table, test_keys()).unwrap();

@@ -29,7 +29,10 @@ fn me_page(
     notice: Option<&str>,
 ) -> Response {
     let dir = &st.directory;
-    let a = &signed.account;
+    let a = &match dir.personal_data(&signed.actor, &signed.account.id) {
+        Ok(a) => a,
+        Err(e) => return signed.refusal(e, None, ("/", "Revenir à l'accueil")),
+    };
     let service = a
         .service_id
         .as_deref()
@@ -158,7 +161,14 @@ pub async fn update(
     let current = Some(fields.get("current_password"));
     let result = st
         .directory
-        .update_me(&signed.actor, &names, Some(email), current, client)
+        .update_personal_data(
+            &signed.actor,
+            &signed.account.id,
+            &names,
+            Some(email),
+            current,
+            client,
+        )
         .await;
     match result {
         Ok(_) => see_other(&super::with_notice(
@@ -203,7 +213,7 @@ pub async fn update(
 
 /// `GET /me/export`: the JSON export, as a download.
 pub async fn export(State(st): State<Arc<AppState>>, signed: Signed) -> Response {
-    let export = match st.directory.export(&signed.actor) {
+    let export = match st.directory.export(&signed.actor, &signed.account.id) {
         Ok(e) => e,
         Err(e) => return signed.refusal(e, Some(menu::ME), BACK),
     };

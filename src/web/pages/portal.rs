@@ -13,7 +13,7 @@ use crate::web::AppState;
 /// `GET /applications`
 pub async fn applications(State(st): State<Arc<AppState>>, signed: Signed) -> Response {
     let dir = &st.directory;
-    let apps = match dir.my_applications(&signed.actor) {
+    let apps = match dir.applications_of(&signed.actor, &signed.account.id) {
         Ok(a) => a,
         Err(e) => return signed.refusal(e, None, ("/", "Revenir à l'accueil")),
     };
