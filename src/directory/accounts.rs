@@ -1,6 +1,6 @@
 //! Accounts: pre-creation, validation, identifiers, deletion requests, consultation.
 
-use super::{AccountSummary, Batch, DirError, DirResult, Directory, StructureView};
+use super::{AccountSummary, Batch, By, DirError, DirResult, Directory, StructureView};
 use crate::domain::account::{LifecycleEvent, Outcome, transition};
 use crate::domain::rights::{Target, authorize};
 use crate::domain::{Account, AccountState, Actor, Function, PersonalData, Role, login};
@@ -33,12 +33,12 @@ impl Directory {
             let actor = &self.current(actor)?;
             let service = self.visible_service_for(actor, service_id)?;
             let target = Target::new_account_in(&service, role);
-            authorize(actor, Function::PreCreate, &target)?;
+            let permit = authorize(actor, Function::PreCreate, &target)?;
             let structure = self.structure(&actor.structure_id)?;
             let inviter = self.account(&actor.account_id)?;
             let account = self.invite(
                 batch,
-                &actor.account_id,
+                By::Partner(&permit),
                 &inviter.display_name(),
                 &structure,
                 Some(&service),
@@ -114,7 +114,7 @@ impl Directory {
         self.write(|batch| {
             let actor = &self.current(actor)?;
             let before = self.visible_account(actor, id)?;
-            authorize(
+            let permit = authorize(
                 actor,
                 Function::ValidateCreations,
                 &Target::of_account(&before),
@@ -135,11 +135,11 @@ impl Directory {
                 ..before.clone()
             };
             batch.account(
-                &actor.account_id,
+                By::Partner(&permit),
                 "account.validate",
                 Some(&before),
                 Some(&after),
-            );
+            )?;
             self.queue_identifier(batch, &after)?;
             Ok(after)
         })
@@ -151,13 +151,13 @@ impl Directory {
         self.write(|batch| {
             let actor = &self.current(actor)?;
             let before = self.visible_account(actor, id)?;
-            authorize(
+            let permit = authorize(
                 actor,
                 Function::ValidateCreations,
                 &Target::of_account(&before),
             )?;
             self.lifecycle(&before, LifecycleEvent::Reject)?;
-            batch.account(&actor.account_id, "account.reject", Some(&before), None);
+            batch.account(By::Partner(&permit), "account.reject", Some(&before), None)?;
             Ok(())
         })
         .await
@@ -168,7 +168,7 @@ impl Directory {
         self.write(|batch| {
             let actor = &self.current(actor)?;
             let account = self.visible_account(actor, id)?;
-            authorize(
+            let permit = authorize(
                 actor,
                 Function::ResendIdentifier,
                 &Target::of_account(&account),
@@ -182,7 +182,7 @@ impl Directory {
             self.queue_identifier(batch, &account)?;
             let structure_id = account.structure_id.clone();
             batch.record(
-                &actor.account_id,
+                By::Partner(&permit),
                 &structure_id,
                 "account.resend_identifier",
                 account.id.clone(),
@@ -200,7 +200,7 @@ impl Directory {
         self.write(|batch| {
             let actor = &self.current(actor)?;
             let before = self.visible_account(actor, id)?;
-            authorize(
+            let permit = authorize(
                 actor,
                 Function::RequestDeletion,
                 &Target::of_account(&before),
@@ -242,11 +242,11 @@ impl Directory {
             };
             let structure = self.structure(&after.structure_id)?;
             batch.account(
-                &actor.account_id,
+                By::Partner(&permit),
                 "account.deletion_request",
                 Some(&before),
                 Some(&after),
-            );
+            )?;
             let mail = Message::DeletionNotice {
                 to_name: &after.display_name(),
                 to_email: &after.person.email,

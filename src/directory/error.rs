@@ -81,6 +81,7 @@ impl DirError {
                 Refusal::OtherService => "matrix-own-service",
                 Refusal::TargetRole { .. } => "matrix-target-role",
                 Refusal::NotOwn => "matrix-own-account",
+                Refusal::OtherTarget => "matrix-target",
             },
             DirError::Forbidden { rule, .. } => rule,
             DirError::NotFound { .. } => "not-found",

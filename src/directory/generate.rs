@@ -188,7 +188,7 @@ impl Directory {
             }
             let sid = structure.id.clone();
             batch.record(
-                "system",
+                super::By::Upkeep(&super::housekeeping::Upkeep::bulk_load()),
                 &sid,
                 "directory.generate",
                 sid.clone(),

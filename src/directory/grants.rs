@@ -1,7 +1,7 @@
 //! Habilitations and delegations. No cascade: removing a delegation leaves the
 //! habilitations granted with it in place.
 
-use super::{DirError, DirResult, Directory};
+use super::{By, DirError, DirResult, Directory};
 use crate::domain::rights::{Permit, ProfileSource, Target, authorize};
 use crate::domain::{Account, AccountState, Actor, Delegation, Function, Habilitation, ProfileId};
 
@@ -123,11 +123,11 @@ impl Directory {
             after.modified_at = now;
             let [add, remove] = action;
             batch.account(
-                &actor.account_id,
+                By::Partner(&permit),
                 if change == Change::Add { add } else { remove },
                 Some(&before),
                 Some(&after),
-            );
+            )?;
             Ok((after, true))
         })
         .await

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{DirResult, Directory};
+use super::{By, DirResult, Directory};
 use crate::auth::token::OneTimeToken;
 use crate::domain::account::{LifecycleEvent, Outcome, transition};
 use crate::domain::{Account, AccountState};
@@ -13,6 +13,23 @@ use crate::store::T;
 
 /// The actor name of time-driven changes in the audit log.
 const SYSTEM: &str = "system";
+
+/// The upkeep's authority over the expiries and purges the configuration decides: only
+/// the housekeeping makes one.
+pub(crate) struct Upkeep(());
+
+impl Upkeep {
+    /// The authority of the bulk generator, a command run on the server's own data
+    /// directory: its events are the system's, as the expiries'.
+    pub(super) fn bulk_load() -> Upkeep {
+        Upkeep(())
+    }
+
+    /// How the audit log names the upkeep.
+    pub(super) fn author(&self) -> &'static str {
+        SYSTEM
+    }
+}
 
 /// What one round of housekeeping did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -122,11 +139,21 @@ impl Directory {
                     }
                     match chore {
                         Chore::ExpireInvitation => {
-                            batch.account(SYSTEM, "account.invitation_expired", Some(&a), None);
+                            batch.account(
+                                By::Upkeep(&Upkeep(())),
+                                "account.invitation_expired",
+                                Some(&a),
+                                None,
+                            )?;
                             report.invitations_expired += 1;
                         }
                         Chore::Purge => {
-                            batch.account(SYSTEM, "account.purge", Some(&a), None);
+                            batch.account(
+                                By::Upkeep(&Upkeep(())),
+                                "account.purge",
+                                Some(&a),
+                                None,
+                            )?;
                             report.purged += 1;
                         }
                         Chore::WarnExpiry => {

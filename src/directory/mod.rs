@@ -275,6 +275,60 @@ fn to_value<V: serde::Serialize>(v: &V) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
+/// Who allows a write. No record of the directory is written without one: a partner
+/// needs the matrix's [`Permit`](crate::domain::Permit) for the operation, which only
+/// `authorize` makes, and it must cover the very record written; the person himself
+/// needs the proof that only self-service makes once his link or password checked; the
+/// upkeep, the value only the housekeeping makes. The audit names the author from it.
+#[derive(Clone, Copy)]
+pub(crate) enum By<'a> {
+    /// A partner, allowed by the matrix.
+    Partner(&'a crate::domain::Permit),
+    /// The DGFiP operator: the face checked his token, or he runs a command on the
+    /// server's own data directory.
+    Operator,
+    /// The person himself, proven by a one-time link or his password.
+    Owner(&'a selfservice::Proof),
+    /// The server's upkeep (expiries, purges).
+    Upkeep(&'a housekeeping::Upkeep),
+}
+
+impl By<'_> {
+    /// The author, as the audit log names him.
+    fn author(&self) -> &str {
+        match self {
+            By::Partner(permit) => permit.actor_id(),
+            By::Operator => operator::OPERATOR,
+            By::Owner(proof) => proof.account_id(),
+            By::Upkeep(upkeep) => upkeep.author(),
+        }
+    }
+
+    /// Whether this authority covers writing `account`.
+    fn covers_account(&self, account: &Account) -> DirResult<()> {
+        let covered = match self {
+            By::Partner(permit) => permit.covers_account(account),
+            By::Owner(proof) => proof.account_id() == account.id,
+            By::Operator | By::Upkeep(_) => true,
+        };
+        covered
+            .then_some(())
+            .ok_or(DirError::Refused(crate::domain::Refusal::OtherTarget))
+    }
+
+    /// Whether this authority covers writing `service`.
+    fn covers_service(&self, service: &Service) -> DirResult<()> {
+        let covered = match self {
+            By::Partner(permit) => permit.covers_service(service),
+            By::Operator | By::Upkeep(_) => true,
+            By::Owner(_) => false,
+        };
+        covered
+            .then_some(())
+            .ok_or(DirError::Refused(crate::domain::Refusal::OtherTarget))
+    }
+}
+
 /// The writes and audit events of one operation, committed together.
 #[derive(Default)]
 struct Batch {
@@ -290,7 +344,7 @@ impl Batch {
     /// Records an audit event.
     fn record(
         &mut self,
-        actor: &str,
+        by: By<'_>,
         structure_id: &str,
         action: &'static str,
         target: String,
@@ -298,7 +352,7 @@ impl Batch {
         after: Option<Value>,
     ) {
         self.changes.push(Change {
-            actor: actor.to_owned(),
+            actor: by.author().to_owned(),
             structure_id: Some(structure_id.to_owned()),
             action,
             target,
@@ -307,46 +361,58 @@ impl Batch {
         });
     }
 
-    /// Writes an account (None removes it) and records the change.
+    /// Writes an account (None removes it) and records the change, if `by` covers it.
     fn account(
         &mut self,
-        actor: &str,
+        by: By<'_>,
         action: &'static str,
         before: Option<&Account>,
         after: Option<&Account>,
-    ) {
+    ) -> DirResult<()> {
+        for a in before.iter().chain(after.iter()) {
+            by.covers_account(a)?;
+        }
         save_account(&mut self.writes, before, after);
-        let Some(any) = after.or(before) else { return };
+        let Some(any) = after.or(before) else {
+            return Ok(());
+        };
         let (structure_id, target) = (any.structure_id.clone(), any.id.clone());
         self.record(
-            actor,
+            by,
             &structure_id,
             action,
             target,
             before.map(audit_view),
             after.map(audit_view),
         );
+        Ok(())
     }
 
-    /// Writes a service (None removes it) and records the change.
+    /// Writes a service (None removes it) and records the change, if `by` covers it.
     fn service(
         &mut self,
-        actor: &str,
+        by: By<'_>,
         action: &'static str,
         before: Option<&Service>,
         after: Option<&Service>,
-    ) {
+    ) -> DirResult<()> {
+        for s in before.iter().chain(after.iter()) {
+            by.covers_service(s)?;
+        }
         save_service(&mut self.writes, before, after);
-        let Some(any) = after.or(before) else { return };
+        let Some(any) = after.or(before) else {
+            return Ok(());
+        };
         let (structure_id, target) = (any.structure_id.clone(), any.id.clone());
         self.record(
-            actor,
+            by,
             &structure_id,
             action,
             target,
             before.map(to_value),
             after.map(to_value),
         );
+        Ok(())
     }
 }
 

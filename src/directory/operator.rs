@@ -1,6 +1,6 @@
 //! The DGFiP operator's actions: structures and their first administrateurs.
 
-use super::{Batch, DirError, DirResult, Directory, new_id, save_structure, to_value};
+use super::{Batch, By, DirError, DirResult, Directory, new_id, save_structure, to_value};
 use crate::auth::token::{self, OneTimeToken, TokenKind};
 use crate::domain::account::check_person;
 use crate::domain::structure::check_name;
@@ -48,7 +48,7 @@ impl Directory {
             save_structure(&mut batch.writes, None, &structure);
             let id = structure.id.clone();
             batch.record(
-                OPERATOR,
+                By::Operator,
                 &id,
                 "structure.create",
                 id.clone(),
@@ -85,7 +85,7 @@ impl Directory {
         self.write(|batch| {
             let account = self.invite(
                 batch,
-                OPERATOR,
+                By::Operator,
                 "la DGFiP",
                 &structure,
                 None,
@@ -103,7 +103,7 @@ impl Directory {
     pub(super) fn invite(
         &self,
         batch: &mut Batch,
-        inviter_id: &str,
+        by: By<'_>,
         inviter_name: &str,
         structure: &Structure,
         service: Option<&Service>,
@@ -125,7 +125,7 @@ impl Directory {
             habilitations: Vec::new(),
             delegations: Vec::new(),
             credential: None,
-            invited_by: inviter_id.to_owned(),
+            invited_by: by.author().to_owned(),
             created_at: now,
             modified_at: now,
             state_changed_at: now,
@@ -142,7 +142,7 @@ impl Directory {
             stamp: None,
         };
         batch.writes.put(T::Tokens, key, &record);
-        batch.account(inviter_id, "account.invite", None, Some(&account));
+        batch.account(by, "account.invite", None, Some(&account))?;
         let link = self.link(&format!("/invitations/{secret}"));
         let mail = Message::Invitation {
             to_name: &account.display_name(),

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::audit::{self, AuditEvent};
-use super::{ApplicationLink, Batch, DirError, DirResult, Directory, InvitationView, audit_view};
+use super::{
+    ApplicationLink, Batch, By, DirError, DirResult, Directory, InvitationView, audit_view,
+};
 use crate::auth::backoff::Kind;
 use crate::auth::stamp;
 use crate::auth::token::{self, OneTimeToken, TokenKind};
@@ -48,6 +50,26 @@ pub(super) struct LiveLink {
     key: Vec<u8>,
     record: OneTimeToken,
     account: Account,
+    proof: Proof,
+}
+
+/// Proof that a person showed his own link or his current password: only self-service
+/// makes one, once it checked them, and a write it allows covers his own account only.
+pub(crate) struct Proof {
+    account_id: String,
+}
+
+impl Proof {
+    fn of(account: &Account) -> Proof {
+        Proof {
+            account_id: account.id.clone(),
+        }
+    }
+
+    /// The account of the person who proved himself.
+    pub(crate) fn account_id(&self) -> &str {
+        &self.account_id
+    }
 }
 
 impl Directory {
@@ -74,6 +96,7 @@ impl Directory {
         Ok(LiveLink {
             key,
             record,
+            proof: Proof::of(&account),
             account,
         })
     }
@@ -160,6 +183,7 @@ impl Directory {
             let LiveLink {
                 key,
                 account: before,
+                proof,
                 ..
             } = self.live_token(secret, TokenKind::Invitation)?;
             let vouched = before.invited_by == super::operator::OPERATOR
@@ -184,11 +208,11 @@ impl Directory {
                 self.queue_identifier(batch, &after)?;
             }
             batch.account(
-                &after.id.clone(),
+                By::Owner(&proof),
                 "account.complete_form",
                 Some(&before),
                 Some(&after),
-            );
+            )?;
             Ok(after)
         })
         .await
@@ -268,6 +292,7 @@ impl Directory {
                 let LiveLink {
                     key,
                     account: before,
+                    proof,
                     ..
                 } = self.live_token(secret, TokenKind::PasswordReset)?;
                 if before.state != AccountState::Active {
@@ -279,7 +304,12 @@ impl Directory {
                     ..before.clone()
                 };
                 batch.writes.remove(T::Tokens, key);
-                batch.account(&before.id, "password.reset", Some(&before), Some(&after));
+                batch.account(
+                    By::Owner(&proof),
+                    "password.reset",
+                    Some(&before),
+                    Some(&after),
+                )?;
                 Ok(before.login)
             })
             .await?;
@@ -300,7 +330,7 @@ impl Directory {
         current: &str,
         field: &'static str,
         from: IpAddr,
-    ) -> DirResult<()> {
+    ) -> DirResult<Proof> {
         let login = account.login.clone().unwrap_or_default();
         if let Some(wait) = self
             .backoff
@@ -321,7 +351,7 @@ impl Directory {
                 "le mot de passe actuel est erroné",
             ));
         }
-        Ok(())
+        Ok(Proof::of(account))
     }
 
     /// Changes one's own password, knowing the current one. Returns the account with its
@@ -336,7 +366,8 @@ impl Directory {
         from: IpAddr,
     ) -> DirResult<Account> {
         let account = self.account(account_id)?;
-        self.check_current_password(&account, current, "current", from)
+        let proof = self
+            .check_current_password(&account, current, "current", from)
             .await?;
         let credential = self.new_credential(&account, new).await?;
         self.write(|batch| {
@@ -352,7 +383,12 @@ impl Directory {
                 modified_at: self.now(),
                 ..before.clone()
             };
-            batch.account(&before.id, "password.change", Some(&before), Some(&after));
+            batch.account(
+                By::Owner(&proof),
+                "password.change",
+                Some(&before),
+                Some(&after),
+            )?;
             Ok(after)
         })
         .await
@@ -361,9 +397,18 @@ impl Directory {
     /// The account `account_id` for an operation on personal data: the matrix's
     /// [`Function::OwnData`] reaches the actor's own account only.
     fn own_account(&self, actor: &Actor, account_id: &str) -> DirResult<Account> {
+        Ok(self.own_account_permit(actor, account_id)?.0)
+    }
+
+    /// [`Directory::own_account`] with the matrix's permit, for a write.
+    fn own_account_permit(
+        &self,
+        actor: &Actor,
+        account_id: &str,
+    ) -> DirResult<(Account, crate::domain::Permit)> {
         let account = self.account(account_id)?;
-        authorize(actor, Function::OwnData, &Target::of_account(&account))?;
-        Ok(account)
+        let permit = authorize(actor, Function::OwnData, &Target::of_account(&account))?;
+        Ok((account, permit))
     }
 
     /// The account `account_id` with its personal data, for its holder only.
@@ -391,7 +436,7 @@ impl Directory {
             .asked_email(&account, new_email, current_password, from)
             .await?;
         self.write(|batch| {
-            let before = self.own_account(actor, account_id)?;
+            let (before, permit) = self.own_account_permit(actor, account_id)?;
             if email.is_some() && before.credential != account.credential {
                 return Err(DirError::conflict(
                     "password-changed",
@@ -405,11 +450,11 @@ impl Directory {
             };
             if after.person != before.person {
                 batch.account(
-                    &before.id,
+                    By::Partner(&permit),
                     "account.update_personal_data",
                     Some(&before),
                     Some(&after),
-                );
+                )?;
             }
             if let Some(email) = &email {
                 self.check_email_free(&before.structure_id, email, Some(&before.id))?;
@@ -494,6 +539,7 @@ impl Directory {
                 key,
                 record,
                 account: before,
+                proof,
             } = self.live_token(secret, TokenKind::EmailChange)?;
             let email = record.new_email.ok_or(DirError::LinkInvalid)?;
             self.check_email_free(&before.structure_id, &email, Some(&before.id))?;
@@ -507,11 +553,11 @@ impl Directory {
             };
             batch.writes.remove(T::Tokens, key);
             batch.account(
-                &before.id,
+                By::Owner(&proof),
                 "account.update_email",
                 Some(&before),
                 Some(&after),
-            );
+            )?;
             Ok(after)
         })
         .await

@@ -1,6 +1,6 @@
 //! Services of a structure: create, rename, delete, merge, transfer people.
 
-use super::{DirError, DirResult, Directory, Members, new_id};
+use super::{By, DirError, DirResult, Directory, Members, new_id};
 use crate::domain::rights::{Target, authorize};
 use crate::domain::structure::check_name;
 use crate::domain::{Account, Actor, Function, Service};
@@ -36,7 +36,7 @@ impl Directory {
     /// Creates a service in the actor's structure.
     pub async fn create_service(&self, actor: &Actor, name: &str) -> DirResult<Service> {
         let own = Target::of_structure(&actor.structure_id);
-        authorize(actor, Function::ManageServices, &own)?;
+        let permit = authorize(actor, Function::ManageServices, &own)?;
         let name = check_name(name).map_err(|m| DirError::invalid("name", "name", m))?;
         self.write(|batch| {
             let actor = &self.current(actor)?;
@@ -49,7 +49,7 @@ impl Directory {
                 created_at: now,
                 modified_at: now,
             };
-            batch.service(&actor.account_id, "service.create", None, Some(&service));
+            batch.service(By::Partner(&permit), "service.create", None, Some(&service))?;
             Ok(service)
         })
         .await
@@ -61,7 +61,7 @@ impl Directory {
         self.write(|batch| {
             let actor = &self.current(actor)?;
             let before = self.visible_service(actor, id)?;
-            authorize(
+            let permit = authorize(
                 actor,
                 Function::ManageServices,
                 &Target::of_service(&before),
@@ -73,11 +73,11 @@ impl Directory {
                 ..before.clone()
             };
             batch.service(
-                &actor.account_id,
+                By::Partner(&permit),
                 "service.rename",
                 Some(&before),
                 Some(&after),
-            );
+            )?;
             Ok(after)
         })
         .await
@@ -88,7 +88,7 @@ impl Directory {
         self.write(|batch| {
             let actor = &self.current(actor)?;
             let before = self.visible_service(actor, id)?;
-            authorize(
+            let permit = authorize(
                 actor,
                 Function::ManageServices,
                 &Target::of_service(&before),
@@ -104,7 +104,7 @@ impl Directory {
                     blocking: members,
                 });
             }
-            batch.service(&actor.account_id, "service.delete", Some(&before), None);
+            batch.service(By::Partner(&permit), "service.delete", Some(&before), None)?;
             Ok(())
         })
         .await
@@ -122,7 +122,7 @@ impl Directory {
             let actor = &self.current(actor)?;
             let source = self.visible_service(actor, from)?;
             let target = self.visible_service(actor, into)?;
-            authorize(
+            let permit = authorize(
                 actor,
                 Function::MergeAndTransfer,
                 &Target::of_service(&source),
@@ -148,13 +148,13 @@ impl Directory {
                     ..before.clone()
                 };
                 batch.account(
-                    &actor.account_id,
+                    By::Partner(&permit),
                     "account.transfer",
                     Some(&before),
                     Some(&after),
-                );
+                )?;
             }
-            batch.service(&actor.account_id, "service.merge", Some(&source), None);
+            batch.service(By::Partner(&permit), "service.merge", Some(&source), None)?;
             Ok(target)
         })
         .await
@@ -189,7 +189,7 @@ impl Directory {
             ids.dedup();
             for id in ids {
                 let before = self.account(id)?;
-                authorize(
+                let permit = authorize(
                     actor,
                     Function::MergeAndTransfer,
                     &Target::of_account(&before),
@@ -200,11 +200,11 @@ impl Directory {
                     ..before.clone()
                 };
                 batch.account(
-                    &actor.account_id,
+                    By::Partner(&permit),
                     "account.transfer",
                     Some(&before),
                     Some(&after),
-                );
+                )?;
                 moved.push(after);
             }
             Ok(moved)

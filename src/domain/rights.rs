@@ -336,6 +336,10 @@ pub enum Refusal {
     /// The function applies to the actor himself only.
     #[error("cette action ne porte que sur votre propre compte")]
     NotOwn,
+    /// A write outside what its permit was given for (another structure, account or
+    /// service): refused, whatever the matrix would say of that other target.
+    #[error("cette autorisation porte sur une autre cible")]
+    OtherTarget,
 }
 
 /// Proof that the matrix allowed an action; only [`authorize`] makes one: its fields
@@ -348,10 +352,14 @@ pub enum Refusal {
 ///     Permit { ..p }
 /// }
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Permit {
     function: Function,
     allowance: Allowance,
+    actor_id: String,
+    structure_id: String,
+    account_id: Option<String>,
+    service_id: Option<String>,
 }
 
 impl Permit {
@@ -363,6 +371,25 @@ impl Permit {
     /// The cell that allowed it.
     pub fn allowance(&self) -> &Allowance {
         &self.allowance
+    }
+
+    /// The account of the person it was given to.
+    pub fn actor_id(&self) -> &str {
+        &self.actor_id
+    }
+
+    /// Whether it covers writing `account`: in its structure and, when it was given for
+    /// one account, that account.
+    pub fn covers_account(&self, account: &Account) -> bool {
+        account.structure_id == self.structure_id
+            && self.account_id.as_ref().is_none_or(|id| *id == account.id)
+    }
+
+    /// Whether it covers writing `service`: in its structure and, when it was given for
+    /// one service, that service.
+    pub fn covers_service(&self, service: &Service) -> bool {
+        service.structure_id == self.structure_id
+            && self.service_id.as_ref().is_none_or(|id| *id == service.id)
     }
 }
 
@@ -406,12 +433,94 @@ pub fn authorize(
     Ok(Permit {
         function,
         allowance,
+        actor_id: actor.account_id.clone(),
+        structure_id: target.structure_id.to_owned(),
+        account_id: target.account_id.map(str::to_owned),
+        service_id: target.service_id.map(str::to_owned),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn person(id: &str, structure: &str, service: Option<&str>, role: Role) -> Account {
+        Account {
+            id: id.into(),
+            structure_id: structure.into(),
+            service_id: service.map(Into::into),
+            role,
+            state: crate::domain::AccountState::Active,
+            login: Some(id.into()),
+            person: crate::domain::PersonalData {
+                given_name: "Jean".into(),
+                family_name: "Dupont".into(),
+                email: format!("{id}@example.fr"),
+            },
+            habilitations: Vec::new(),
+            delegations: Vec::new(),
+            credential: None,
+            invited_by: "operator".into(),
+            created_at: 0,
+            modified_at: 0,
+            state_changed_at: 0,
+            expiry_warned_for: None,
+        }
+    }
+
+    #[test]
+    fn a_permit_covers_the_target_it_was_given_for_and_nothing_else() {
+        let admin = person("admin", "s1", None, Role::Administrateur);
+        let actor = Actor {
+            account_id: admin.id.clone(),
+            structure_id: admin.structure_id.clone(),
+            service_id: None,
+            role: admin.role,
+        };
+        let target = person("c1", "s1", Some("sv1"), Role::Collaborateur);
+        let other = person("c2", "s1", Some("sv1"), Role::Collaborateur);
+        let elsewhere = person("c1", "s2", Some("sv1"), Role::Collaborateur);
+        let permit = authorize(
+            &actor,
+            Function::ValidateCreations,
+            &Target::of_account(&target),
+        )
+        .unwrap_or_else(|r| panic!("{r}"));
+        assert_eq!(permit.actor_id(), "admin");
+        assert!(permit.covers_account(&target));
+        assert!(
+            !permit.covers_account(&other),
+            "another account of the structure"
+        );
+        assert!(
+            !permit.covers_account(&elsewhere),
+            "the same id in another structure"
+        );
+        let service = Service {
+            id: "sv1".into(),
+            structure_id: "s1".into(),
+            name: "Paie".into(),
+            created_at: 0,
+            modified_at: 0,
+        };
+        let moved = Service {
+            id: "sv2".into(),
+            ..service.clone()
+        };
+        let whole = authorize(
+            &actor,
+            Function::ManageServices,
+            &Target::of_service(&service),
+        )
+        .unwrap_or_else(|r| panic!("{r}"));
+        assert!(whole.covers_service(&service));
+        assert!(!whole.covers_service(&moved), "another service");
+        assert!(
+            whole.covers_account(&other),
+            "a service's permit reaches its structure's people"
+        );
+        assert!(!whole.covers_account(&elsewhere));
+    }
 
     #[test]
     fn the_matrix_has_one_cell_per_function_and_role() {
