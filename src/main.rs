@@ -48,12 +48,15 @@ enum Command {
         /// Configuration file (default config/apex.toml).
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Also serve the demo application (an OpenID Connect client of DEMO) at this
-        /// address: 127.0.0.1:9000 is the catalogue's URL, which the portal links to;
-        /// another address (port 0 picks a free one) takes its place in a copy of the
-        /// catalogue. Off by default: test harnesses bring their own client there.
+        /// Where the demo application (an OpenID Connect client of DEMO) listens. By
+        /// default 127.0.0.1:9001, the catalogue's URL, which the portal links to (when
+        /// that port is taken, the demo runs without it and says so); another address
+        /// (port 0 picks a free one) takes its place in a copy of the catalogue.
         #[arg(long)]
         app_listen: Option<String>,
+        /// Do not serve the demo application.
+        #[arg(long, conflicts_with = "app_listen")]
+        no_app: bool,
     },
     /// Read a secret on stdin and print its argon2id PHC string.
     HashSecret {
@@ -116,13 +119,16 @@ fn main() -> ExitCode {
             data_dir,
             config,
             app_listen,
+            no_app,
         } => load(config.as_deref()).and_then(|mut c| {
             c.server.data_dir = data_dir.clone();
             c.mail.outbox_dir = data_dir.join("outbox");
-            match app_listen {
-                Some(listen) => run_async(demo(c, listen)),
-                None => run_async(serve(c, Mode::Demo { app: None })),
-            }
+            let app = match (no_app, app_listen) {
+                (true, _) => DemoApp::Off,
+                (false, Some(listen)) => DemoApp::At(listen),
+                (false, None) => DemoApp::Default,
+            };
+            run_async(demo(c, app))
         }),
         Command::HashSecret { config } => load(config.as_deref()).and_then(|c| hash_secret(&c)),
         Command::CheckConfig { config, dev } => check_config(config, dev),
@@ -166,14 +172,36 @@ fn run_async<F: std::future::Future<Output = Result<(), String>>>(f: F) -> Resul
 }
 
 /// Where the demo application listens to be at the catalogue's URL of DEMO.
-const DEMO_APP_LISTEN: &str = "127.0.0.1:9000";
+const DEMO_APP_LISTEN: &str = "127.0.0.1:9001";
+
+/// Whether and where `demo` serves the demo application.
+enum DemoApp {
+    /// At the catalogue's URL, unless that port is taken.
+    Default,
+    /// At this address (a failure to listen there is an error).
+    At(String),
+    /// Not at all.
+    Off,
+}
 
 /// `demo`: the server on the demo directory, and the demo application beside it.
-async fn demo(mut config: Config, app_listen: String) -> Result<(), String> {
+async fn demo(mut config: Config, app: DemoApp) -> Result<(), String> {
     server::install_crypto_provider();
-    let app = tokio::net::TcpListener::bind(&app_listen)
-        .await
-        .map_err(|e| format!("demo application on {app_listen}: {e}"))?;
+    let app = match app {
+        DemoApp::Off => return serve(config, Mode::Demo { app: None }).await,
+        DemoApp::At(listen) => tokio::net::TcpListener::bind(&listen)
+            .await
+            .map_err(|e| format!("demo application on {listen}: {e}"))?,
+        DemoApp::Default => match tokio::net::TcpListener::bind(DEMO_APP_LISTEN).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!(
+                    "apex-idp: demo application not served: {DEMO_APP_LISTEN}: {e} (choose another address with --app-listen)"
+                );
+                return serve(config, Mode::Demo { app: None }).await;
+            }
+        },
+    };
     let addr = app.local_addr().map_err(|e| e.to_string())?;
     let base = apex_idp::demo_app::base_of(addr);
     let shipped = apex_idp::demo_app::base_of(DEMO_APP_LISTEN.parse().map_err(|_| "address")?);
@@ -249,7 +277,7 @@ async fn serve(config: Config, mode: Mode) -> Result<(), String> {
             apex_idp::demo_app::base_of(addr)
         ),
         Mode::Demo { app: None } => println!(
-            "  demo application: add --app-listen {DEMO_APP_LISTEN} to serve it where the portal links"
+            "  demo application: not served (--app-listen ADDR serves it, where the portal links)"
         ),
         Mode::Serve => {}
     }

@@ -160,3 +160,53 @@ fn a_standard_input_that_is_no_socket_is_refused_at_start() {
         "{said}"
     );
 }
+
+#[test]
+fn with_its_default_port_taken_the_demo_runs_without_its_application_and_says_so() {
+    // Held here, or by someone else: taken either way while the demo starts.
+    let _taken = std::net::TcpListener::bind("127.0.0.1:9001");
+    let dir = tempfile::tempdir().unwrap();
+    let (listener, _) = crate::common::bound_listener();
+    let mut child = Command::new(BIN)
+        .args(["demo", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .current_dir(ROOT)
+        .env("APEX_HTTP__LISTEN", "stdin")
+        .env("APEX_LDAP__LISTEN", "")
+        .env("APEX_ARGON2__M_KIB", "64")
+        .env("APEX_ARGON2__T", "1")
+        .env_remove("APEX_LOG")
+        .stdin(Stdio::from(OwnedFd::from(listener)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let last = line.contains("demo application");
+        lines.push(line);
+        if last {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        lines.iter().any(|l| l.starts_with("listening http ")),
+        "{lines:?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.starts_with("listening demo-app ")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.last().is_some_and(|l| l.contains("not served")),
+        "{lines:?}"
+    );
+    assert!(
+        said.contains("demo application not served: 127.0.0.1:9001"),
+        "{said}"
+    );
+}

@@ -229,7 +229,7 @@ async fn the_portal_lists_the_habilitated_applications_with_links() {
         .shows("<h2>Fichier national des comptes bancaires</h2>")
         .shows("href=\"https://ficoba.example.test/\"")
         .shows("<h2>Application de démonstration</h2>")
-        .shows("href=\"http://127.0.0.1:9000/\"")
+        .shows("href=\"http://127.0.0.1:9001/\"")
         .shows("<a href=\"/applications\" aria-current=\"page\">");
     let hugo = site.signed_in("lambert").await;
     hugo.get("/applications")
