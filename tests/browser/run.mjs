@@ -59,7 +59,8 @@ async function startApex() {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'apex-browser-'));
   const base = `http://127.0.0.1:${port}`;
-  const child = spawn(BIN, ['demo', '--data-dir', dir], {
+  // The demo application on a free port: the portal's link follows it.
+  const child = spawn(BIN, ['demo', '--app-listen', '127.0.0.1:0', '--data-dir', dir], {
     cwd: root,
     env: {
       ...process.env,
@@ -81,7 +82,15 @@ async function startApex() {
     child.kill('SIGTERM');
     throw new Error(`apex-idp demo did not start (${BIN}):\n${out}\n${err}`);
   }
-  const apex = { base, dir, outbox: path.join(dir, 'outbox'), child, seen: new Set() };
+  const app = /^listening demo-app (\S+)$/m.exec(out);
+  const apex = {
+    base,
+    dir,
+    outbox: path.join(dir, 'outbox'),
+    child,
+    seen: new Set(),
+    demoApp: app ? `http://${app[1]}` : null,
+  };
   // The demo's own mails (its invitations and identifiers) are not ours to read.
   let count = -1;
   for (let i = 0; i < 50; i++) {
@@ -234,6 +243,23 @@ async function signIn(page, apex, login, password = PASSWORD) {
 
 async function expectText(page, text) {
   await page.getByText(text, { exact: false }).first().waitFor({ timeout: 5000 });
+}
+
+/** The newcomer's path: the portal's link opens the demo application, which signs in
+ *  through single sign-on (no second password) and shows the verified claims. */
+async function demoApplicationJourney(browser, apex) {
+  if (!apex.demoApp) throw new Error('the demo printed no `listening demo-app` line');
+  const alice = await newPage(browser);
+  await signIn(alice, apex, 'amartin');
+  await alice.getByRole('link', { name: 'Ouvrir Application de démonstration' }).click();
+  await alice.waitForURL((url) => url.href.startsWith(`${apex.demoApp}/`));
+  await alice.getByRole('link', { name: 'Se connecter avec Mon espace APEX Partenaires' }).click();
+  await alice.waitForURL(`${apex.demoApp}/`);
+  await expectText(alice, 'Vous êtes connecté');
+  await expectText(alice, 'DEMO:UTILISATEUR');
+  await expectText(alice, '73282932000074');
+  await check(alice, 'application-de-demonstration');
+  await alice.close();
 }
 
 /** Invitation → own password → validation → habilitation by a responsable with a
@@ -462,6 +488,7 @@ async function main() {
   let failed = null;
   try {
     for (const [name, journey] of [
+      ['portal to the demo application', () => demoApplicationJourney(browser, apex)],
       ['pre-creation to OIDC sign-in', () => preCreationJourney(browser, apex, rp)],
       ['forgotten password', () => forgottenPasswordJourney(browser, apex)],
       ['keyboard only', () => keyboardJourney(browser, apex)],
