@@ -40,6 +40,8 @@ pub struct Config {
     pub oidc: OidcConfig,
     /// `[management]`
     pub management: ManagementConfig,
+    /// `[log]`
+    pub log: LogConfig,
 }
 
 /// `[server]`: where the data lives and under which URL the server is reached.
@@ -111,6 +113,18 @@ impl Default for HttpConfig {
         }
     }
 }
+
+/// `[log]`: how the server writes its log (to standard error). Which events are kept
+/// is `APEX_LOG` (e.g. `info`, `warn,apex::security=info`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` (one human line per event, the default) or `json` (one JSON object per
+    /// line, for a log collector).
+    pub format: LogFormat,
+}
+
+pub use crate::logging::LogFormat;
 
 /// `[management]`: where `/metrics` and the operator API are served.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -21,6 +21,7 @@ pub mod directory;
 pub mod domain;
 pub mod http;
 pub mod ldap;
+pub mod logging;
 pub mod mail;
 pub mod oidc;
 pub mod server;

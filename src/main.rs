@@ -107,7 +107,6 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
     let result = match cli.command {
         Command::Serve { config, dev } => load(config.as_deref()).and_then(|c| {
             if !dev {
@@ -150,17 +149,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("APEX_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
+/// Reads the configuration, and installs the log it asks for (`[log] format`).
 fn load(path: Option<&std::path::Path>) -> Result<Config, String> {
-    Config::load(path).map_err(|p| p.to_string())
+    let config = Config::load(path).map_err(|p| p.to_string())?;
+    apex_idp::logging::init(config.log.format);
+    Ok(config)
 }
 
 fn run_async<F: std::future::Future<Output = Result<(), String>>>(f: F) -> Result<(), String> {

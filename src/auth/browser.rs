@@ -349,12 +349,14 @@ impl Browser {
     }
 
     /// Ends the request's session (sign-out) and tells its clients; returns the
-    /// Set-Cookie value that clears the cookie.
-    pub fn close(&self, headers: &HeaderMap) -> Result<HeaderValue, StateError> {
-        if let Some(ended) = self.take(headers)? {
+    /// Set-Cookie value that clears the cookie, and whose session ended, if any.
+    pub fn close(&self, headers: &HeaderMap) -> Result<(HeaderValue, Option<String>), StateError> {
+        let ended = self.take(headers)?;
+        let account_id = ended.as_ref().map(|s| s.authentication.account_id.clone());
+        if let Some(ended) = ended {
             self.tell(ended);
         }
-        Ok(self.set_cookie(SSO_COOKIE, "", Some(0)))
+        Ok((self.set_cookie(SSO_COOKIE, "", Some(0)), account_id))
     }
 
     /// Forgets expired sessions.

@@ -6,6 +6,7 @@ use super::{DirError, DirResult, Directory};
 use crate::auth::backoff::Kind;
 use crate::auth::browser::{Accounts, Authentication};
 use crate::domain::{Account, AccountState};
+use crate::logging;
 
 /// Longest application secret checked; longer ones are refused without a hash.
 const MAX_SECRET_BYTES: usize = 1024;
@@ -61,6 +62,7 @@ impl Directory {
         };
         let login = login.trim().to_lowercase();
         if let Some(wait) = self.backoff.retry_after(kind, &login, addr, self.now()) {
+            logging::sign_in("throttled", &login, addr);
             return Err(DirError::TooManyAttempts { retry_after: wait });
         }
         let account = self.account_by_login(&login)?;
@@ -77,10 +79,12 @@ impl Directory {
             Some(a) if verified && a.state == AccountState::Active => a,
             _ => {
                 self.backoff.fail(kind, &login, addr, self.now());
+                logging::sign_in("failure", &login, addr);
                 return Err(DirError::BadCredentials);
             }
         };
         self.backoff.succeed(&login, addr);
+        logging::sign_in("success", &login, addr);
         let password_expired = account.credential.as_ref().is_some_and(|c| {
             self.settings
                 .policy
@@ -108,6 +112,7 @@ impl Directory {
             .backoff
             .retry_after(Kind::Service, key, Some(addr), now)
         {
+            logging::client_auth("throttled", key, Some(addr));
             return Err(DirError::TooManyAttempts { retry_after: wait });
         }
         let verified = match phc {
@@ -119,10 +124,12 @@ impl Directory {
         };
         if verified {
             self.backoff.succeed(key, Some(addr));
+            logging::client_auth("success", key, Some(addr));
             Ok(())
         } else {
             self.backoff
                 .fail(Kind::Service, key, Some(addr), self.now());
+            logging::client_auth("failure", key, Some(addr));
             Err(DirError::BadCredentials)
         }
     }

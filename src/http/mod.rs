@@ -13,9 +13,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
+use tracing::Instrument;
 
 /// The policy every answer of a listener follows, whatever face gives it.
 pub struct Policy {
@@ -27,8 +31,22 @@ pub struct Policy {
     pub metrics: Arc<metrics::Metrics>,
 }
 
+/// Gives every request an id: the lines it logs carry it (`request_id`), and the answer
+/// sends it back in `X-Request-Id`, for an operator to find a complaint in the log.
+async fn request_id(req: Request, next: Next) -> Response {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    // At the highest level, so that the span is on whenever any line is logged: a
+    // filter such as `warn,apex::security=info` still gives security events their id.
+    let span = tracing::error_span!("request", request_id = %id);
+    let mut response = next.run(req).instrument(span).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response
+}
+
 /// Wraps a listener's application in the policy: the request timeout, the request
-/// counters, and the security headers of every answer.
+/// counters, the security headers of every answer, and a request id.
 pub fn guard(app: Router, policy: Policy) -> Router {
     let app = app
         .layer(TimeoutLayer::with_status_code(
@@ -57,12 +75,13 @@ pub fn guard(app: Router, policy: Policy) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ));
-    if policy.https {
+    let app = if policy.https {
         app.layer(SetResponseHeaderLayer::overriding(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000"),
         ))
     } else {
         app
-    }
+    };
+    app.layer(axum::middleware::from_fn(request_id))
 }

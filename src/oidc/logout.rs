@@ -130,7 +130,12 @@ pub async fn logout(
         return r;
     }
     let clear = match oidc.browser.close(&headers) {
-        Ok(clear) => clear,
+        Ok((clear, ended)) => {
+            if let Some(sub) = ended {
+                crate::logging::logout("oidc", &sub);
+            }
+            clear
+        }
         Err(e) => {
             tracing::error!(error = %e, "oidc logout");
             return refused("Le service rencontre un problème. Réessayez dans quelques instants.");

@@ -52,7 +52,16 @@ pub async fn token(
         )
         .into_response();
     };
-    match run(&st, &headers, &Params(fields), client).await {
+    let start = std::time::Instant::now();
+    let grant_type = fields
+        .iter()
+        .find(|(k, _)| k == "grant_type")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let issued = run(&st, &headers, &Params(fields), client).await;
+    st.metrics
+        .token_request(&grant_type, issued.is_ok(), start.elapsed().as_secs_f64());
+    match issued {
         Ok(issued) => {
             let mut r = Json(issued).into_response();
             let h = r.headers_mut();
@@ -74,7 +83,7 @@ async fn run(
     let grant_type = params.required("grant_type")?;
     let caller = client::authenticate(directory, &oidc.secrets, headers, params, addr).await?;
     let now = directory.now();
-    match grant_type {
+    let issued = match grant_type {
         "authorization_code" => code_grant(oidc, directory, caller, params, now),
         "refresh_token" => refresh_grant(oidc, directory, caller, params, now),
         "client_credentials" => client_grant(oidc, caller, now),
@@ -82,7 +91,11 @@ async fn run(
             "unsupported_grant_type",
             "grant_type must be authorization_code, refresh_token or client_credentials",
         )),
+    };
+    if issued.is_ok() {
+        crate::logging::token(grant_type, &caller.client.client_id);
     }
+    issued
 }
 
 fn invalid_grant(m: &str) -> OAuthError {
@@ -230,6 +243,7 @@ fn refresh_grant(
             return Err(invalid_grant("unknown, expired or revoked refresh token"));
         }
         Refreshed::Reused => {
+            crate::logging::refresh_reuse(client_id);
             return Err(invalid_grant(
                 "this refresh token was already used: its whole family is revoked",
             ));

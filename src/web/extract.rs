@@ -162,7 +162,13 @@ impl FromRequestParts<Arc<AppState>> for Operator {
             return Err(DirError::Unauthenticated.into());
         }
         let check = state.operator_tokens.verify(&token, directory.hasher());
-        directory.behind_source_limit(addr, check).await?;
+        match directory.behind_source_limit(addr, check).await {
+            Ok(()) => crate::logging::operator("success", addr),
+            Err(e) => {
+                crate::logging::operator("failure", addr);
+                return Err(e.into());
+            }
+        }
         Ok(Operator)
     }
 }

@@ -21,6 +21,7 @@ mod http_server;
 mod invariants;
 mod layers;
 mod lifecycle;
+mod logging;
 mod mail_queue;
 mod matrix;
 mod openapi;

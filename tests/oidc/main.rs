@@ -18,6 +18,7 @@ mod fixture;
 mod flow;
 mod gate;
 mod logout;
+mod metrics;
 mod negative;
 mod password;
 mod rotation;

@@ -157,7 +157,12 @@ pub async fn sign_out(
     Posted(_): Posted,
 ) -> Response {
     let clear = match st.browser.close(&headers) {
-        Ok(c) => c,
+        Ok((c, ended)) => {
+            if let Some(sub) = ended {
+                crate::logging::logout("web", &sub);
+            }
+            c
+        }
         Err(e) => return unavailable(e),
     };
     let mut r = see_other(&super::with_notice("/", "deconnexion"));
