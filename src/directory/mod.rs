@@ -4,6 +4,7 @@
 
 mod accounts;
 pub mod audit;
+pub mod consultation;
 mod error;
 pub mod generate;
 mod grants;
@@ -16,7 +17,6 @@ mod services;
 mod signin;
 mod upkeep;
 mod views;
-pub mod web_reads;
 
 use std::sync::Arc;
 
