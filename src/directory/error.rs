@@ -70,30 +70,6 @@ pub enum DirError {
 }
 
 impl DirError {
-    /// The name of the rule that refused (the problem `type` of the API).
-    pub fn rule(&self) -> &'static str {
-        match self {
-            DirError::Unauthenticated => "unauthenticated",
-            DirError::BadCredentials => "bad-credentials",
-            DirError::Refused(r) => match r {
-                Refusal::Role { .. } => "matrix-role",
-                Refusal::OtherStructure => "not-found",
-                Refusal::OtherService => "matrix-own-service",
-                Refusal::TargetRole { .. } => "matrix-target-role",
-                Refusal::NotOwn => "matrix-own-account",
-                Refusal::OtherTarget => "matrix-target",
-            },
-            DirError::Forbidden { rule, .. } => rule,
-            DirError::NotFound { .. } => "not-found",
-            DirError::Conflict { rule, .. } => rule,
-            DirError::Invalid { rule, .. } => rule,
-            DirError::TooManyAttempts { .. } => "backoff",
-            DirError::LinkInvalid => "link-invalid",
-            DirError::PasswordExpired => "password-expired",
-            DirError::Store(_) | DirError::Hash(_) => "internal",
-        }
-    }
-
     pub(crate) fn invalid(
         rule: &'static str,
         field: &'static str,

@@ -2,7 +2,7 @@
 //! habilitations granted with it in place.
 
 use super::{By, DirError, DirResult, Directory};
-use crate::domain::rights::{Permit, ProfileSource, Target, authorize};
+use crate::domain::rights::{Permit, ProfileSource, Target, allowance, authorize};
 use crate::domain::{Account, AccountState, Actor, Delegation, Function, Habilitation, ProfileId};
 
 /// Whether a grant or delegation is being added or removed.
@@ -13,6 +13,37 @@ enum Change {
 }
 
 impl Directory {
+    /// The profiles the actor may hand out with `function` (habilitate or delegate):
+    /// those his structure is entitled to, or only those delegated to him.
+    pub fn grantable_profiles(
+        &self,
+        actor: &Actor,
+        function: Function,
+    ) -> DirResult<Vec<ProfileId>> {
+        let Some(cell) = allowance(function, actor.role) else {
+            return Ok(Vec::new());
+        };
+        let structure = self.structure(&actor.structure_id)?;
+        let entitled = self
+            .catalogue
+            .applications
+            .iter()
+            .flat_map(|app| {
+                app.profiles
+                    .iter()
+                    .filter_map(|p| ProfileId::new(&app.code, &p.code).ok())
+            })
+            .filter(|p| self.catalogue.is_entitled(&structure.category, p));
+        Ok(match cell.profiles {
+            ProfileSource::None => Vec::new(),
+            ProfileSource::Entitled => entitled.collect(),
+            ProfileSource::Delegated => {
+                let me = self.account(&actor.account_id)?;
+                entitled.filter(|p| me.has_delegation(p)).collect()
+            }
+        })
+    }
+
     /// Checks that the permit lets the actor hand out this profile. When `taking_back` a
     /// profile the target holds, the catalogue is not consulted: the operator may have
     /// dropped the profile since, and it must stay removable, or the account could never

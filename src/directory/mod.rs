@@ -4,6 +4,7 @@
 
 mod accounts;
 pub mod audit;
+pub mod consultation;
 mod error;
 pub mod generate;
 mod grants;
@@ -16,7 +17,6 @@ mod services;
 mod signin;
 mod upkeep;
 mod views;
-pub mod web_reads;
 
 use std::sync::Arc;
 
@@ -234,6 +234,29 @@ impl Directory {
         Ok(value)
     }
 
+    /// The bulk form of [`Directory::write`], for loads that build much of the directory
+    /// at once outside any request (the benchmark generator): the single-writer lock is
+    /// held throughout; `op` fills the batch and [`Bulk::commit`]s it as often as it
+    /// likes, each commit atomic with its audit events; what remains commits at the end,
+    /// and all is made durable before the answer. Unlike `write`, an error keeps the
+    /// commits already made. Synchronous, so that a caller needs no runtime.
+    fn write_bulk<V>(&self, op: impl FnOnce(&mut Bulk<'_, '_>) -> DirResult<V>) -> DirResult<V> {
+        let value = {
+            let lock = self.store.lock();
+            let mut bulk = Bulk {
+                directory: self,
+                lock: &lock,
+                batch: Batch::new(),
+            };
+            let value = op(&mut bulk)?;
+            self.commit(&lock, bulk.batch)?;
+            value
+        };
+        self.store.flush_sync()?;
+        self.mail_wakeup.notify_one();
+        Ok(value)
+    }
+
     /// Chains the batch's audit events after the head and commits everything at once.
     fn commit(&self, lock: &WriteLock<'_>, batch: Batch) -> DirResult<()> {
         let Batch {
@@ -413,6 +436,23 @@ impl Batch {
             after.map(to_value),
         );
         Ok(())
+    }
+}
+
+/// A bulk write under way (see [`Directory::write_bulk`]): the batch being filled and
+/// the lock it commits under.
+struct Bulk<'d, 'l> {
+    directory: &'d Directory,
+    lock: &'l WriteLock<'d>,
+    /// What the next commit writes.
+    batch: Batch,
+}
+
+impl Bulk<'_, '_> {
+    /// Commits what the batch holds, at once, and starts an empty one.
+    fn commit(&mut self) -> DirResult<()> {
+        self.directory
+            .commit(self.lock, std::mem::take(&mut self.batch))
     }
 }
 

@@ -101,6 +101,15 @@ impl Directory {
         })
     }
 
+    /// Whether a one-time link of this kind is still usable (shown before its form).
+    pub fn link_is_live(&self, secret: &str, kind: TokenKind) -> DirResult<bool> {
+        match self.live_token(secret, kind) {
+            Ok(_) => Ok(true),
+            Err(DirError::LinkInvalid) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// What an invitation link offers.
     pub fn invitation(&self, secret: &str) -> DirResult<InvitationView> {
         let LiveLink {

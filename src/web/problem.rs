@@ -1,4 +1,4 @@
-//! RFC 9457 problem details: the one place where core errors become HTTP answers.
+//! RFC 9457 problem details, and the one table by which core errors become HTTP answers.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -50,23 +50,47 @@ impl Problem {
     }
 }
 
+/// What HTTP answers to a core error: its status and the rule its problem `type` names
+/// (the core's own rule name when it gives one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The rule that refused (see [`problem_type`]).
+    pub rule: &'static str,
+}
+
+/// The one table of the web face from core errors to HTTP: the JSON API's problems and
+/// the pages' refusals both answer with it. (The pages of a dead one-time link are their
+/// own: they say what to do next, with 410 Gone.)
+pub fn verdict(e: &DirError) -> Verdict {
+    let (status, rule) = match e {
+        DirError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+        DirError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad-credentials"),
+        // Another structure's things are not found, so that none can be guessed.
+        DirError::Refused(Refusal::OtherStructure) => (StatusCode::NOT_FOUND, "not-found"),
+        DirError::Refused(Refusal::Role { .. }) => (StatusCode::FORBIDDEN, "matrix-role"),
+        DirError::Refused(Refusal::OtherService) => (StatusCode::FORBIDDEN, "matrix-own-service"),
+        DirError::Refused(Refusal::TargetRole { .. }) => {
+            (StatusCode::FORBIDDEN, "matrix-target-role")
+        }
+        DirError::Refused(Refusal::NotOwn) => (StatusCode::FORBIDDEN, "matrix-own-account"),
+        DirError::Refused(Refusal::OtherTarget) => (StatusCode::FORBIDDEN, "matrix-target"),
+        DirError::Forbidden { rule, .. } => (StatusCode::FORBIDDEN, *rule),
+        DirError::PasswordExpired => (StatusCode::FORBIDDEN, "password-expired"),
+        DirError::NotFound { .. } => (StatusCode::NOT_FOUND, "not-found"),
+        DirError::Conflict { rule, .. } => (StatusCode::CONFLICT, *rule),
+        DirError::Invalid { rule, .. } => (StatusCode::UNPROCESSABLE_ENTITY, *rule),
+        DirError::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "backoff"),
+        DirError::LinkInvalid => (StatusCode::NOT_FOUND, "link-invalid"),
+        DirError::Store(_) | DirError::Hash(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    };
+    Verdict { status, rule }
+}
+
 impl From<DirError> for Problem {
     fn from(e: DirError) -> Problem {
-        let rule = e.rule();
-        let status = match &e {
-            DirError::Unauthenticated | DirError::BadCredentials => StatusCode::UNAUTHORIZED,
-            DirError::Refused(Refusal::OtherStructure) | DirError::NotFound { .. } => {
-                StatusCode::NOT_FOUND
-            }
-            DirError::Refused(_) | DirError::Forbidden { .. } | DirError::PasswordExpired => {
-                StatusCode::FORBIDDEN
-            }
-            DirError::Conflict { .. } => StatusCode::CONFLICT,
-            DirError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            DirError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            DirError::LinkInvalid => StatusCode::NOT_FOUND,
-            DirError::Store(_) | DirError::Hash(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let Verdict { status, rule } = verdict(&e);
         let detail = match &e {
             DirError::Store(inner) => {
                 tracing::error!(error = %inner, "store failure");
@@ -118,5 +142,72 @@ impl IntoResponse for Problem {
 impl From<DirError> for Response {
     fn from(e: DirError) -> Response {
         Problem::from(e).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Function, Role};
+
+    #[test]
+    fn each_core_error_has_one_status_and_one_problem_type() {
+        let conflict = DirError::conflict("habilitations-remain", "reste");
+        let cases = [
+            (DirError::Unauthenticated, 401, "unauthenticated"),
+            (DirError::BadCredentials, 401, "bad-credentials"),
+            (
+                DirError::Refused(Refusal::Role {
+                    role: Role::Collaborateur,
+                    function: Function::Consult,
+                }),
+                403,
+                "matrix-role",
+            ),
+            (DirError::Refused(Refusal::OtherStructure), 404, "not-found"),
+            (
+                DirError::Refused(Refusal::OtherService),
+                403,
+                "matrix-own-service",
+            ),
+            (
+                DirError::Refused(Refusal::TargetRole {
+                    role: Role::Responsable,
+                    target: Role::Administrateur,
+                }),
+                403,
+                "matrix-target-role",
+            ),
+            (
+                DirError::Refused(Refusal::NotOwn),
+                403,
+                "matrix-own-account",
+            ),
+            (
+                DirError::Refused(Refusal::OtherTarget),
+                403,
+                "matrix-target",
+            ),
+            (
+                DirError::Forbidden {
+                    rule: "audit-administrateur",
+                    message: "non".into(),
+                },
+                403,
+                "audit-administrateur",
+            ),
+            (DirError::NotFound { what: "compte" }, 404, "not-found"),
+            (conflict, 409, "habilitations-remain"),
+            (DirError::invalid("siret", "siret", "faux"), 422, "siret"),
+            (DirError::TooManyAttempts { retry_after: 3 }, 429, "backoff"),
+            (DirError::LinkInvalid, 404, "link-invalid"),
+            (DirError::PasswordExpired, 403, "password-expired"),
+        ];
+        for (e, status, rule) in cases {
+            let v = verdict(&e);
+            assert_eq!((v.status.as_u16(), v.rule), (status, rule), "{e:?}");
+            let p = Problem::from(e);
+            assert_eq!((p.status, p.kind), (status, problem_type(rule)));
+        }
     }
 }

@@ -127,14 +127,14 @@ pub async fn request(
     }
     match st.directory.accept_password_reset(login, client) {
         Ok(()) => {}
-        Err(DirError::TooManyAttempts { retry_after }) => {
+        Err(ref e @ DirError::TooManyAttempts { retry_after }) => {
             let message = format!(
                 "Trop de demandes depuis votre adresse : réessayez dans {retry_after} seconde{}.",
                 if retry_after > 1 { "s" } else { "" }
             );
             let mut r = request_page(
                 &visitor,
-                StatusCode::TOO_MANY_REQUESTS,
+                refusal::status(e),
                 &[FieldError::new("login", message)],
             );
             if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
@@ -318,18 +318,12 @@ pub async fn change(
             }
             see_other(&super::with_notice(super::visit::menu::ME, "mot-de-passe"))
         }
-        Err(DirError::TooManyAttempts { retry_after }) => {
+        Err(ref e @ DirError::TooManyAttempts { retry_after }) => {
             let fe = FieldError::new(
                 "current_password",
                 format!("Trop de tentatives : réessayez dans {retry_after} secondes."),
             );
-            change_page(
-                &st,
-                &signed,
-                was_expired,
-                StatusCode::TOO_MANY_REQUESTS,
-                &[fe],
-            )
+            change_page(&st, &signed, was_expired, refusal::status(e), &[fe])
         }
         Err(e) => match tied(
             &e,

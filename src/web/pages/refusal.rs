@@ -3,35 +3,24 @@
 use axum::http::StatusCode;
 
 use crate::directory::DirError;
-use crate::domain::Refusal;
+use crate::web::problem::verdict;
 
-/// The status of a refusal (as the JSON API's, but an unusable link is gone).
+/// The status of a refusal, from the web face's one table.
 pub fn status(e: &DirError) -> StatusCode {
-    match e {
-        DirError::Unauthenticated | DirError::BadCredentials => StatusCode::UNAUTHORIZED,
-        DirError::Refused(Refusal::OtherStructure) | DirError::NotFound { .. } => {
-            StatusCode::NOT_FOUND
-        }
-        DirError::Refused(_) | DirError::Forbidden { .. } | DirError::PasswordExpired => {
-            StatusCode::FORBIDDEN
-        }
-        DirError::Conflict { .. } => StatusCode::CONFLICT,
-        DirError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        DirError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-        DirError::LinkInvalid => StatusCode::GONE,
-        DirError::Store(_) | DirError::Hash(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    verdict(e).status
 }
 
 /// The title of the page of a refusal.
 pub fn title(e: &DirError) -> &'static str {
+    if matches!(e, DirError::LinkInvalid) {
+        return "Lien invalide ou expiré";
+    }
     match status(e) {
         StatusCode::FORBIDDEN => "Accès refusé",
         StatusCode::NOT_FOUND => "Introuvable",
         StatusCode::CONFLICT => "Action impossible",
         StatusCode::UNPROCESSABLE_ENTITY => "Valeur refusée",
         StatusCode::TOO_MANY_REQUESTS => "Trop de tentatives",
-        StatusCode::GONE => "Lien invalide ou expiré",
         StatusCode::UNAUTHORIZED => "Connexion requise",
         _ => "Service indisponible",
     }

@@ -10,6 +10,7 @@ use axum::response::Response;
 use maud::html;
 
 use super::layout::{self, FieldError, Input};
+use super::refusal;
 use super::visit::{HOME, Posted, RENEWAL, Visitor, see_other, unavailable};
 use crate::auth::browser::SsoSession;
 use crate::directory::DirError;
@@ -108,17 +109,17 @@ pub async fn sign_in(
         .await
     {
         Ok(s) => s,
-        Err(DirError::BadCredentials) => {
+        Err(e @ DirError::BadCredentials) => {
             st.metrics.sign_in_failure();
             return again(
-                StatusCode::UNAUTHORIZED,
+                refusal::status(&e),
                 "password",
                 "Identifiant ou mot de passe incorrect.",
             );
         }
-        Err(DirError::TooManyAttempts { retry_after }) => {
+        Err(ref e @ DirError::TooManyAttempts { retry_after }) => {
             let mut r = again(
-                StatusCode::TOO_MANY_REQUESTS,
+                refusal::status(e),
                 "password",
                 &format!(
                     "Trop de tentatives infructueuses : réessayez dans {retry_after} seconde{}.",

@@ -12,7 +12,7 @@ use maud::{Markup, html};
 use super::layout::{self, Input};
 use super::text;
 use super::visit::{Fields, Posted, Signed, menu};
-use crate::directory::web_reads::{AccountPage, AccountSearch};
+use crate::directory::consultation::{AccountPage, AccountSearch};
 use crate::domain::{AccountState, Function, Role};
 use crate::web::AppState;
 

@@ -1,11 +1,11 @@
-//! Reads the web space needs beyond the API's: a searched and paged consultation of the
-//! structure, the profiles an actor may hand out, the administrateurs to contact.
+//! The consultation of the rights matrix ("consult the accounts and services of his
+//! structure"): a searched and paged list of its accounts, its services with their sizes,
+//! one service with its members, and the administrateurs to contact.
 
 use super::{AccountSummary, DirError, DirResult, Directory, Members};
-use crate::auth::token::TokenKind;
 use crate::domain::login::fold;
-use crate::domain::rights::{ProfileSource, Target, allowance, authorize};
-use crate::domain::{Account, AccountState, Actor, Function, ProfileId, Role, Service};
+use crate::domain::rights::{Target, authorize};
+use crate::domain::{Account, AccountState, Actor, Function, Role, Service};
 
 /// What the consultation of a structure looks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -114,37 +114,6 @@ impl Directory {
         })
     }
 
-    /// The profiles the actor may hand out with `function` (habilitate or delegate):
-    /// those his structure is entitled to, or only those delegated to him.
-    pub fn grantable_profiles(
-        &self,
-        actor: &Actor,
-        function: Function,
-    ) -> DirResult<Vec<ProfileId>> {
-        let Some(cell) = allowance(function, actor.role) else {
-            return Ok(Vec::new());
-        };
-        let structure = self.structure(&actor.structure_id)?;
-        let entitled = self
-            .catalogue
-            .applications
-            .iter()
-            .flat_map(|app| {
-                app.profiles
-                    .iter()
-                    .filter_map(|p| ProfileId::new(&app.code, &p.code).ok())
-            })
-            .filter(|p| self.catalogue.is_entitled(&structure.category, p));
-        Ok(match cell.profiles {
-            ProfileSource::None => Vec::new(),
-            ProfileSource::Entitled => entitled.collect(),
-            ProfileSource::Delegated => {
-                let me = self.account(&actor.account_id)?;
-                entitled.filter(|p| me.has_delegation(p)).collect()
-            }
-        })
-    }
-
     /// The active administrateurs of the actor's structure (whom to contact, e.g. for
     /// the erasure of one's data).
     pub fn administrateurs_of(&self, actor: &Actor) -> DirResult<Vec<AccountSummary>> {
@@ -175,15 +144,6 @@ impl Directory {
         }
         out.sort_by_key(|(s, _)| fold(&s.name));
         Ok(out)
-    }
-
-    /// Whether a one-time link of this kind is still usable (shown before its form).
-    pub fn link_is_live(&self, secret: &str, kind: TokenKind) -> DirResult<bool> {
-        match self.live_token(secret, kind) {
-            Ok(_) => Ok(true),
-            Err(DirError::LinkInvalid) => Ok(false),
-            Err(e) => Err(e),
-        }
     }
 
     /// One service of the actor's structure and its accounts (another structure's is
