@@ -205,7 +205,7 @@ fn reachable(base: &Key, scope: &LdapSearchScope) -> Kinds {
 pub fn in_scope(key: &Key, base: &Key, scope: &LdapSearchScope) -> bool {
     match scope {
         LdapSearchScope::Base => key == base,
-        LdapSearchScope::OneLevel => key.parent().as_ref() == Some(base),
+        LdapSearchScope::OneLevel => key.is_child_of(base),
         _ => key.is_under(base),
     }
 }
@@ -255,6 +255,7 @@ impl Bounds {
 /// The filter still has to be evaluated on each.
 pub fn candidates(
     dir: &Directory,
+    tree: &Tree,
     viewer: &Viewer<'_>,
     base: &Key,
     scope: &LdapSearchScope,
@@ -271,7 +272,7 @@ pub fn candidates(
     if kinds.is_empty() {
         return Ok(Vec::new());
     }
-    let keys = match hint(dir, filter)? {
+    let keys = match hint(dir, tree, filter)? {
         Some(keys) => keys,
         None => match local(dir, base)? {
             Some(keys) => keys,
@@ -308,10 +309,10 @@ fn accounts(ids: Vec<String>) -> Vec<Key> {
 }
 
 /// Keys from an index when the filter requires an indexed equality; None: no index applies.
-fn hint(dir: &Directory, filter: &LdapFilter) -> DirResult<Option<Vec<Key>>> {
+fn hint(dir: &Directory, tree: &Tree, filter: &LdapFilter) -> DirResult<Option<Vec<Key>>> {
     match filter {
         LdapFilter::Equality(attr, value) | LdapFilter::Approx(attr, value) => {
-            equality_hint(dir, attr, value)
+            equality_hint(dir, tree, attr, value)
         }
         LdapFilter::And(children) => {
             // The most selective indexed equality first.
@@ -334,7 +335,7 @@ fn hint(dir: &Directory, filter: &LdapFilter) -> DirResult<Option<Vec<Key>>> {
             let mut ordered: Vec<&LdapFilter> = children.iter().filter(|c| rank(c) < 10).collect();
             ordered.sort_by_key(|c| rank(c));
             for c in ordered {
-                if let Some(keys) = hint(dir, c)? {
+                if let Some(keys) = hint(dir, tree, c)? {
                     return Ok(Some(keys));
                 }
             }
@@ -343,7 +344,7 @@ fn hint(dir: &Directory, filter: &LdapFilter) -> DirResult<Option<Vec<Key>>> {
         LdapFilter::Or(children) if !children.is_empty() => {
             let mut all = Vec::new();
             for c in children {
-                match hint(dir, c)? {
+                match hint(dir, tree, c)? {
                     Some(keys) => all.extend(keys),
                     None => return Ok(None),
                 }
@@ -354,15 +355,20 @@ fn hint(dir: &Directory, filter: &LdapFilter) -> DirResult<Option<Vec<Key>>> {
     }
 }
 
-fn equality_hint(dir: &Directory, attr: &str, value: &str) -> DirResult<Option<Vec<Key>>> {
+fn equality_hint(
+    dir: &Directory,
+    tree: &Tree,
+    attr: &str,
+    value: &str,
+) -> DirResult<Option<Vec<Key>>> {
     let Some(t) = schema::lookup(attr) else {
         return Ok(None);
     };
     let folded = dn::fold_value(value);
     let keys = match t.name {
         // The id from the index alone: the account is read once, for its entry.
-        "uid" => dir
-            .account_id_by_login(&folded)?
+        "uid" => tree
+            .account_id_by_login(dir, &folded)?
             .map(Key::Account)
             .into_iter()
             .collect(),
