@@ -220,9 +220,6 @@ pub struct Tree {
     /// tree wrote for the key then: a key is reused only while it still names an
     /// object of that DN.
     resolved: Arc<Mutex<BoundedMap<String, (Key, String)>>>,
-    /// Account ids by login (as stored), found before in the login index: reused while
-    /// the account still bears that login, which no other account can then bear.
-    logins: Arc<Mutex<BoundedMap<String, String>>>,
 }
 
 /// A DN resolved to its key; `normal` is set when it was resolved afresh and is worth
@@ -260,9 +257,6 @@ impl Source {
 /// DNs of structures, services and people remembered once resolved.
 const RESOLVED_DNS: usize = 65_536;
 
-/// Logins remembered with their account's id.
-const RESOLVED_LOGINS: usize = 131_072;
-
 impl Tree {
     /// The tree under `base_dn` (already checked by the configuration).
     pub fn new(base_dn: &str) -> Result<Tree, dn::DnError> {
@@ -277,7 +271,6 @@ impl Tree {
             fixed: Vec::new(),
             plain: Vec::new(),
             resolved: Arc::new(Mutex::new(BoundedMap::new(RESOLVED_DNS, 0x5eed))),
-            logins: Arc::new(Mutex::new(BoundedMap::new(RESOLVED_LOGINS, 0x10c1))),
         };
         tree.fixed.push((tree.base_dn.clone(), Key::Base));
         for c in Container::ALL {
@@ -434,30 +427,6 @@ impl Tree {
         self.lock_resolved().len()
     }
 
-    /// The id of the account whose login (as stored: lower-cased) is `login`. An
-    /// equality on `uid` asks this on every search: the id found before is checked
-    /// against the account itself (which the search reads next anyway) rather than
-    /// looked up again in the index.
-    pub fn account_id_by_login(&self, dir: &Directory, login: &str) -> DirResult<Option<String>> {
-        let known = self.lock_logins().get(login).cloned();
-        if let Some(id) = known
-            && dir
-                .account_shared(&id)
-                .is_ok_and(|a| a.login.as_deref() == Some(login))
-        {
-            return Ok(Some(id));
-        }
-        let found = dir.account_id_by_login(login)?;
-        if let Some(id) = &found {
-            self.lock_logins().insert(login.to_owned(), id.clone());
-        }
-        Ok(found)
-    }
-
-    fn lock_logins(&self) -> std::sync::MutexGuard<'_, BoundedMap<String, String>> {
-        self.logins.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     fn lock_resolved(&self) -> std::sync::MutexGuard<'_, BoundedMap<String, (Key, String)>> {
         self.resolved.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -506,8 +475,8 @@ impl Tree {
                     Container::Structures if is(leaf, "apexSiret") => self
                         .structure_by_siret(dir, &leaf.value)
                         .map(Key::Structure),
-                    Container::People if is(leaf, "uid") => self
-                        .account_id_by_login(dir, &leaf.value.trim().to_lowercase())
+                    Container::People if is(leaf, "uid") => dir
+                        .account_id_by_login(&leaf.value.trim().to_lowercase())
                         .ok()
                         .flatten()
                         .map(Key::Account),

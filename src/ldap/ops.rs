@@ -644,9 +644,7 @@ impl Face {
             (Key::RootDse, _) => (Key::Base, LdapSearchScope::Subtree),
             (b, s) => (b.clone(), s.clone()),
         };
-        match search::candidates(
-            &self.dir, &self.tree, viewer, &base, &scope, filter, &bounds,
-        ) {
+        match search::candidates(&self.dir, viewer, &base, &scope, filter, &bounds) {
             Ok(keys) => Ok(VecDeque::from(keys)),
             Err(Shortfall::Core(e)) => Err(internal(&e)),
             Err(Shortfall::TimeLimit) => Err(result(

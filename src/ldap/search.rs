@@ -255,7 +255,6 @@ impl Bounds {
 /// The filter still has to be evaluated on each.
 pub fn candidates(
     dir: &Directory,
-    tree: &Tree,
     viewer: &Viewer<'_>,
     base: &Key,
     scope: &LdapSearchScope,
@@ -272,7 +271,7 @@ pub fn candidates(
     if kinds.is_empty() {
         return Ok(Vec::new());
     }
-    let keys = match hint(dir, tree, filter)? {
+    let keys = match hint(dir, filter)? {
         Some(keys) => keys,
         None => match local(dir, base)? {
             Some(keys) => keys,
@@ -309,10 +308,10 @@ fn accounts(ids: Vec<String>) -> Vec<Key> {
 }
 
 /// Keys from an index when the filter requires an indexed equality; None: no index applies.
-fn hint(dir: &Directory, tree: &Tree, filter: &LdapFilter) -> DirResult<Option<Vec<Key>>> {
+fn hint(dir: &Directory, filter: &LdapFilter) -> DirResult<Option<Vec<Key>>> {
     match filter {
         LdapFilter::Equality(attr, value) | LdapFilter::Approx(attr, value) => {
-            equality_hint(dir, tree, attr, value)
+            equality_hint(dir, attr, value)
         }
         LdapFilter::And(children) => {
             // The most selective indexed equality first.
@@ -335,7 +334,7 @@ fn hint(dir: &Directory, tree: &Tree, filter: &LdapFilter) -> DirResult<Option<V
             let mut ordered: Vec<&LdapFilter> = children.iter().filter(|c| rank(c) < 10).collect();
             ordered.sort_by_key(|c| rank(c));
             for c in ordered {
-                if let Some(keys) = hint(dir, tree, c)? {
+                if let Some(keys) = hint(dir, c)? {
                     return Ok(Some(keys));
                 }
             }
@@ -344,7 +343,7 @@ fn hint(dir: &Directory, tree: &Tree, filter: &LdapFilter) -> DirResult<Option<V
         LdapFilter::Or(children) if !children.is_empty() => {
             let mut all = Vec::new();
             for c in children {
-                match hint(dir, tree, c)? {
+                match hint(dir, c)? {
                     Some(keys) => all.extend(keys),
                     None => return Ok(None),
                 }
@@ -355,20 +354,15 @@ fn hint(dir: &Directory, tree: &Tree, filter: &LdapFilter) -> DirResult<Option<V
     }
 }
 
-fn equality_hint(
-    dir: &Directory,
-    tree: &Tree,
-    attr: &str,
-    value: &str,
-) -> DirResult<Option<Vec<Key>>> {
+fn equality_hint(dir: &Directory, attr: &str, value: &str) -> DirResult<Option<Vec<Key>>> {
     let Some(t) = schema::lookup(attr) else {
         return Ok(None);
     };
     let folded = dn::fold_value(value);
     let keys = match t.name {
         // The id from the index alone: the account is read once, for its entry.
-        "uid" => tree
-            .account_id_by_login(dir, &folded)?
+        "uid" => dir
+            .account_id_by_login(&folded)?
             .map(Key::Account)
             .into_iter()
             .collect(),
