@@ -249,7 +249,9 @@ function median(arr, cnt, k,   m, i, j, t, v) {
     add(ops, nops, s SUBSEP o, kv($0, "ops_s")); add(cpu, ncpu, s SUBSEP o, kv($0, "ops_per_cpu_s"))
     lat[s, o] = sprintf("%.2f/%.2f/%.2f", kv($0, "p50_ms"), kv($0, "p99_ms"), kv($0, "p999_ms"))
     ent[s, o] = kv($0, "entries_per_op"); fail[s, o] += kv($0, "failed"); pool[o] = kv($0, "pool")
-    runs[s, o] = ((s, o) in runs) ? runs[s, o] "," int(kv($0, "ops_per_cpu_s")) : int(kv($0, "ops_per_cpu_s"))
+    # Tested before the assignment, which creates the element.
+    known = ((s, o) in runs)
+    runs[s, o] = known ? runs[s, o] ", " int(kv($0, "ops_per_cpu_s")) : int(kv($0, "ops_per_cpu_s"))
 }
 END {
     printf "%-13s %6s | %9s %9s %6s | %9s %9s %6s | %-20s %-20s | %s\n", "op", "pool", "apex/s", "slapd/s", "ratio", "apex/CPUs", "slapd/CPUs", "ratio", "apex p50/p99/p999 ms", "slapd p50/p99/p999", "entries/op apex slapd"
