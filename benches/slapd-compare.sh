@@ -6,8 +6,12 @@
 #
 # Defaults: 10000 structures (20 accounts each: 200,000 accounts), 10 s per operation
 # after 2 s of warm-up, 16 connections. --ci (or CI=true): 500 structures, 3 s, 1 s.
-# Environment: OPS (default eq,sub,people,bind), SLAPD_PORT (38389), KEEP=1 keeps the
-# work directory, WORK sets it.
+# Environment: OPS (default eq,sub,people,eq-narrow,sub-narrow,people-narrow,bind: each
+# operation draws uniformly from every person or structure FICOBA reads, the -narrow
+# ones from the first 500 structures only), ROUNDS (default 1: apex-idp then slapd,
+# N times, alternating; the table gives each figure's median), SLAPD_PORT (38389),
+# KEEP=1 keeps the work directory, WORK sets it, REUSE=1 with WORK serves the store and
+# slapd's database a kept work directory holds instead of generating them again.
 #
 # What it does:
 #  1. installs Debian's slapd and ldap-utils when missing (non-interactive, no
@@ -20,9 +24,11 @@
 #     it is (slapd must accept it), access rules giving the FICOBA service account
 #     what apex-idp gives it (the accounts habilitated for FICOBA's profiles), log
 #     level none; loads the LDIF with slapadd;
-#  4. serves the store with apex-idp, drives it, stops it; then the same for slapd;
-#     the client reads each server's CPU time in /proc/<pid>/stat before and after
-#     each operation: ops per server-CPU-second, next to ops/s and latencies;
+#  4. serves the store with the real server, `apex-idp serve --dev --config
+#     WORK/apex/apex.toml` (the binary built with the bench; --dev: the catalogue keeps
+#     the demo's FICOBA secret), drives it, stops it; then the same for slapd; ROUNDS
+#     times; the client reads each server's CPU time in /proc/<pid>/stat before and
+#     after each operation: ops per server-CPU-second, next to ops/s and latencies;
 #  5. prints a table with the ratios apex-idp / slapd.
 set -euo pipefail
 
@@ -43,7 +49,10 @@ else
     structures=${args[0]:-10000}; seconds=${args[1]:-10}; warmup=2
 fi
 connections=${args[2]:-16}
-ops=${OPS:-eq,sub,people,bind}
+ops=${OPS:-eq,sub,people,eq-narrow,sub-narrow,people-narrow,bind}
+rounds=${ROUNDS:-1}
+reuse=false
+[ "${REUSE:-}" = "1" ] && [ -n "${WORK:-}" ] && [ -s "${WORK}/apex.ldif" ] && [ -d "${WORK}/mdb" ] && reuse=true
 slapd_port=${SLAPD_PORT:-38389}
 base="dc=apex,dc=dgfip,dc=gouv,dc=fr"
 app_dn="cn=FICOBA,ou=applications,$base"
@@ -83,7 +92,7 @@ slapd_pid=""
 cleanup() {
     [ -z "$apex_pid" ] || kill "$apex_pid" 2>/dev/null || true
     [ -z "$slapd_pid" ] || kill "$slapd_pid" 2>/dev/null || true
-    if [ "${KEEP:-}" = "1" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
+    if [ "${KEEP:-}" = "1" ] || $reuse; then echo "work directory kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -93,7 +102,13 @@ say "building the bench binary (release)"
 bin=$(cd "$repo" && cargo bench --bench ldap --no-run --message-format=json 2>/dev/null \
     | grep '"name":"ldap"' | grep -o '"executable":"[^"]*"' | cut -d'"' -f4 | tail -n1)
 [ -x "$bin" ] || { echo "the bench binary did not build: cargo bench --bench ldap --no-run" >&2; exit 1; }
+apex=$("$bin" server-binary)
+[ -x "$apex" ] || { echo "no apex-idp binary at $apex" >&2; exit 1; }
 
+if $reuse; then
+say "reusing the store, its LDIF and slapd's database in $work"
+rm -f "$work/results.txt"
+else
 say "generating $structures structures and exporting them as LDIF"
 "$bin" generate --data "$work/apex" --structures "$structures" --ldif "$work/apex.ldif"
 
@@ -151,6 +166,7 @@ echo "slapd accepts schema/apex.ldif"
 t0=$(date +%s%N)
 /usr/sbin/slapadd -q -F "$work/slapd.d" -b "$base" -l "$work/apex.ldif"
 echo "slapadd: $(grep -c '^dn:' "$work/apex.ldif") entries in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+fi
 
 drive() { # label url pid
     "$bin" drive --label "$1" --url "$2" --server-pid "$3" --bind-dn "$app_dn" \
@@ -159,35 +175,51 @@ drive() { # label url pid
         | tee -a "$work/results.txt"
 }
 
-say "apex-idp"
-"$bin" serve --data "$work/apex" --listen 127.0.0.1:0 > "$work/apex.out" 2>&1 &
-apex_pid=$!
-for _ in $(seq 1 600); do
-    grep -q '^listening ldap ' "$work/apex.out" && break
-    kill -0 "$apex_pid" 2>/dev/null || { cat "$work/apex.out" >&2; exit 1; }
-    sleep 0.1
-done
-apex_addr=$(sed -n 's/^listening ldap //p' "$work/apex.out" | head -n1)
-[ -n "$apex_addr" ] || { echo "apex-idp did not start" >&2; cat "$work/apex.out" >&2; exit 1; }
-echo "apex-idp pid $apex_pid on $apex_addr, RSS $(awk '/VmRSS/ {print $2 " " $3}' "/proc/$apex_pid/status")"
-drive apex-idp "ldap://$apex_addr" "$apex_pid"
-kill "$apex_pid"; wait "$apex_pid" 2>/dev/null || true; apex_pid=""
+serve_apex() {
+    say "apex-idp serve ($apex)"
+    "$apex" serve --dev --config "$work/apex/apex.toml" > "$work/apex.out" 2> "$work/apex.err" &
+    apex_pid=$!
+    for _ in $(seq 1 1200); do
+        grep -q '^listening ldap ' "$work/apex.out" && break
+        kill -0 "$apex_pid" 2>/dev/null || { cat "$work/apex.out" "$work/apex.err" >&2; exit 1; }
+        sleep 0.1
+    done
+    apex_addr=$(sed -n 's/^listening ldap //p' "$work/apex.out" | head -n1)
+    [ -n "$apex_addr" ] || { echo "apex-idp did not start" >&2; cat "$work/apex.err" >&2; exit 1; }
+    echo "apex-idp pid $apex_pid on $apex_addr, RSS $(awk '/VmRSS/ {print $2 " " $3}' "/proc/$apex_pid/status")"
+    drive apex-idp "ldap://$apex_addr" "$apex_pid"
+    echo "apex-idp RSS after the load: $(awk '/VmRSS/ {print $2 " " $3}' "/proc/$apex_pid/status")"
+    kill "$apex_pid"; wait "$apex_pid" 2>/dev/null || true; apex_pid=""
+}
 
-say "slapd"
-/usr/sbin/slapd -F "$work/slapd.d" -h "ldap://127.0.0.1:$slapd_port/"
-for _ in $(seq 1 100); do [ -s "$work/slapd.pid" ] && break; sleep 0.1; done
-slapd_pid=$(cat "$work/slapd.pid")
-for _ in $(seq 1 100); do
-    ldapsearch -x -LLL -H "ldap://127.0.0.1:$slapd_port" -b "" -s base 1.1 >/dev/null 2>&1 && break
-    sleep 0.1
+serve_slapd() {
+    say "slapd"
+    rm -f "$work/slapd.pid"
+    /usr/sbin/slapd -F "$work/slapd.d" -h "ldap://127.0.0.1:$slapd_port/"
+    for _ in $(seq 1 100); do [ -s "$work/slapd.pid" ] && break; sleep 0.1; done
+    slapd_pid=$(cat "$work/slapd.pid")
+    for _ in $(seq 1 100); do
+        ldapsearch -x -LLL -H "ldap://127.0.0.1:$slapd_port" -b "" -s base 1.1 >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    echo "slapd pid $slapd_pid on 127.0.0.1:$slapd_port, RSS $(awk '/VmRSS/ {print $2 " " $3}' "/proc/$slapd_pid/status")"
+    drive slapd "ldap://127.0.0.1:$slapd_port" "$slapd_pid"
+    echo "slapd RSS after the load: $(awk '/VmRSS/ {print $2 " " $3}' "/proc/$slapd_pid/status")"
+    kill "$slapd_pid"
+    for _ in $(seq 1 100); do kill -0 "$slapd_pid" 2>/dev/null || break; sleep 0.1; done
+    slapd_pid=""
+}
+
+for round in $(seq 1 "$rounds"); do
+    [ "$rounds" -eq 1 ] || say "round $round of $rounds"
+    serve_apex
+    serve_slapd
 done
-echo "slapd pid $slapd_pid on 127.0.0.1:$slapd_port, RSS $(awk '/VmRSS/ {print $2 " " $3}' "/proc/$slapd_pid/status")"
-drive slapd "ldap://127.0.0.1:$slapd_port" "$slapd_pid"
-kill "$slapd_pid"; slapd_pid=""
 
 say "apex-idp / slapd — $structures structures, $((structures * 20)) accounts, $connections connections, ${seconds} s per operation"
 echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "command: benches/slapd-compare.sh $($ci && echo '--ci ')$structures $seconds $connections"
+echo "command: $([ "$rounds" -eq 1 ] || echo "ROUNDS=$rounds ")benches/slapd-compare.sh $($ci && echo '--ci ')$structures $seconds $connections"
+echo "figures: the median of $rounds run(s) of each server, alternating; ops/CPU-s is ops per second of the server's own CPU time"
 awk '
 function kv(line, key,   n, i, parts, f) {
     n = split(line, parts, " ")
@@ -199,21 +231,41 @@ function kv(line, key,   n, i, parts, f) {
     if (kv($0, "limit_ops_s") + 0 > limit + 0) { limit = kv($0, "limit_ops_s"); hash = kv($0, "hash_ms") }
     next
 }
+# Each figure: its values over the rounds, kept to take their median.
+function add(arr, cnt, k, v,   i) {
+    i = ++cnt[k]
+    arr[k, i] = v + 0
+}
+function median(arr, cnt, k,   m, i, j, t, v) {
+    m = cnt[k] + 0
+    if (m == 0) return 0
+    for (i = 1; i <= m; i++) v[i] = arr[k, i]
+    for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+    return (m % 2) ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
+}
 /^RESULT / {
     s = kv($0, "server"); o = kv($0, "op")
     if (!(o in seen)) { seen[o] = 1; order[++n] = o }
-    ops[s, o] = kv($0, "ops_s"); cpu[s, o] = kv($0, "ops_per_cpu_s")
+    add(ops, nops, s SUBSEP o, kv($0, "ops_s")); add(cpu, ncpu, s SUBSEP o, kv($0, "ops_per_cpu_s"))
     lat[s, o] = sprintf("%.2f/%.2f/%.2f", kv($0, "p50_ms"), kv($0, "p99_ms"), kv($0, "p999_ms"))
-    ent[s, o] = kv($0, "entries_per_op"); fail[s, o] = kv($0, "failed")
+    ent[s, o] = kv($0, "entries_per_op"); fail[s, o] += kv($0, "failed"); pool[o] = kv($0, "pool")
+    # Tested before the assignment, which creates the element.
+    known = ((s, o) in runs)
+    runs[s, o] = known ? runs[s, o] ", " int(kv($0, "ops_per_cpu_s")) : int(kv($0, "ops_per_cpu_s"))
 }
 END {
-    printf "%-7s | %9s %9s %6s | %9s %9s %6s | %-20s %-20s | %s\n", "op", "apex/s", "slapd/s", "ratio", "apex/CPUs", "slapd/CPUs", "ratio", "apex p50/p99/p999 ms", "slapd p50/p99/p999", "entries/op apex slapd"
+    printf "%-13s %6s | %9s %9s %6s | %9s %9s %6s | %-20s %-20s | %s\n", "op", "pool", "apex/s", "slapd/s", "ratio", "apex/CPUs", "slapd/CPUs", "ratio", "apex p50/p99/p999 ms", "slapd p50/p99/p999", "entries/op apex slapd"
     for (i = 1; i <= n; i++) {
         o = order[i]; a = "apex-idp"; b = "slapd"
-        r1 = (ops[b, o] > 0) ? ops[a, o] / ops[b, o] : 0
-        r2 = (cpu[b, o] > 0) ? cpu[a, o] / cpu[b, o] : 0
-        printf "%-7s | %9.0f %9.0f %5.2fx | %9.0f %9.0f %5.2fx | %-20s %-20s | %s %s%s\n", o, ops[a, o], ops[b, o], r1, cpu[a, o], cpu[b, o], r2, lat[a, o], lat[b, o], ent[a, o], ent[b, o], (fail[a, o] + fail[b, o] > 0) ? "  FAILURES" : ""
+        oa = median(ops, nops, a SUBSEP o); ob = median(ops, nops, b SUBSEP o)
+        ca = median(cpu, ncpu, a SUBSEP o); cb = median(cpu, ncpu, b SUBSEP o)
+        r1 = (ob > 0) ? oa / ob : 0
+        r2 = (cb > 0) ? ca / cb : 0
+        printf "%-13s %6s | %9.0f %9.0f %5.2fx | %9.0f %9.0f %5.2fx | %-20s %-20s | %s %s%s\n", o, pool[o], oa, ob, r1, ca, cb, r2, lat[a, o], lat[b, o], ent[a, o], ent[b, o], (fail[a, o] + fail[b, o] > 0) ? "  FAILURES" : ""
     }
-    if (limit > 0 && ops["apex-idp", "bind"] > 0)
-        printf "bind: argon2id %.1f ms per hash, limit %.0f/s on these cores; apex-idp reaches %.0f%% of it, slapd %.0f%%\n", hash, limit, 100 * ops["apex-idp", "bind"] / limit, 100 * ops["slapd", "bind"] / limit
+    if (nops["apex-idp" SUBSEP order[1]] > 1)
+        for (i = 1; i <= n; i++) printf "  %s ops/CPU-s per round: apex-idp %s; slapd %s\n", order[i], runs["apex-idp", order[i]], runs["slapd", order[i]]
+    ba = median(ops, nops, "apex-idp" SUBSEP "bind"); bb = median(ops, nops, "slapd" SUBSEP "bind")
+    if (limit > 0 && ba > 0)
+        printf "bind: argon2id %.1f ms per hash, limit %.0f/s on these cores; apex-idp reaches %.0f%% of it, slapd %.0f%%\n", hash, limit, 100 * ba / limit, 100 * bb / limit
 }' "$work/results.txt"

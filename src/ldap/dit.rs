@@ -90,16 +90,46 @@ impl Key {
         }
     }
 
-    /// Whether `self` is `base` or below it.
+    /// Whether `self` is `base` or below it. Checked on every candidate of a search:
+    /// compares ids in place rather than building the chain of parents.
     pub fn is_under(&self, base: &Key) -> bool {
-        let mut at = Some(self.clone());
-        while let Some(k) = at {
-            if &k == base {
-                return true;
+        self == base
+            || match base {
+                Key::Base => !matches!(self, Key::RootDse | Key::Subschema | Key::Base),
+                Key::Container(c) => self.container() == Some(*c),
+                Key::Structure(id) => self.structure_id() == Some(id),
+                _ => false,
             }
-            at = k.parent();
+    }
+
+    /// Whether `base` is the entry right above `self`, without building it.
+    pub fn is_child_of(&self, base: &Key) -> bool {
+        match (self, base) {
+            (Key::Container(_), Key::Base) => true,
+            (Key::Service { structure_id, .. }, Key::Structure(id)) => structure_id == id,
+            (Key::Service { .. }, _) => false,
+            (_, Key::Container(c)) => self.container() == Some(*c),
+            _ => false,
         }
-        false
+    }
+
+    /// The container an entry lies in, at any depth.
+    fn container(&self) -> Option<Container> {
+        match self {
+            Key::Structure(_) | Key::Service { .. } => Some(Container::Structures),
+            Key::Account(_) => Some(Container::People),
+            Key::Profile(_) => Some(Container::Profiles),
+            Key::Application(_) => Some(Container::Applications),
+            _ => None,
+        }
+    }
+
+    /// The structure of a service.
+    fn structure_id(&self) -> Option<&String> {
+        match self {
+            Key::Service { structure_id, .. } => Some(structure_id),
+            _ => None,
+        }
     }
 }
 
@@ -183,6 +213,9 @@ pub struct Tree {
     /// The base and container DNs as this tree writes them: most searches name one,
     /// and knowing it spares parsing the DN.
     fixed: Vec<(String, Key)>,
+    /// For the DNs of structures and people: the container's DN as this tree writes it
+    /// after a comma, its normal form, and the leaf's attribute.
+    plain: Vec<(String, String, &'static str)>,
     /// DNs resolved before and seen by their reader, by normal form, with the DN this
     /// tree wrote for the key then: a key is reused only while it still names an
     /// object of that DN.
@@ -236,11 +269,20 @@ impl Tree {
             base_norm: dn::normal_form(&base_rdns),
             base_rdns,
             fixed: Vec::new(),
+            plain: Vec::new(),
             resolved: Arc::new(Mutex::new(BoundedMap::new(RESOLVED_DNS, 0x5eed))),
         };
         tree.fixed.push((tree.base_dn.clone(), Key::Base));
         for c in Container::ALL {
             tree.fixed.push((tree.container_dn(c), Key::Container(c)));
+        }
+        for (c, leaf) in [
+            (Container::Structures, "apexSiret"),
+            (Container::People, "uid"),
+        ] {
+            let dn = tree.container_dn(c);
+            let normal = dn::normalize(&dn)?;
+            tree.plain.push((format!(",{dn}"), normal, leaf));
         }
         Ok(tree)
     }
@@ -322,15 +364,18 @@ impl Tree {
                 normal: None,
             });
         }
-        let rdns = dn::parse(dn_text).map_err(|e| Unresolved::Invalid(e.to_string()))?;
         // One entry per object, whatever the spelling: the key is the normal form.
-        let normal = dn::normal_form(&rdns);
+        let normal = match self.plain_normal_form(dn_text) {
+            Some(normal) => normal,
+            None => dn::normalize(dn_text).map_err(|e| Unresolved::Invalid(e.to_string()))?,
+        };
         let known = self.lock_resolved().get(&normal).cloned();
         if let Some((key, written)) = known
             && self.still_names(dir, &key, &written)
         {
             return Ok(Resolved { key, normal: None });
         }
+        let rdns = dn::parse(dn_text).map_err(|e| Unresolved::Invalid(e.to_string()))?;
         let key = self.resolve_parsed(dir, &rdns)?;
         let normal = matches!(
             key,
@@ -338,6 +383,31 @@ impl Tree {
         )
         .then_some(normal);
         Ok(Resolved { key, normal })
+    }
+
+    /// The normal form of the DN of a structure or a person written plainly: the leaf's
+    /// value of ASCII letters, digits and `.-_@` (nothing to unescape or fold but the
+    /// case), the rest as this tree writes its container's DN, in any case. What
+    /// parsing would give, without parsing: most searches and binds name such a DN.
+    /// None for any other DN.
+    fn plain_normal_form(&self, dn_text: &str) -> Option<String> {
+        let plain = |b: u8| b.is_ascii_alphanumeric() || b".-_@".contains(&b);
+        self.plain.iter().find_map(|(suffix, normal_suffix, leaf)| {
+            let cut = dn_text.len().checked_sub(suffix.len())?;
+            let tail = dn_text.get(cut..)?;
+            let (attr, value) = dn_text.get(..cut)?.split_once('=')?;
+            let fits = tail.eq_ignore_ascii_case(suffix)
+                && attr.eq_ignore_ascii_case(leaf)
+                && !value.is_empty()
+                && value.bytes().all(plain);
+            fits.then(|| {
+                format!(
+                    "{}={},{normal_suffix}",
+                    leaf.to_ascii_lowercase(),
+                    value.to_ascii_lowercase()
+                )
+            })
+        })
     }
 
     /// Remembers a DN resolved afresh, under its normal form; to be called once the
@@ -801,4 +871,89 @@ pub fn generalized_time(t: i64) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_dns_get_the_normal_form_parsing_gives() {
+        let tree = Tree::new("dc=apex,dc=dgfip,dc=gouv,dc=fr").unwrap();
+        let plain = [
+            "apexSiret=10000000000013,ou=structures,dc=apex,dc=dgfip,dc=gouv,dc=fr",
+            "APEXSIRET=10000000000013,OU=Structures,DC=apex,dc=DGFIP,dc=gouv,dc=fr",
+            "uid=Jean.Dupont-2_x@a,ou=people,dc=apex,dc=dgfip,dc=gouv,dc=fr",
+        ];
+        for dn in plain {
+            assert_eq!(
+                tree.plain_normal_form(dn),
+                Some(dn::normalize(dn).unwrap()),
+                "{dn}"
+            );
+        }
+        let other = [
+            "userid=jean,ou=people,dc=apex,dc=dgfip,dc=gouv,dc=fr",
+            "uid=jean ,ou=people,dc=apex,dc=dgfip,dc=gouv,dc=fr",
+            "uid=a\\2c,ou=people,dc=apex,dc=dgfip,dc=gouv,dc=fr",
+            "uid=a=b,ou=people,dc=apex,dc=dgfip,dc=gouv,dc=fr",
+            "uid=,ou=people,dc=apex,dc=dgfip,dc=gouv,dc=fr",
+            "uid=jean,ou=people, dc=apex,dc=dgfip,dc=gouv,dc=fr",
+            "uid=jean+cn=x,ou=people,dc=apex,dc=dgfip,dc=gouv,dc=fr",
+            "apexServiceId=s,apexSiret=1,ou=structures,dc=apex,dc=dgfip,dc=gouv,dc=fr",
+            "uid=jean,ou=structures,dc=apex,dc=dgfip,dc=gouv,dc=fr",
+            "ou=people,dc=apex,dc=dgfip,dc=gouv,dc=fr",
+            "uid=jéan,ou=people,dc=apex,dc=dgfip,dc=gouv,dc=fr",
+        ];
+        for dn in other {
+            assert_eq!(tree.plain_normal_form(dn), None, "{dn}");
+        }
+    }
+
+    #[test]
+    fn scope_checks_follow_the_chain_of_parents() {
+        let service = |id: &str, s: &str| Key::Service {
+            id: id.into(),
+            structure_id: s.into(),
+        };
+        let profile: ProfileId = "APP:P".parse().unwrap();
+        let mut keys = vec![
+            Key::RootDse,
+            Key::Subschema,
+            Key::Base,
+            Key::Structure("s1".into()),
+            Key::Structure("s2".into()),
+            service("v1", "s1"),
+            service("v2", "s2"),
+            Key::Account("a1".into()),
+            Key::Account("a2".into()),
+            Key::Profile(profile),
+            Key::Application("APP".into()),
+        ];
+        keys.extend(Container::ALL.into_iter().map(Key::Container));
+        let chain_has = |key: &Key, base: &Key| {
+            let mut at = Some(key.clone());
+            while let Some(k) = at {
+                if &k == base {
+                    return true;
+                }
+                at = k.parent();
+            }
+            false
+        };
+        for key in &keys {
+            for base in &keys {
+                assert_eq!(
+                    key.is_under(base),
+                    chain_has(key, base),
+                    "{key:?} under {base:?}"
+                );
+                assert_eq!(
+                    key.is_child_of(base),
+                    key.parent().as_ref() == Some(base),
+                    "{key:?} child of {base:?}"
+                );
+            }
+        }
+    }
 }

@@ -205,7 +205,7 @@ fn reachable(base: &Key, scope: &LdapSearchScope) -> Kinds {
 pub fn in_scope(key: &Key, base: &Key, scope: &LdapSearchScope) -> bool {
     match scope {
         LdapSearchScope::Base => key == base,
-        LdapSearchScope::OneLevel => key.parent().as_ref() == Some(base),
+        LdapSearchScope::OneLevel => key.is_child_of(base),
         _ => key.is_under(base),
     }
 }
