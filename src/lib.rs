@@ -23,6 +23,7 @@ pub mod http;
 pub mod ldap;
 pub mod logging;
 pub mod mail;
+pub mod metrics;
 pub mod oidc;
 pub mod server;
 pub mod store;

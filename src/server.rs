@@ -240,7 +240,7 @@ pub async fn start_on(
     );
     let trusted_proxies = crate::auth::addr::parse_list(&config.http.trusted_proxies)
         .map_err(|e| StartError::Other(e.to_string()))?;
-    let metrics = Arc::new(crate::http::metrics::Metrics::default());
+    let metrics = Arc::new(crate::metrics::Metrics::default());
     let proxies = TrustedProxies(trusted_proxies.clone().into());
     let http = Http {
         web: Arc::new(AppState {
@@ -301,7 +301,7 @@ pub async fn start_on(
             stop.subscribe(),
         ));
     }
-    let mut ldap = start_ldap(config, &directory, certificates.as_ref(), &stop).await?;
+    let mut ldap = start_ldap(config, &directory, certificates.as_ref(), &stop, &metrics).await?;
     let mail = tokio::spawn(mailqueue::run_sender(Arc::clone(&directory), postman));
     let housekeeping = tokio::spawn(directory::run_housekeeping(Arc::clone(&directory)));
     let private = tokio::spawn(directory::keep_private(Arc::clone(&directory)));
@@ -372,6 +372,7 @@ async fn start_ldap(
     directory: &Arc<Directory>,
     certificates: Option<&Arc<Certificates>>,
     stop: &watch::Sender<bool>,
+    metrics: &Arc<crate::metrics::Metrics>,
 ) -> Result<LdapListeners, StartError> {
     let mut out = LdapListeners {
         ldap_addr: None,
@@ -388,9 +389,9 @@ async fn start_ldap(
         .map_err(|e| StartError::Other(e.to_string()))?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let face = Arc::new(
-        crate::ldap::Face::new(Arc::clone(directory), &config.ldap).map_err(|e| {
-            StartError::Other(format!("ldap.base_dn = {}: {e}", config.ldap.base_dn))
-        })?,
+        crate::ldap::Face::new(Arc::clone(directory), &config.ldap, Arc::clone(metrics)).map_err(
+            |e| StartError::Other(format!("ldap.base_dn = {}: {e}", config.ldap.base_dn)),
+        )?,
     );
     for (key, addr, implicit_tls) in [
         ("ldap.listen", plain, false),

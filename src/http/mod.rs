@@ -7,19 +7,20 @@
 pub mod client;
 pub mod keys;
 pub mod layout;
-pub mod metrics;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument;
+
+use crate::metrics::Metrics;
 
 /// The policy every answer of a listener follows, whatever face gives it.
 pub struct Policy {
@@ -28,7 +29,7 @@ pub struct Policy {
     /// Served under TLS: browsers are told never to come back over plain HTTP.
     pub https: bool,
     /// Counters of every request.
-    pub metrics: Arc<metrics::Metrics>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Gives every request an id: the lines it logs carry it (`request_id`), and the answer
@@ -55,7 +56,7 @@ pub fn guard(app: Router, policy: Policy) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             policy.metrics,
-            metrics::measure,
+            measure,
         ))
         // JSON answers are never documents: they load nothing and frame nowhere. Pages
         // set their own policy, which stays.
@@ -84,4 +85,12 @@ pub fn guard(app: Router, policy: Policy) -> Router {
         app
     };
     app.layer(axum::middleware::from_fn(request_id))
+}
+
+/// Middleware that measures every request.
+pub async fn measure(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let start = std::time::Instant::now();
+    let response = next.run(req).await;
+    metrics.http_request(response.status().as_u16(), start.elapsed().as_secs_f64());
+    response
 }

@@ -82,7 +82,9 @@ pub fn spawn(
             let tls = tls.clone();
             let stop = stop.clone();
             tokio::spawn(async move {
+                face.metrics.ldap_connection(true);
                 connection(tcp, peer, &face, tls, implicit_tls, stop).await;
+                face.metrics.ldap_connection(false);
                 drop(slot);
             });
         }
@@ -174,7 +176,11 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             }
             Ok(Some(Ok(msg))) => msg,
         };
+        let kind = super::ops::kind_of(&msg.op);
+        let start = std::time::Instant::now();
         let answer = face.handle(session, msg).await;
+        face.metrics
+            .ldap_operation(kind, answer.succeeded(), start.elapsed().as_secs_f64());
         if send(&mut framed, answer.messages, limits.idle_timeout)
             .await
             .is_err()

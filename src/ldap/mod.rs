@@ -83,11 +83,16 @@ pub struct Face {
     paged_keys: paging::Budget,
     visibility: acl::Visibility,
     entries: cache::EntryCache,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Face {
-    /// The face over a core, configured by `[ldap]`.
-    pub fn new(dir: Arc<Directory>, config: &LdapConfig) -> Result<Face, dn::DnError> {
+    /// The face over a core, configured by `[ldap]`, counting into `metrics`.
+    pub fn new(
+        dir: Arc<Directory>,
+        config: &LdapConfig,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Result<Face, dn::DnError> {
         Ok(Face {
             dir,
             tree: dit::Tree::new(&config.base_dn)?,
@@ -101,6 +106,7 @@ impl Face {
             paged_keys: paging::Budget::new(config.max_paged_keys_total),
             visibility: acl::Visibility::default(),
             entries: cache::EntryCache::default(),
+            metrics,
         })
     }
 

@@ -42,6 +42,45 @@ pub enum Reply {
     Encoded(Vec<u8>),
 }
 
+/// The kind of an operation, as the metrics count it ([`crate::metrics::LDAP_OPS`]).
+pub fn kind_of(op: &LdapOp) -> &'static str {
+    match op {
+        LdapOp::BindRequest(_) => "bind",
+        LdapOp::SearchRequest(_) => "search",
+        LdapOp::CompareRequest(_) => "compare",
+        LdapOp::ExtendedRequest(_) => "extended",
+        LdapOp::UnbindRequest => "unbind",
+        LdapOp::AddRequest(_)
+        | LdapOp::ModifyRequest(_)
+        | LdapOp::DelRequest(_)
+        | LdapOp::ModifyDNRequest(_) => "write",
+        _ => "other",
+    }
+}
+
+impl Answer {
+    /// Whether the operation succeeded: its final result says so (a compare's true or
+    /// false is an answer, so a success), or it needed none (unbind, abandon).
+    pub fn succeeded(&self) -> bool {
+        let Some(last) = self.messages.last() else {
+            return true;
+        };
+        let Reply::Message(msg) = last else {
+            return true;
+        };
+        let code = match &msg.op {
+            LdapOp::BindResponse(r) => &r.res.code,
+            LdapOp::SearchResultDone(r) | LdapOp::CompareResult(r) => &r.code,
+            LdapOp::ExtendedResponse(r) => &r.res.code,
+            _ => return false,
+        };
+        matches!(
+            code,
+            LdapResultCode::Success | LdapResultCode::CompareTrue | LdapResultCode::CompareFalse
+        )
+    }
+}
+
 impl Reply {
     /// The message itself, decoded again when it was encoded here; None when it does
     /// not decode (never for what `ber` writes). For the handler's tests.
@@ -744,7 +783,7 @@ mod tests {
         };
         let clock = Arc::new(crate::clock::ManualClock::new());
         let directory = crate::server::open_directory(&config, clock).unwrap();
-        Face::new(directory, &config.ldap).unwrap()
+        Face::new(directory, &config.ldap, Arc::default()).unwrap()
     }
 
     fn msg(op: LdapOp) -> LdapMsg {

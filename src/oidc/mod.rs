@@ -46,7 +46,7 @@ use crate::auth::browser::{EndedSessions, Lifetimes, SsoSession};
 use crate::config::OidcConfig;
 use crate::directory::Directory;
 use crate::http::client::TrustedProxies;
-use crate::http::metrics::Metrics;
+use crate::metrics::Metrics;
 use crate::store::table::Table;
 use backchannel::Courier;
 use client::SecretCache;

@@ -21,7 +21,7 @@ use crate::auth::operator::OperatorTokens;
 use crate::directory::Directory;
 use crate::http::client::TrustedProxies;
 use crate::http::keys::KeyRotation;
-use crate::http::metrics::Metrics;
+use crate::metrics::Metrics;
 use problem::Problem;
 
 /// What every handler of the web space and the JSON API shares.

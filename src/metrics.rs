@@ -1,14 +1,9 @@
-//! Prometheus metrics: HTTP requests and latencies, sign-in failures, the issuer's
-//! grants and token latency, mail queue depth. The names are listed in README
-//! ("Metrics").
+//! The counters of every face, rendered for Prometheus at `/metrics`: HTTP requests
+//! and latencies, sign-in failures, the issuer's grants and token latency, the LDAP
+//! face's operations, connections and latency, mail queue depth. The names are listed
+//! in README ("Logs, security events and metrics").
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
-
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 
 /// Upper bounds of the latency histogram, in seconds.
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
@@ -68,7 +63,16 @@ pub struct Metrics {
     /// Token requests by grant type ([`GRANT_TYPES`]) and result (answered, refused).
     grants: [[AtomicU64; 2]; GRANT_TYPES.len()],
     token_latency: Histogram,
+    /// LDAP operations by kind ([`LDAP_OPS`]) and result (success, failure).
+    ldap_ops: [[AtomicU64; 2]; LDAP_OPS.len()],
+    ldap_latency: Histogram,
+    ldap_connections: AtomicU64,
 }
+
+/// The LDAP operations counted apart.
+pub const LDAP_OPS: [&str; 7] = [
+    "bind", "search", "compare", "extended", "unbind", "write", "other",
+];
 
 impl Metrics {
     /// Counts a failed sign-in.
@@ -76,7 +80,8 @@ impl Metrics {
         self.sign_in_failures.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn observe(&self, status: u16, seconds: f64) {
+    /// Counts an HTTP answer of `status`, and how long it took.
+    pub fn http_request(&self, status: u16, seconds: f64) {
         let class = usize::from(status / 100).saturating_sub(1).min(4);
         if let Some(c) = self.by_class.get(class) {
             c.fetch_add(1, Ordering::Relaxed);
@@ -99,6 +104,34 @@ impl Metrics {
             c.fetch_add(1, Ordering::Relaxed);
         }
         self.token_latency.observe(seconds);
+    }
+
+    /// Counts an LDAP operation of `kind` (one of [`LDAP_OPS`], else `other`), whether
+    /// it succeeded, and how long its answer took.
+    pub fn ldap_operation(&self, kind: &str, success: bool, seconds: f64) {
+        let i = LDAP_OPS
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or(LDAP_OPS.len() - 1);
+        if let Some(c) = self
+            .ldap_ops
+            .get(i)
+            .and_then(|r| r.get(usize::from(!success)))
+        {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        self.ldap_latency.observe(seconds);
+    }
+
+    /// An LDAP connection opened (`true`) or closed.
+    pub fn ldap_connection(&self, opened: bool) {
+        if opened {
+            self.ldap_connections.fetch_add(1, Ordering::Relaxed);
+        } else {
+            let _ = self
+                .ldap_connections
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        }
     }
 
     /// The Prometheus text exposition.
@@ -139,17 +172,30 @@ impl Metrics {
             "apex_oidc_token_duration_seconds",
             "Token endpoint latency.",
         );
+        out.push_str("# HELP apex_ldap_operations_total LDAP operations by kind and result.\n");
+        out.push_str("# TYPE apex_ldap_operations_total counter\n");
+        for (kind, results) in LDAP_OPS.iter().zip(&self.ldap_ops) {
+            for (result, c) in ["success", "failure"].iter().zip(results) {
+                out.push_str(&format!(
+                    "apex_ldap_operations_total{{op=\"{kind}\",result=\"{result}\"}} {}\n",
+                    c.load(Ordering::Relaxed)
+                ));
+            }
+        }
+        self.ldap_latency.render(
+            &mut out,
+            "apex_ldap_operation_duration_seconds",
+            "LDAP operation latency (the whole answer, entries included).",
+        );
+        out.push_str("# HELP apex_ldap_connections Open LDAP connections.\n");
+        out.push_str("# TYPE apex_ldap_connections gauge\n");
+        out.push_str(&format!(
+            "apex_ldap_connections {}\n",
+            self.ldap_connections.load(Ordering::Relaxed)
+        ));
         out.push_str("# HELP apex_mail_queue_depth Mails waiting for delivery.\n");
         out.push_str("# TYPE apex_mail_queue_depth gauge\n");
         out.push_str(&format!("apex_mail_queue_depth {mail_queue_depth}\n"));
         out
     }
-}
-
-/// Middleware that measures every request.
-pub async fn measure(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let response = next.run(req).await;
-    metrics.observe(response.status().as_u16(), start.elapsed().as_secs_f64());
-    response
 }
