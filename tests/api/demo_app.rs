@@ -32,18 +32,8 @@ fn start_demo() -> Demo {
     let dir = tempfile::tempdir().unwrap();
     let (listener, port) = crate::common::bound_listener();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = Command::new(BIN)
-        .args(["demo", "--app-listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .current_dir(ROOT)
-        .env("APEX_HTTP__LISTEN", "stdin")
+    let mut child = demo_command(&dir, listener, &["--app-listen", "127.0.0.1:0"])
         .env("APEX_SERVER__PUBLIC_URL", &base)
-        .env("APEX_LDAP__LISTEN", "")
-        .env("APEX_ARGON2__M_KIB", "64")
-        .env("APEX_ARGON2__T", "1")
-        .env_remove("APEX_LOG")
-        .stdin(Stdio::from(OwnedFd::from(listener)))
-        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -64,6 +54,29 @@ fn start_demo() -> Demo {
         app: app.expect("no `listening demo-app` line"),
         _dir: dir,
     }
+}
+
+/// `apex-idp demo` in `dir` with `extra` arguments, serving HTTP on `listener` (its
+/// standard input), without LDAP, with cheap hashes; its standard output piped.
+fn demo_command(
+    dir: &tempfile::TempDir,
+    listener: std::net::TcpListener,
+    extra: &[&str],
+) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("demo")
+        .args(extra)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .current_dir(ROOT)
+        .env("APEX_HTTP__LISTEN", "stdin")
+        .env("APEX_LDAP__LISTEN", "")
+        .env("APEX_ARGON2__M_KIB", "64")
+        .env("APEX_ARGON2__T", "1")
+        .env_remove("APEX_LOG")
+        .stdin(Stdio::from(OwnedFd::from(listener)))
+        .stdout(Stdio::piped());
+    c
 }
 
 async fn get(browser: &Browser, url: &str) -> Resp {
@@ -167,17 +180,7 @@ fn with_its_default_port_taken_the_demo_runs_without_its_application_and_says_so
     let _taken = std::net::TcpListener::bind("127.0.0.1:9001");
     let dir = tempfile::tempdir().unwrap();
     let (listener, _) = crate::common::bound_listener();
-    let mut child = Command::new(BIN)
-        .args(["demo", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .current_dir(ROOT)
-        .env("APEX_HTTP__LISTEN", "stdin")
-        .env("APEX_LDAP__LISTEN", "")
-        .env("APEX_ARGON2__M_KIB", "64")
-        .env("APEX_ARGON2__T", "1")
-        .env_remove("APEX_LOG")
-        .stdin(Stdio::from(OwnedFd::from(listener)))
-        .stdout(Stdio::piped())
+    let mut child = demo_command(&dir, listener, &[])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
