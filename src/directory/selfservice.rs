@@ -222,6 +222,9 @@ impl Directory {
                 Some(&before),
                 Some(&after),
             )?;
+            if state == AccountState::Active {
+                self.retire_replaced(batch, &after)?;
+            }
             Ok(after)
         })
         .await
