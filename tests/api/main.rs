@@ -25,6 +25,7 @@ mod logging;
 mod mail_queue;
 mod matrix;
 mod openapi;
+mod operator_cli;
 mod operator_ops;
 mod packaging;
 mod permissions;
