@@ -84,3 +84,35 @@ async fn blocking_is_audited_under_the_operator_and_keeps_the_chain_intact() {
         .unwrap();
     assert_eq!(shown["blocked"], "operator");
 }
+
+#[tokio::test]
+async fn a_blocked_account_is_mailed_no_reset_link() {
+    let f = Fixture::start().await;
+    let sid = f.structure("73282932000074", "Réinitialisation").await;
+    let alice = f.admin(&sid, "Alice", "Martin").await;
+    let bruno = f.admin(&sid, "Bruno", "Petit").await;
+    let (s, _) = f
+        .op(
+            "POST",
+            &format!("/operator/accounts/{}/block", bruno.id),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    f.forget_mails().await;
+    let mails = f.outbox_settled().await;
+    for login in [&bruno.login, &alice.login] {
+        let (s, _) = f
+            .call(
+                None,
+                "POST",
+                "/password-resets",
+                Some(json!({"login": login})),
+            )
+            .await;
+        assert_eq!(s, 202);
+    }
+    // Alice's link arrives; Bruno's request, made first, mailed nothing.
+    f.link_to(&alice.email, "/password-resets/").await;
+    assert_eq!(f.outbox_settled().await, mails + 1);
+}
