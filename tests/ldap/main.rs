@@ -13,6 +13,7 @@ mod bounds;
 mod extended;
 mod fixture;
 mod limits;
+mod operator;
 mod paging;
 mod robustness;
 mod search;
