@@ -19,7 +19,7 @@ impl Out {
     /// Prints `value` as JSON, or calls `human`.
     fn print(self, value: &Value, human: impl FnOnce(&Value)) {
         if self.json {
-            println!("{value:#}");
+            say!("{value:#}");
         } else {
             human(value);
         }
@@ -43,9 +43,9 @@ fn person(p: &NewPerson) -> Value {
     json!({"email": p.email, "given_name": p.given_name, "family_name": p.family_name})
 }
 
-fn structure_line(st: &Value) {
-    println!(
-        "structure {} {:?} category {} ({}), id {}",
+fn structure_line(prefix: &str, st: &Value) {
+    say!(
+        "{prefix}structure {} {:?} category {} ({}), id {}",
         s(st, "siret"),
         s(st, "name"),
         s(st, "category"),
@@ -66,10 +66,7 @@ pub async fn structure(client: &Client, out: Out, cmd: StructureCmd) -> Result<(
             let v = client
                 .call(Method::POST, "/operator/structures", Some(&body))
                 .await?;
-            out.print(&v, |v| {
-                print!("created: ");
-                structure_line(v);
-            });
+            out.print(&v, |v| structure_line("created: ", v));
         }
         StructureCmd::List => {
             let v = client
@@ -96,15 +93,15 @@ pub async fn structure(client: &Client, out: Out, cmd: StructureCmd) -> Result<(
             let v = client.call(Method::GET, &path, None).await?;
             out.print(&v, |v| {
                 let st = v.get("structure").unwrap_or(&Value::Null);
-                structure_line(st);
-                println!("created {}", time(st, "created_at"));
-                println!();
+                structure_line("", st);
+                say!("created {}", time(st, "created_at"));
+                say!();
                 let services: Vec<Vec<String>> = items(v.get("services").unwrap_or(&Value::Null))
                     .iter()
                     .map(|sv| vec![s(sv, "name"), s(sv, "id")])
                     .collect();
                 table(&["SERVICE", "ID"], &services);
-                println!();
+                say!();
                 let accounts: Vec<Vec<String>> = items(v.get("accounts").unwrap_or(&Value::Null))
                     .iter()
                     .map(account_row)
@@ -128,25 +125,19 @@ pub async fn structure(client: &Client, out: Out, cmd: StructureCmd) -> Result<(
             let v = client
                 .call(Method::PATCH, &path, Some(&Value::Object(body)))
                 .await?;
-            out.print(&v, |v| {
-                print!("updated: ");
-                structure_line(v);
-            });
+            out.print(&v, |v| structure_line("updated: ", v));
         }
         StructureCmd::Close { structure } => {
             let path = format!("/operator/structures/{}/close", seg(&structure));
             let v = client.call(Method::POST, &path, None).await?;
-            out.print(&v, |v| {
-                print!("closed: ");
-                structure_line(v);
-            });
+            out.print(&v, |v| structure_line("closed: ", v));
         }
     }
     Ok(())
 }
 
 fn account_line(verb: &str, a: &Value) {
-    println!(
+    say!(
         "{verb}: {} {} {} ({}, {}), id {}",
         s(a, "login"),
         s(a, "given_name"),
@@ -177,7 +168,7 @@ pub async fn admin(client: &Client, out: Out, cmd: AdminCmd) -> Result<(), Failu
     let v = client.call(Method::POST, &path, Some(&body)).await?;
     out.print(&v, |v| {
         account_line(verb, v);
-        println!("the invitation was mailed to {}", s(v, "email"));
+        say!("the invitation was mailed to {}", s(v, "email"));
     });
     Ok(())
 }
@@ -199,16 +190,16 @@ pub async fn account(client: &Client, out: Out, cmd: AccountCmd) -> Result<(), F
             let v = client.call(Method::GET, &path, None).await?;
             out.print(&v, |a| {
                 for key in ["id", "login", "role", "given_name", "family_name", "email"] {
-                    println!("{key:<13} {}", s(a, key));
+                    say!("{key:<13} {}", s(a, key));
                 }
-                println!("{:<13} {}", "state", render::account_state(a));
-                println!("{:<13} {}", "service_id", s(a, "service_id"));
-                println!(
+                say!("{:<13} {}", "state", render::account_state(a));
+                say!("{:<13} {}", "service_id", s(a, "service_id"));
+                say!(
                     "{:<13} {}",
                     "habilitations",
                     render::list(a, "habilitations")
                 );
-                println!("{:<13} {}", "delegations", render::list(a, "delegations"));
+                say!("{:<13} {}", "delegations", render::list(a, "delegations"));
             });
             return Ok(());
         }
@@ -261,7 +252,7 @@ pub async fn audit(client: &Client, out: Out, cmd: AuditCmd) -> Result<(), Failu
                 .await?;
             out.print(&v, |v| {
                 if v.get("intact") == Some(&Value::Bool(true)) {
-                    println!("audit chain intact: {} events", s(v, "events"));
+                    say!("audit chain intact: {} events", s(v, "events"));
                 }
             });
             if v.get("intact") != Some(&Value::Bool(true)) {
@@ -285,11 +276,11 @@ pub async fn audit(client: &Client, out: Out, cmd: AuditCmd) -> Result<(), Failu
             match format {
                 AuditFormat::Jsonl => {
                     for e in events {
-                        println!("{e}");
+                        say!("{e}");
                     }
                 }
                 AuditFormat::Csv => {
-                    println!("seq,at,actor,structure_id,action,target,hash");
+                    say!("seq,at,actor,structure_id,action,target,hash");
                     for e in events {
                         let fields = [
                             s(e, "seq"),
@@ -302,7 +293,7 @@ pub async fn audit(client: &Client, out: Out, cmd: AuditCmd) -> Result<(), Failu
                         ];
                         let fields: Vec<String> =
                             fields.iter().map(|f| render::csv_field(f)).collect();
-                        println!("{}", fields.join(","));
+                        say!("{}", fields.join(","));
                     }
                 }
             }
@@ -323,7 +314,7 @@ pub async fn keys(client: &Client, out: Out, cmd: KeysCmd) -> Result<(), Failure
                 .call(Method::POST, "/operator/keys/rotate", Some(&body))
                 .await?;
             if !out.json {
-                println!(
+                say!(
                     "new keys published, signing from {}",
                     time(&v, "signs_from")
                 );
@@ -391,7 +382,7 @@ pub fn catalogue(remote: &Remote, cmd: CatalogueCmd) -> Result<(), Failure> {
                 Err(p) => p.0.iter().map(ToString::to_string).collect(),
             };
             if remote.json {
-                println!(
+                say!(
                     "{:#}",
                     json!({"file": shown, "ok": false, "problems": problems})
                 );
@@ -416,12 +407,12 @@ pub fn catalogue(remote: &Remote, cmd: CatalogueCmd) -> Result<(), Failure> {
 
 fn report_catalogue(json: bool, file: &str, c: &apex_idp::catalogue::Catalogue) {
     if json {
-        println!(
+        say!(
             "{:#}",
             json!({"file": file, "ok": true, "categories": c.categories.len(), "applications": c.applications.len()})
         );
     } else {
-        println!(
+        say!(
             "catalogue OK: {file}: {} categories, {} applications",
             c.categories.len(),
             c.applications.len()

@@ -3,6 +3,15 @@
 //! excepted: it reads the file here). The token comes from `APEX_OPERATOR_TOKEN` or
 //! `--token-file`, never from the command line, where `ps` and shell histories show it.
 
+/// `println!` that takes a closed pipe (`apex-idp audit export | head`) calmly: the
+/// rest of the output goes nowhere instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod client;
 mod commands;
 mod render;
@@ -227,7 +236,7 @@ pub fn run(remote: Remote, operation: Operation) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             if json && let Some(problem) = failure.problem() {
-                println!("{problem:#}");
+                say!("{problem:#}");
             }
             eprintln!("apex-idp: {}", failure.message());
             failure.exit_code()
