@@ -116,3 +116,24 @@ async fn a_blocked_account_is_mailed_no_reset_link() {
     f.link_to(&alice.email, "/password-resets/").await;
     assert_eq!(f.outbox_settled().await, mails + 1);
 }
+
+#[tokio::test]
+async fn a_blocked_account_is_warned_of_no_password_expiry() {
+    let f = Fixture::start().await;
+    let sid = f.structure("73282932000074", "Expiration").await;
+    f.admin(&sid, "Alice", "Martin").await;
+    let bruno = f.admin(&sid, "Bruno", "Petit").await;
+    let (s, _) = f
+        .op(
+            "POST",
+            &format!("/operator/accounts/{}/block", bruno.id),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    // Within the warning period of both passwords (365 days, warned 15 days before):
+    // only Alice is warned.
+    f.clock.advance(355 * 86_400);
+    let report = f.directory().housekeeping().await.unwrap();
+    assert_eq!(report.warnings, 1, "{report:?}");
+}
