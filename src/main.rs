@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+mod cli;
+
 use apex_idp::clock::SystemClock;
 use apex_idp::config::Config;
 use apex_idp::server::{self, listening_line};
@@ -103,11 +105,80 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Operator: create, list, show, rename or close structures (on a running server).
+    Structure {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(subcommand)]
+        cmd: cli::StructureCmd,
+    },
+    /// Operator: invite or replace a structure's administrateur (on a running server).
+    Admin {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(subcommand)]
+        cmd: cli::AdminCmd,
+    },
+    /// Operator: list, show, block, unblock accounts, end their sessions (on a running
+    /// server).
+    Account {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(subcommand)]
+        cmd: cli::AccountCmd,
+    },
+    /// Operator: verify or export the audit log (on a running server).
+    Audit {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(subcommand)]
+        cmd: cli::AuditCmd,
+    },
+    /// Operator: check a catalogue file; reload the server's catalogue.
+    Catalogue {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(subcommand)]
+        cmd: cli::CatalogueCmd,
+    },
+    /// Operator: list or rotate the OIDC signing keys (on a running server).
+    Keys {
+        #[command(flatten)]
+        remote: cli::Remote,
+        #[command(subcommand)]
+        cmd: cli::KeysCmd,
+    },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+    // Usage errors exit 1 (not clap's 2): 2 means "refused by the server" for the
+    // operator commands (README "Operator command line").
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let (remote, operation) = match cli.command {
+        Command::Structure { remote, cmd } => (remote, cli::Operation::Structure(cmd)),
+        Command::Admin { remote, cmd } => (remote, cli::Operation::Admin(cmd)),
+        Command::Account { remote, cmd } => (remote, cli::Operation::Account(cmd)),
+        Command::Audit { remote, cmd } => (remote, cli::Operation::Audit(cmd)),
+        Command::Catalogue { remote, cmd } => (remote, cli::Operation::Catalogue(cmd)),
+        Command::Keys { remote, cmd } => (remote, cli::Operation::Keys(cmd)),
+        other => return server_command(other),
+    };
+    cli::run(remote, operation)
+}
+
+/// The commands that run the server or act on its files.
+fn server_command(command: Command) -> ExitCode {
+    let result = match command {
         Command::Serve { config, dev } => load(config.as_deref()).and_then(|c| {
             if !dev {
                 refuse_demo_secrets(&c)?;
@@ -139,6 +210,12 @@ fn main() -> ExitCode {
             delay_seconds,
             config,
         } => load(config.as_deref()).and_then(|c| rotate_keys(&c, delay_seconds)),
+        Command::Structure { .. }
+        | Command::Admin { .. }
+        | Command::Account { .. }
+        | Command::Audit { .. }
+        | Command::Catalogue { .. }
+        | Command::Keys { .. } => Err("an operator command reached the server's path".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,10 +16,18 @@ use crate::domain::Account;
 /// Bytes of SHA-256 kept: enough to tell two passwords apart, short to store.
 const STAMP_BYTES: usize = 16;
 
-/// The stamp of the account's password, None while it has none.
+/// The stamp of the account's password, None while it has none or is blocked. Each
+/// time the operator ends the account's sessions counts in it, so that it changes as
+/// with a new password (an account that never had them ended keeps its former stamp).
 pub fn of_credential(account: &Account) -> Option<String> {
     let c = account.credential.as_ref()?;
-    Some(digest(&["apex-stamp/credential", &c.phc]))
+    if account.blocked.is_some() {
+        return None;
+    }
+    Some(match account.sessions_ended {
+        0 => digest(&["apex-stamp/credential", &c.phc]),
+        n => digest(&["apex-stamp/credential", &c.phc, &n.to_string()]),
+    })
 }
 
 /// The stamp of what a link mailed to the account depends on: its password and its
@@ -85,6 +93,9 @@ mod tests {
             modified_at: 0,
             state_changed_at: 0,
             expiry_warned_for: None,
+            blocked: None,
+            sessions_ended: 0,
+            replaces: None,
         }
     }
 
@@ -107,6 +118,33 @@ mod tests {
         // The two stamps never coincide, and each is a short digest (16 bytes).
         assert_ne!(held, link);
         assert_eq!(held.map(|h| h.len()), Some(22));
+    }
+
+    #[test]
+    fn a_block_removes_the_stamp_and_each_end_of_sessions_changes_it() {
+        let before = account(Some("$argon2id$one"), "j@example.fr");
+        let held = of_credential(&before);
+        let blocked = Account {
+            blocked: Some(crate::domain::Block {
+                at: 1,
+                reason: crate::domain::BlockReason::Operator,
+            }),
+            ..before.clone()
+        };
+        assert_eq!(of_credential(&blocked), None);
+        assert!(!proves(held.as_deref(), &blocked));
+        let ended = Account {
+            sessions_ended: 1,
+            ..before.clone()
+        };
+        assert!(!proves(held.as_deref(), &ended));
+        let twice = Account {
+            sessions_ended: 2,
+            ..before.clone()
+        };
+        assert_ne!(of_credential(&ended), of_credential(&twice));
+        // The links stamp does not move: a reset link mailed before still works.
+        assert_eq!(of_links(&before), of_links(&ended));
     }
 
     #[test]

@@ -259,11 +259,11 @@ impl Directory {
         .await
     }
 
-    fn active_administrateurs(&self, structure_id: &str) -> DirResult<usize> {
+    pub(super) fn active_administrateurs(&self, structure_id: &str) -> DirResult<usize> {
         Ok(self
             .accounts_of(structure_id)?
             .iter()
-            .filter(|a| a.role == Role::Administrateur && a.state == AccountState::Active)
+            .filter(|a| a.role == Role::Administrateur && a.may_sign_in())
             .count())
     }
 

@@ -158,6 +158,7 @@ impl Plan<'_> {
             name: format!("Structure {n}"),
             created_at: now,
             modified_at: now,
+            closed_at: None,
         };
         save_structure(&mut batch.writes, None, &structure);
         let services: Vec<Service> = (0..self.spec.services.max(1))
@@ -269,6 +270,9 @@ impl Plan<'_> {
             modified_at: now,
             state_changed_at: now,
             expiry_warned_for: None,
+            blocked: None,
+            sessions_ended: 0,
+            replaces: None,
         }
     }
 }

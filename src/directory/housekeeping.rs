@@ -88,7 +88,8 @@ impl Directory {
             }
             Chore::WarnExpiry => {
                 let warn_secs = i64::from(self.settings.expiry_warning_days) * 86_400;
-                a.state == AccountState::Active
+                // A blocked account is warned of nothing: it may not renew its password.
+                a.may_sign_in()
                     && match (self.password_expires_at(a), a.credential.as_ref()) {
                         (Some(expires_at), Some(c)) => {
                             now >= expires_at - warn_secs

@@ -12,6 +12,7 @@ mod housekeeping;
 mod index;
 pub mod mailqueue;
 mod operator;
+mod operator_accounts;
 mod selfservice;
 mod services;
 mod signin;
@@ -26,6 +27,7 @@ use tokio::sync::{Notify, Semaphore};
 pub use error::DirError;
 pub use housekeeping::{HousekeepingReport, keep_private, run as run_housekeeping};
 pub use index::Members;
+pub use operator_accounts::SESSIONS_ENDED;
 pub use selfservice::{Export, NameCorrection};
 pub use signin::SignedIn;
 pub use views::{AccountSummary, ApplicationLink, InvitationView, StructureView};
@@ -208,7 +210,7 @@ impl Directory {
         let account = self
             .account(account_id)
             .map_err(|_| DirError::Unauthenticated)?;
-        if account.state != crate::domain::AccountState::Active {
+        if !account.may_sign_in() {
             return Err(DirError::Unauthenticated);
         }
         Ok((actor_of(&account), account))

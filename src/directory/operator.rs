@@ -1,10 +1,16 @@
-//! The DGFiP operator's actions: structures and their first administrateurs.
+//! The DGFiP operator's actions: structures (create, show, rename, recategorise, close)
+//! and their first administrateurs.
 
-use super::{Batch, By, DirError, DirResult, Directory, new_id, save_structure, to_value};
+use super::{
+    AccountSummary, Batch, By, DirError, DirResult, Directory, StructureView, new_id,
+    save_structure, to_value,
+};
 use crate::auth::token::{self, OneTimeToken, TokenKind};
 use crate::domain::account::check_person;
 use crate::domain::structure::check_name;
-use crate::domain::{Account, AccountState, PersonalData, Role, Service, Siret, Structure};
+use crate::domain::{
+    Account, AccountState, Block, BlockReason, PersonalData, Role, Service, Siret, Structure,
+};
 use crate::mail::Message;
 use crate::store::T;
 
@@ -44,6 +50,7 @@ impl Directory {
                 name,
                 created_at: now,
                 modified_at: now,
+                closed_at: None,
             };
             save_structure(&mut batch.writes, None, &structure);
             let id = structure.id.clone();
@@ -75,14 +82,142 @@ impl Directory {
         self.structure(reference)
     }
 
+    /// A structure with its services and every account (operator).
+    pub fn operator_structure_view(&self, reference: &str) -> DirResult<StructureView> {
+        let structure = self.structure_by_ref(reference)?;
+        let services = self.services_of(&structure.id)?;
+        let accounts = self
+            .accounts_of(&structure.id)?
+            .iter()
+            .map(AccountSummary::from)
+            .collect();
+        Ok(StructureView {
+            structure,
+            services,
+            accounts,
+        })
+    }
+
+    /// Renames and/or recategorises a structure (operator). A new category must still
+    /// entitle every profile its accounts hold or were delegated (409
+    /// `category-excludes-held`, `blocking` lists them): no right is taken away behind
+    /// the administrateurs' back.
+    pub async fn update_structure(
+        &self,
+        reference: &str,
+        name: Option<&str>,
+        category: Option<&str>,
+    ) -> DirResult<Structure> {
+        let name = name
+            .map(|n| check_name(n).map_err(|m| DirError::invalid("name", "name", m)))
+            .transpose()?;
+        if let Some(c) = category
+            && self.catalogue.category(c).is_none()
+        {
+            return Err(DirError::invalid(
+                "category",
+                "category",
+                format!("catégorie inconnue : {c:?}"),
+            ));
+        }
+        self.write(|batch| {
+            let before = self.structure_by_ref(reference)?;
+            refuse_closed(&before)?;
+            let mut after = before.clone();
+            if let Some(n) = name {
+                after.name = n;
+            }
+            if let Some(c) = category {
+                after.category = c.to_owned();
+                let mut excluded: Vec<String> = Vec::new();
+                for a in self.accounts_of(&before.id)? {
+                    let held = a.habilitations.iter().map(|h| &h.profile);
+                    let delegated = a.delegations.iter().map(|d| &d.profile);
+                    for p in held.chain(delegated) {
+                        if !self.catalogue.is_entitled(c, p) && !excluded.contains(&p.to_string())
+                        {
+                            excluded.push(p.to_string());
+                        }
+                    }
+                }
+                if !excluded.is_empty() {
+                    return Err(DirError::Conflict {
+                        rule: "category-excludes-held",
+                        message: format!(
+                            "la catégorie {c} ne couvre pas des profils encore détenus ; retirez-les d'abord"
+                        ),
+                        blocking: excluded,
+                    });
+                }
+            }
+            if after == before {
+                return Ok(after);
+            }
+            after.modified_at = self.now();
+            save_structure(&mut batch.writes, Some(&before), &after);
+            batch.record(
+                By::Operator,
+                &after.id,
+                "structure.update",
+                after.id.clone(),
+                Some(to_value(&before)),
+                Some(to_value(&after)),
+            );
+            Ok(after)
+        })
+        .await
+    }
+
+    /// Closes a structure (operator), for good: every account of it is blocked in the
+    /// same commit (no sign-in anywhere, every session ends with the stamp), its records
+    /// and audit events stay, its SIRET stays taken, and nothing of it changes anymore.
+    pub async fn close_structure(&self, reference: &str) -> DirResult<Structure> {
+        self.write(|batch| {
+            let before = self.structure_by_ref(reference)?;
+            refuse_closed(&before)?;
+            let now = self.now();
+            let after = Structure {
+                closed_at: Some(now),
+                modified_at: now,
+                ..before.clone()
+            };
+            save_structure(&mut batch.writes, Some(&before), &after);
+            batch.record(
+                By::Operator,
+                &after.id,
+                "structure.close",
+                after.id.clone(),
+                Some(to_value(&before)),
+                Some(to_value(&after)),
+            );
+            for a in self.accounts_of(&after.id)? {
+                if a.blocked.is_some() {
+                    continue;
+                }
+                let blocked = Account {
+                    blocked: Some(Block {
+                        at: now,
+                        reason: BlockReason::StructureClosed,
+                    }),
+                    modified_at: now,
+                    ..a.clone()
+                };
+                batch.account(By::Operator, "account.block", Some(&a), Some(&blocked))?;
+            }
+            Ok(after)
+        })
+        .await
+    }
+
     /// Invites an administrateur for a structure (operator): he is active once his form is done.
     pub async fn invite_administrateur(
         &self,
         structure_ref: &str,
         person: &PersonalData,
     ) -> DirResult<Account> {
-        let structure = self.structure_by_ref(structure_ref)?;
         self.write(|batch| {
+            let structure = self.structure_by_ref(structure_ref)?;
+            refuse_closed(&structure)?;
             let account = self.invite(
                 batch,
                 By::Operator,
@@ -130,6 +265,9 @@ impl Directory {
             modified_at: now,
             state_changed_at: now,
             expiry_warned_for: None,
+            blocked: None,
+            sessions_ended: 0,
+            replaces: None,
         };
         let expires_at = now + i64::from(self.settings.invitation_days) * 86_400;
         let (secret, key) = token::generate();
@@ -181,5 +319,16 @@ impl Directory {
             }
         }
         Ok(())
+    }
+}
+
+/// Refuses any change to a closed structure (409 `structure-closed`).
+pub(super) fn refuse_closed(structure: &Structure) -> DirResult<()> {
+    match structure.closed_at {
+        Some(_) => Err(DirError::conflict(
+            "structure-closed",
+            format!("la structure {} est fermée", structure.siret),
+        )),
+        None => Ok(()),
     }
 }

@@ -222,6 +222,9 @@ impl Directory {
                 Some(&before),
                 Some(&after),
             )?;
+            if state == AccountState::Active {
+                self.retire_replaced(batch, &after)?;
+            }
             Ok(after)
         })
         .await
@@ -252,7 +255,7 @@ impl Directory {
         Ok(())
     }
 
-    /// Mails a reset link to the holder of an active account, within the login's quota
+    /// Mails a reset link to the holder of an active, unblocked account, within the login's quota
     /// of reset mails (beyond it, nothing is sent: earlier links still work). Does nothing
     /// for an unknown identifier.
     pub async fn request_password_reset(&self, login: &str) -> DirResult<()> {
@@ -260,8 +263,8 @@ impl Directory {
         let Some(account) = self.account_by_login(&login)? else {
             return Ok(());
         };
-        if account.state != AccountState::Active || !self.backoff.reset_mail_to(&login, self.now())
-        {
+        // A blocked account gets no link either: it could not sign in with the password.
+        if !account.may_sign_in() || !self.backoff.reset_mail_to(&login, self.now()) {
             return Ok(());
         }
         self.write(|batch| {
@@ -304,7 +307,7 @@ impl Directory {
                     proof,
                     ..
                 } = self.live_token(secret, TokenKind::PasswordReset)?;
-                if before.state != AccountState::Active {
+                if !before.may_sign_in() {
                     return Err(DirError::LinkInvalid);
                 }
                 let after = Account {

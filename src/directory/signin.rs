@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use super::{DirError, DirResult, Directory};
 use crate::auth::backoff::Kind;
 use crate::auth::browser::{Accounts, Authentication};
-use crate::domain::{Account, AccountState};
+use crate::domain::Account;
 use crate::logging;
 
 /// Longest application secret checked; longer ones are refused without a hash.
@@ -76,7 +76,7 @@ impl Directory {
             }
         };
         let account = match account {
-            Some(a) if verified && a.state == AccountState::Active => a,
+            Some(a) if verified && a.may_sign_in() => a,
             _ => {
                 self.backoff.fail(kind, &login, addr, self.now());
                 logging::sign_in("failure", &login, addr);

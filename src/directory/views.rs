@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::domain::{Account, AccountState, ProfileId, Role, Service, Structure};
+use crate::domain::{Account, AccountState, BlockReason, ProfileId, Role, Service, Structure};
 
 /// One account as the consultation of a structure shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -27,6 +27,9 @@ pub struct AccountSummary {
     pub habilitations: Vec<ProfileId>,
     /// Profiles delegated.
     pub delegations: Vec<ProfileId>,
+    /// Why it is blocked, when it is (no sign-in anywhere).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<BlockReason>,
 }
 
 impl From<&Account> for AccountSummary {
@@ -42,6 +45,7 @@ impl From<&Account> for AccountSummary {
             email: a.person.email.clone(),
             habilitations: a.habilitations.iter().map(|h| h.profile.clone()).collect(),
             delegations: a.delegations.iter().map(|d| d.profile.clone()).collect(),
+            blocked: a.blocked.as_ref().map(|b| b.reason),
         }
     }
 }

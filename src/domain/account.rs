@@ -198,9 +198,62 @@ pub struct Account {
     /// The password change time for which the expiry warning was mailed.
     #[serde(default)]
     pub expiry_warned_for: Option<i64>,
+    /// Blocked by the operator (or with its structure): no sign-in anywhere. A flag
+    /// beside the state, whose names are part of the LDAP and API contract.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<Block>,
+    /// How many times the operator ended the account's sessions: part of its stamp, so
+    /// each time ends every session and token family opened before.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sessions_ended: u32,
+    /// The administrateur this one replaces (operator's `admin replace`): blocked in
+    /// the commit that makes this one active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Why and since when an account is blocked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    /// Since when (unix seconds).
+    pub at: i64,
+    /// Why.
+    pub reason: BlockReason,
+}
+
+/// Why an account is blocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockReason {
+    /// The operator blocked it (`account block`); he may unblock it.
+    Operator,
+    /// Its structure was closed: for good.
+    StructureClosed,
+    /// A new administrateur replaced it (`admin replace`).
+    Replaced,
+}
+
+impl BlockReason {
+    /// The name shown to the operator.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockReason::Operator => "operator",
+            BlockReason::StructureClosed => "structure_closed",
+            BlockReason::Replaced => "replaced",
+        }
+    }
 }
 
 impl Account {
+    /// Whether the account may sign in (any face): active and not blocked.
+    pub fn may_sign_in(&self) -> bool {
+        self.state == AccountState::Active && self.blocked.is_none()
+    }
+
     /// Whether the account holds this profile.
     pub fn holds(&self, profile: &ProfileId) -> bool {
         self.habilitations.iter().any(|h| &h.profile == profile)

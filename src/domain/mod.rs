@@ -9,7 +9,9 @@ pub mod role;
 pub mod siret;
 pub mod structure;
 
-pub use account::{Account, AccountState, Credential, Delegation, Habilitation, PersonalData};
+pub use account::{
+    Account, AccountState, Block, BlockReason, Credential, Delegation, Habilitation, PersonalData,
+};
 pub use password::PasswordPolicy;
 pub use profile::ProfileId;
 pub use rights::{Actor, Function, Permit, Refusal};

@@ -465,6 +465,9 @@ mod tests {
             modified_at: 0,
             state_changed_at: 0,
             expiry_warned_for: None,
+            blocked: None,
+            sessions_ended: 0,
+            replaces: None,
         }
     }
 

@@ -19,6 +19,9 @@ pub struct Structure {
     pub created_at: i64,
     /// Last change (unix seconds).
     pub modified_at: i64,
+    /// When the operator closed it (unix seconds): for good, its people blocked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<i64>,
 }
 
 /// An organisational unit of one structure.

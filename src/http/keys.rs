@@ -25,4 +25,7 @@ pub trait KeyRotation: Send + Sync {
 
     /// Adds one key per algorithm, published now and signing `delay` seconds later.
     fn rotate(&self, now: i64, delay: i64) -> Pin<Box<dyn Future<Output = Rotated> + Send + '_>>;
+
+    /// Every key and where it is in its life at `now`, as JSON.
+    fn list(&self, now: i64) -> Rotated;
 }

@@ -121,4 +121,9 @@ impl crate::http::keys::KeyRotation for Oidc {
             serde_json::to_value(keys).map_err(|e| e.to_string())
         })
     }
+
+    fn list(&self, now: i64) -> crate::http::keys::Rotated {
+        let keys = self.key_status(now).map_err(|e| e.to_string())?;
+        serde_json::to_value(keys).map_err(|e| e.to_string())
+    }
 }

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use crate::directory::{DirError, Directory};
-use crate::domain::{Account, AccountState};
+use crate::domain::Account;
 
 /// Changes read at once: a burst of writes is read in bounded steps.
 const CHANGES_PER_READ: usize = 1024;
@@ -44,7 +44,7 @@ impl AccountWatch {
         let mut changed = Changed::new();
         for (id, password_changed) in &self.waiting {
             match directory.account(id) {
-                Ok(a) if a.state == AccountState::Active && !password_changed => {}
+                Ok(a) if a.may_sign_in() && !password_changed => {}
                 Ok(a) => {
                     changed.insert(id.clone(), Some(a));
                 }
@@ -72,7 +72,8 @@ impl AccountWatch {
             let read = through - seen;
             seen = through;
             for event in &events {
-                let password = event.action.starts_with("password.");
+                let password = event.action.starts_with("password.")
+                    || event.action == crate::directory::SESSIONS_ENDED;
                 if (password || event.action.starts_with("account."))
                     && let Some(id) = event.target.split('/').next()
                 {

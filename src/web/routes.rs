@@ -325,11 +325,99 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ),
     ep!(
         "GET",
+        "/operator/structures/{id}",
+        "A structure (id or SIRET), its services and accounts",
+        Operator,
+        200,
+        get(api::operator_structure)
+    ),
+    ep!(
+        "PATCH",
+        "/operator/structures/{id}",
+        "Rename or recategorise a structure {name?, category?}",
+        Operator,
+        200,
+        patch(api::operator_update_structure)
+    ),
+    ep!(
+        "POST",
+        "/operator/structures/{id}/close",
+        "Close a structure for good: its accounts are blocked, their sessions end",
+        Operator,
+        200,
+        post(api::operator_close_structure)
+    ),
+    ep!(
+        "GET",
+        "/operator/structures/{id}/accounts",
+        "The accounts of a structure",
+        Operator,
+        200,
+        get(api::operator_structure_accounts)
+    ),
+    ep!(
+        "GET",
+        "/operator/accounts/{id}",
+        "An account (id or identifier)",
+        Operator,
+        200,
+        get(api::operator_account)
+    ),
+    ep!(
+        "POST",
+        "/operator/accounts/{id}/block",
+        "Block an account: no sign-in anywhere, its sessions end",
+        Operator,
+        200,
+        post(api::operator_block)
+    ),
+    ep!(
+        "POST",
+        "/operator/accounts/{id}/unblock",
+        "Unblock an account",
+        Operator,
+        200,
+        post(api::operator_unblock)
+    ),
+    ep!(
+        "POST",
+        "/operator/accounts/{id}/end-sessions",
+        "End every session of an account (API, SSO, refresh tokens)",
+        Operator,
+        200,
+        post(api::operator_end_sessions)
+    ),
+    ep!(
+        "POST",
+        "/operator/accounts/{id}/replacement",
+        "Invite the administrateur who replaces this one {email, given_name, family_name}; this one is blocked once the new one is active",
+        Operator,
+        201,
+        post(api::operator_replace_administrateur)
+    ),
+    ep!(
+        "GET",
         "/operator/audit",
-        "The whole audit log and the state of its chain",
+        "The whole audit log (?since=unix seconds) and the state of its chain",
         Operator,
         200,
         get(api::operator_audit)
+    ),
+    ep!(
+        "GET",
+        "/operator/audit/chain",
+        "Verify the audit log's hash chain",
+        Operator,
+        200,
+        get(api::operator_audit_chain)
+    ),
+    ep!(
+        "GET",
+        "/operator/keys",
+        "The OIDC signing keys and where each is in its life",
+        Operator,
+        200,
+        get(api::operator_keys)
     ),
     ep!(
         "GET",

@@ -25,6 +25,8 @@ mod logging;
 mod mail_queue;
 mod matrix;
 mod openapi;
+mod operator_cli;
+mod operator_ops;
 mod packaging;
 mod permissions;
 mod sources;

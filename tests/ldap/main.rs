@@ -14,6 +14,7 @@ mod extended;
 mod fixture;
 mod limits;
 mod metrics;
+mod operator;
 mod paging;
 mod robustness;
 mod search;

@@ -20,6 +20,7 @@ mod gate;
 mod logout;
 mod metrics;
 mod negative;
+mod operator;
 mod password;
 mod rotation;
 mod sso;

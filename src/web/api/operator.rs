@@ -1,5 +1,6 @@
-//! The DGFiP operator's API: structures, their first administrateur, the audit log,
-//! the online backup, the rotation of the signing keys.
+//! The DGFiP operator's API: structures (create, show, rename, recategorise, close),
+//! their administrateurs (invite, replace), accounts (read, block, unblock, end their
+//! sessions), the audit log, the online backup, the signing keys (list, rotate).
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use serde_json::json;
 use super::{ApiResult, S, ok};
 use crate::directory::AccountSummary;
 use crate::domain::PersonalData;
+use crate::web::extract::ApiQuery;
 use crate::web::extract::{ApiJson, ApiPath, Operator};
 use crate::web::problem::Problem;
 
@@ -65,9 +67,148 @@ pub async fn operator_invite_administrateur(
     ok(StatusCode::CREATED, AccountSummary::from(&account))
 }
 
-pub async fn operator_audit(State(st): S, _op: Operator) -> ApiResult {
+/// `GET /operator/structures/{id}`: the structure (id or SIRET), its services and accounts.
+pub async fn operator_structure(
+    State(st): S,
+    _op: Operator,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult {
+    ok(StatusCode::OK, st.directory.operator_structure_view(&id)?)
+}
+
+/// `PATCH /operator/structures/{id} {name?, category?}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StructureChange {
+    name: Option<String>,
+    category: Option<String>,
+}
+
+pub async fn operator_update_structure(
+    State(st): S,
+    _op: Operator,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<StructureChange>,
+) -> ApiResult {
+    ok(
+        StatusCode::OK,
+        st.directory
+            .update_structure(&id, body.name.as_deref(), body.category.as_deref())
+            .await?,
+    )
+}
+
+/// `POST /operator/structures/{id}/close`: for good; its people are blocked.
+pub async fn operator_close_structure(
+    State(st): S,
+    _op: Operator,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult {
+    ok(StatusCode::OK, st.directory.close_structure(&id).await?)
+}
+
+/// `GET /operator/structures/{id}/accounts`
+pub async fn operator_structure_accounts(
+    State(st): S,
+    _op: Operator,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult {
+    let accounts = st.directory.operator_accounts(&id)?;
+    let list: Vec<AccountSummary> = accounts.iter().map(AccountSummary::from).collect();
+    ok(StatusCode::OK, list)
+}
+
+/// `GET /operator/accounts/{id}` (id or identifier)
+pub async fn operator_account(
+    State(st): S,
+    _op: Operator,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult {
+    let account = st.directory.account_by_ref(&id)?;
+    ok(StatusCode::OK, AccountSummary::from(&account))
+}
+
+/// `POST /operator/accounts/{id}/block`
+pub async fn operator_block(
+    State(st): S,
+    _op: Operator,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult {
+    let account = st.directory.block_account(&id).await?;
+    ok(StatusCode::OK, AccountSummary::from(&account))
+}
+
+/// `POST /operator/accounts/{id}/unblock`
+pub async fn operator_unblock(
+    State(st): S,
+    _op: Operator,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult {
+    let account = st.directory.unblock_account(&id).await?;
+    ok(StatusCode::OK, AccountSummary::from(&account))
+}
+
+/// `POST /operator/accounts/{id}/end-sessions`
+pub async fn operator_end_sessions(
+    State(st): S,
+    _op: Operator,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult {
+    let account = st.directory.end_sessions(&id).await?;
+    ok(StatusCode::OK, AccountSummary::from(&account))
+}
+
+/// `POST /operator/accounts/{id}/replacement {email, given_name, family_name}`
+pub async fn operator_replace_administrateur(
+    State(st): S,
+    _op: Operator,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<NewAdministrateur>,
+) -> ApiResult {
+    let person = PersonalData {
+        given_name: body.given_name,
+        family_name: body.family_name,
+        email: body.email,
+    };
+    let account = st.directory.replace_administrateur(&id, &person).await?;
+    ok(StatusCode::CREATED, AccountSummary::from(&account))
+}
+
+/// `GET /operator/audit?since=<unix seconds>`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSince {
+    since: Option<i64>,
+}
+
+/// `GET /operator/audit/chain`: only the verification of the chain.
+pub async fn operator_audit_chain(State(st): S, _op: Operator) -> ApiResult {
+    let chain = match st.directory.verify_audit() {
+        Ok(n) => json!({ "intact": true, "events": n }),
+        Err(e) => json!({ "intact": false, "broken_at": e.seq, "reason": e.reason }),
+    };
+    ok(StatusCode::OK, chain)
+}
+
+/// `GET /operator/keys`: every signing key and where it is in its life.
+pub async fn operator_keys(State(st): S, _op: Operator) -> ApiResult {
+    let keys = st.keys.list(st.directory.now()).map_err(|e| {
+        tracing::error!(error = %e, "key status");
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e)
+    })?;
+    ok(StatusCode::OK, json!({ "keys": keys }))
+}
+
+pub async fn operator_audit(
+    State(st): S,
+    _op: Operator,
+    ApiQuery(query): ApiQuery<AuditSince>,
+) -> ApiResult {
     let verified = st.directory.verify_audit();
-    let events = st.directory.audit_events()?;
+    let mut events = st.directory.audit_events()?;
+    if let Some(since) = query.since {
+        events.retain(|e| e.at >= since);
+    }
     let chain = match verified {
         Ok(n) => json!({ "intact": true, "events": n }),
         Err(e) => json!({ "intact": false, "broken_at": e.seq, "reason": e.reason }),
