@@ -29,8 +29,10 @@ pub const FORMAT_VERSION: u32 = 1;
 
 /// Decoded accounts, structures and services kept in memory, at most this many of
 /// each (a few hundred bytes each): the working set of the LDAP face, the API and the
-/// issuer.
-const CACHED_VALUES: usize = 65_536;
+/// issuer. At 200,000 accounts, 262,144 holds them all for about 130 MiB more than
+/// 65,536 did, and LDAP searches drawn uniformly over every reader-visible person
+/// run 1.2× (equality) to 2× (a whole structure) faster per CPU-second (README).
+const CACHED_VALUES: usize = 262_144;
 
 /// Key of the format version in the meta tree.
 const FORMAT_KEY: &[u8] = b"format_version";
