@@ -5,10 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::{
-    Batch, DirError, DirResult, Directory, new_id, save_account, save_service, save_structure,
-    to_value,
-};
+use super::{Batch, By, DirError, DirResult, Directory, new_id, to_value};
 use crate::domain::{
     Account, AccountState, Credential, Delegation, Habilitation, PersonalData, ProfileId, Role,
     Service, Siret, Structure, login,
@@ -160,7 +157,9 @@ impl Plan<'_> {
             modified_at: now,
             closed_at: None,
         };
-        save_structure(&mut batch.writes, None, &structure);
+        let bulk = super::housekeeping::Upkeep::bulk_load();
+        let by = By::Upkeep(&bulk);
+        batch.structure(by, None, &structure)?;
         let services: Vec<Service> = (0..self.spec.services.max(1))
             .map(|i| Service {
                 id: new_id(),
@@ -171,7 +170,7 @@ impl Plan<'_> {
             })
             .collect();
         for s in &services {
-            save_service(&mut batch.writes, None, Some(s));
+            batch.mark_service(by, s)?;
         }
         let mut admin_id = String::new();
         for i in 0..self.spec.accounts {
@@ -181,12 +180,12 @@ impl Plan<'_> {
             }
             let account = self.account((n, i), id, &structure.id, &services, &admin_id, logins);
             summary.habilitations += account.habilitations.len();
-            save_account(&mut batch.writes, None, Some(&account));
+            batch.mark_account(by, None, Some(&account))?;
             summary.accounts += 1;
         }
         let sid = structure.id.clone();
         batch.record(
-            super::By::Upkeep(&super::housekeeping::Upkeep::bulk_load()),
+            by,
             &sid,
             "directory.generate",
             sid.clone(),

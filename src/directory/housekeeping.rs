@@ -176,7 +176,7 @@ impl Directory {
                                 expiry_warned_for: Some(c.changed_at),
                                 ..a.clone()
                             };
-                            super::save_account(&mut batch.writes, Some(&a), Some(&after));
+                            batch.mark_account(By::Upkeep(&Upkeep(())), Some(&a), Some(&after))?;
                             report.warnings += 1;
                         }
                     }

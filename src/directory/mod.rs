@@ -4,6 +4,7 @@
 
 mod accounts;
 pub mod audit;
+mod batch;
 pub mod consultation;
 mod error;
 pub mod generate;
@@ -37,8 +38,8 @@ use crate::catalogue::Catalogue;
 use crate::clock::Clock;
 use crate::domain::{Account, Actor, PasswordPolicy, Service, Structure};
 use crate::mail::Mail;
-use crate::store::{Store, T, WriteLock, WriteSet, account_keys, service_keys, structure_keys};
-use audit::Change;
+use crate::store::{Store, T, WriteLock};
+use batch::{Batch, By};
 
 /// Settings of the core, from the configuration.
 #[derive(Debug, Clone)]
@@ -300,147 +301,6 @@ fn to_value<V: serde::Serialize>(v: &V) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-/// Who allows a write. No record of the directory is written without one: a partner
-/// needs the matrix's [`Permit`](crate::domain::Permit) for the operation, which only
-/// `authorize` makes, and it must cover the very record written; the person himself
-/// needs the proof that only self-service makes once his link or password checked; the
-/// upkeep, the value only the housekeeping makes. The audit names the author from it.
-#[derive(Clone, Copy)]
-pub(crate) enum By<'a> {
-    /// A partner, allowed by the matrix.
-    Partner(&'a crate::domain::Permit),
-    /// The DGFiP operator: the face checked his token, or he runs a command on the
-    /// server's own data directory.
-    Operator,
-    /// The person himself, proven by a one-time link or his password.
-    Owner(&'a selfservice::Proof),
-    /// The server's upkeep (expiries, purges).
-    Upkeep(&'a housekeeping::Upkeep),
-}
-
-impl By<'_> {
-    /// The author, as the audit log names him.
-    fn author(&self) -> &str {
-        match self {
-            By::Partner(permit) => permit.actor_id(),
-            By::Operator => operator::OPERATOR,
-            By::Owner(proof) => proof.account_id(),
-            By::Upkeep(upkeep) => upkeep.author(),
-        }
-    }
-
-    /// Whether this authority covers writing `account`.
-    fn covers_account(&self, account: &Account) -> DirResult<()> {
-        let covered = match self {
-            By::Partner(permit) => permit.covers_account(account),
-            By::Owner(proof) => proof.account_id() == account.id,
-            By::Operator | By::Upkeep(_) => true,
-        };
-        covered
-            .then_some(())
-            .ok_or(DirError::Refused(crate::domain::Refusal::OtherTarget))
-    }
-
-    /// Whether this authority covers writing `service`.
-    fn covers_service(&self, service: &Service) -> DirResult<()> {
-        let covered = match self {
-            By::Partner(permit) => permit.covers_service(service),
-            By::Operator | By::Upkeep(_) => true,
-            By::Owner(_) => false,
-        };
-        covered
-            .then_some(())
-            .ok_or(DirError::Refused(crate::domain::Refusal::OtherTarget))
-    }
-}
-
-/// The writes and audit events of one operation, committed together.
-#[derive(Default)]
-struct Batch {
-    writes: WriteSet,
-    changes: Vec<Change>,
-}
-
-impl Batch {
-    fn new() -> Self {
-        Self::default()
-    }
-
-    /// Records an audit event.
-    fn record(
-        &mut self,
-        by: By<'_>,
-        structure_id: &str,
-        action: &'static str,
-        target: String,
-        before: Option<Value>,
-        after: Option<Value>,
-    ) {
-        self.changes.push(Change {
-            actor: by.author().to_owned(),
-            structure_id: Some(structure_id.to_owned()),
-            action,
-            target,
-            before,
-            after,
-        });
-    }
-
-    /// Writes an account (None removes it) and records the change, if `by` covers it.
-    fn account(
-        &mut self,
-        by: By<'_>,
-        action: &'static str,
-        before: Option<&Account>,
-        after: Option<&Account>,
-    ) -> DirResult<()> {
-        for a in before.iter().chain(after.iter()) {
-            by.covers_account(a)?;
-        }
-        save_account(&mut self.writes, before, after);
-        let Some(any) = after.or(before) else {
-            return Ok(());
-        };
-        let (structure_id, target) = (any.structure_id.clone(), any.id.clone());
-        self.record(
-            by,
-            &structure_id,
-            action,
-            target,
-            before.map(audit_view),
-            after.map(audit_view),
-        );
-        Ok(())
-    }
-
-    /// Writes a service (None removes it) and records the change, if `by` covers it.
-    fn service(
-        &mut self,
-        by: By<'_>,
-        action: &'static str,
-        before: Option<&Service>,
-        after: Option<&Service>,
-    ) -> DirResult<()> {
-        for s in before.iter().chain(after.iter()) {
-            by.covers_service(s)?;
-        }
-        save_service(&mut self.writes, before, after);
-        let Some(any) = after.or(before) else {
-            return Ok(());
-        };
-        let (structure_id, target) = (any.structure_id.clone(), any.id.clone());
-        self.record(
-            by,
-            &structure_id,
-            action,
-            target,
-            before.map(to_value),
-            after.map(to_value),
-        );
-        Ok(())
-    }
-}
-
 /// A bulk write under way (see [`Directory::write_bulk`]): the batch being filled and
 /// the lock it commits under.
 struct Bulk<'d, 'l> {
@@ -456,46 +316,6 @@ impl Bulk<'_, '_> {
         self.directory
             .commit(self.lock, std::mem::take(&mut self.batch))
     }
-}
-
-/// Writes an account and its index entries (`after = None` removes it).
-fn save_account(writes: &mut WriteSet, before: Option<&Account>, after: Option<&Account>) {
-    let old = before.map(account_keys).unwrap_or_default();
-    let new = after.map(account_keys).unwrap_or_default();
-    writes.reindex(&old, &new);
-    match (before, after) {
-        (_, Some(a)) => {
-            writes.put(T::Accounts, a.id.as_bytes().to_vec(), a);
-            if let Some(login) = &a.login {
-                writes.put_raw(
-                    T::LoginsUsed,
-                    login.as_bytes().to_vec(),
-                    a.id.as_bytes().to_vec(),
-                );
-            }
-        }
-        (Some(b), None) => writes.remove(T::Accounts, b.id.as_bytes().to_vec()),
-        (None, None) => {}
-    }
-}
-
-/// Writes a service and its index entries (`after = None` removes it).
-fn save_service(writes: &mut WriteSet, before: Option<&Service>, after: Option<&Service>) {
-    let old = before.map(service_keys).unwrap_or_default();
-    let new = after.map(service_keys).unwrap_or_default();
-    writes.reindex(&old, &new);
-    match (before, after) {
-        (_, Some(s)) => writes.put(T::Services, s.id.as_bytes().to_vec(), s),
-        (Some(b), None) => writes.remove(T::Services, b.id.as_bytes().to_vec()),
-        (None, None) => {}
-    }
-}
-
-/// Writes a structure and its index entries.
-fn save_structure(writes: &mut WriteSet, before: Option<&Structure>, after: &Structure) {
-    let old = before.map(structure_keys).unwrap_or_default();
-    writes.reindex(&old, &structure_keys(after));
-    writes.put(T::Structures, after.id.as_bytes().to_vec(), after);
 }
 
 /// A new random id.

@@ -2,8 +2,7 @@
 //! and their first administrateurs.
 
 use super::{
-    AccountSummary, Batch, By, DirError, DirResult, Directory, StructureView, new_id,
-    save_structure, to_value,
+    AccountSummary, Batch, By, DirError, DirResult, Directory, StructureView, new_id, to_value,
 };
 use crate::auth::token::{self, OneTimeToken, TokenKind};
 use crate::domain::account::check_person;
@@ -52,7 +51,7 @@ impl Directory {
                 modified_at: now,
                 closed_at: None,
             };
-            save_structure(&mut batch.writes, None, &structure);
+            batch.structure(By::Operator, None, &structure)?;
             let id = structure.id.clone();
             batch.record(
                 By::Operator,
@@ -154,7 +153,7 @@ impl Directory {
                 return Ok(after);
             }
             after.modified_at = self.now();
-            save_structure(&mut batch.writes, Some(&before), &after);
+            batch.structure(By::Operator, Some(&before), &after)?;
             batch.record(
                 By::Operator,
                 &after.id,
@@ -181,7 +180,7 @@ impl Directory {
                 modified_at: now,
                 ..before.clone()
             };
-            save_structure(&mut batch.writes, Some(&before), &after);
+            batch.structure(By::Operator, Some(&before), &after)?;
             batch.record(
                 By::Operator,
                 &after.id,
