@@ -286,7 +286,7 @@ fn export_ldif(dir: &Directory, path: &Path) -> usize {
             }
             Key::Application(code) => {
                 let app = dit::ldap_application(dir, code).unwrap();
-                let hash = &app.ldap.as_ref().unwrap().bind_secret_hash;
+                let hash = &app.ldap.as_ref().unwrap().bind_secret_hash.all()[0];
                 ldif_line(&mut out, "userPassword", &format!("{{ARGON2}}{hash}")).unwrap();
             }
             // groupOfNames needs a member: an empty group gets the empty DN.

@@ -77,14 +77,54 @@ pub struct ApplicationProfile {
     pub label: String,
 }
 
+/// The argon2id PHC string of a secret, or two while the secret is rotated
+/// (`["$argon2id$…new", "$argon2id$…old"]`): a secret matching either is accepted, so
+/// that the application switches without a cut-over, and the old one is removed after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SecretHash {
+    /// One secret.
+    One(String),
+    /// During a rotation.
+    Rotating(Vec<String>),
+}
+
+/// Most hashes a secret may have at once.
+pub const MAX_SECRET_HASHES: usize = 2;
+
+impl SecretHash {
+    /// Every hash.
+    pub fn all(&self) -> &[String] {
+        match self {
+            SecretHash::One(h) => std::slice::from_ref(h),
+            SecretHash::Rotating(hs) => hs,
+        }
+    }
+
+    /// The problem with these hashes, if any: one or two argon2id PHC strings.
+    fn problem(&self) -> Option<(String, &'static str)> {
+        let all = self.all();
+        if all.is_empty() || all.len() > MAX_SECRET_HASHES {
+            return Some((
+                format!("{} hashes", all.len()),
+                "one argon2id PHC string, or two while a secret is rotated",
+            ));
+        }
+        all.iter()
+            .find(|h| !crate::auth::password::is_argon2id_phc(h))
+            .map(|h| (h.clone(), "must be an argon2id PHC string"))
+    }
+}
+
 /// The OpenID Connect client of an application.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OidcClient {
     /// `client_id`.
     pub client_id: String,
-    /// argon2id PHC of the secret; absent for a public client (PKCE S256 required).
-    pub client_secret_hash: Option<String>,
+    /// argon2id PHC of the secret (two during a rotation); absent for a public client
+    /// (PKCE S256 required).
+    pub client_secret_hash: Option<SecretHash>,
     /// Exact redirect URIs.
     pub redirect_uris: Vec<String>,
     /// Where RP-initiated logout may return.
@@ -110,8 +150,8 @@ fn rs256() -> String {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LdapServiceAccount {
-    /// argon2id PHC of the bind secret.
-    pub bind_secret_hash: String,
+    /// argon2id PHC of the bind secret (two during a rotation).
+    pub bind_secret_hash: SecretHash,
     /// Account attributes it may read (empty: the default list).
     #[serde(default)]
     pub attributes: Vec<String>,
@@ -180,12 +220,19 @@ impl Catalogue {
                 .oidc
                 .as_ref()
                 .and_then(|o| o.client_secret_hash.as_ref())
-                && verify_blocking(DEMO_CLIENT_SECRET, hash)
+                && hash
+                    .all()
+                    .iter()
+                    .any(|h| verify_blocking(DEMO_CLIENT_SECRET, h))
             {
                 found(format!("{k}.oidc.client_secret_hash"), DEMO_CLIENT_SECRET);
             }
             if let Some(ldap) = &app.ldap
-                && verify_blocking(DEMO_LDAP_SECRET, &ldap.bind_secret_hash)
+                && ldap
+                    .bind_secret_hash
+                    .all()
+                    .iter()
+                    .any(|h| verify_blocking(DEMO_LDAP_SECRET, h))
             {
                 found(format!("{k}.ldap.bind_secret_hash"), DEMO_LDAP_SECRET);
             }
@@ -259,14 +306,12 @@ impl Catalogue {
                         "duplicate client_id",
                     );
                 }
-                if let Some(h) = &oidc.client_secret_hash
-                    && !crate::auth::password::is_argon2id_phc(h)
+                if let Some((value, message)) = oidc
+                    .client_secret_hash
+                    .as_ref()
+                    .and_then(SecretHash::problem)
                 {
-                    bad(
-                        format!("{k}.oidc.client_secret_hash"),
-                        h,
-                        "must be an argon2id PHC string",
-                    );
+                    bad(format!("{k}.oidc.client_secret_hash"), &value, message);
                 }
                 if oidc.redirect_uris.is_empty() {
                     bad(
@@ -320,12 +365,8 @@ impl Catalogue {
                 }
             }
             if let Some(ldap) = &app.ldap {
-                if !crate::auth::password::is_argon2id_phc(&ldap.bind_secret_hash) {
-                    bad(
-                        format!("{k}.ldap.bind_secret_hash"),
-                        &ldap.bind_secret_hash,
-                        "must be an argon2id PHC string",
-                    );
+                if let Some((value, message)) = ldap.bind_secret_hash.problem() {
+                    bad(format!("{k}.ldap.bind_secret_hash"), &value, message);
                 }
                 for range in &ldap.allowed_sources {
                     if let Err(e) = range.parse::<crate::auth::addr::Cidr>() {
@@ -450,6 +491,33 @@ mod tests {
         // With the faces' own checks, as the server loads it.
         let c = crate::server::load_catalogue(Path::new("config/catalogue.toml")).unwrap();
         assert!(!c.applications.is_empty());
+    }
+
+    #[test]
+    fn a_secret_has_one_hash_or_two_during_a_rotation() {
+        let phc = "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+        let with = |hashes: &str| {
+            let text = format!(
+                "[[application]]\ncode = \"APP\"\nname = \"a\"\nurl = \"https://a.test/\"\n  [[application.profile]]\n  code = \"P\"\n  label = \"p\"\n  [application.ldap]\n  bind_secret_hash = {hashes}\n"
+            );
+            let c: Catalogue = toml::from_str(&text).unwrap();
+            c.check("catalogue.toml")
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert!(with(&format!("\"{phc}\"")).is_empty());
+        assert!(with(&format!("[\"{phc}\", \"{phc}\"]")).is_empty());
+        let three = with(&format!("[\"{phc}\", \"{phc}\", \"{phc}\"]"));
+        assert!(
+            three
+                .iter()
+                .any(|m| m.contains("two while a secret is rotated")),
+            "{three:?}"
+        );
+        assert!(!with("[]").is_empty(), "no hash at all");
+        let plain = with(&format!("[\"{phc}\", \"plaintext\"]"));
+        assert!(plain.iter().any(|m| m.contains("argon2id")), "{plain:?}");
     }
 
     #[test]

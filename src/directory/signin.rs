@@ -96,14 +96,15 @@ impl Directory {
         })
     }
 
-    /// Checks an application's secret (an OIDC client's) against its hash, counted per
+    /// Checks an application's secret (an OIDC client's, an LDAP service account's)
+    /// against its hashes (two while it is rotated: either matches), counted per
     /// (application, source): wrong secrets from one address never delay the
-    /// application from another. `phc` is None for an unknown name, which is refused in
-    /// the time a real check takes.
+    /// application from another. `phcs` is empty for an unknown name, which is refused
+    /// in the time a real check takes.
     pub async fn authenticate_service(
         &self,
         key: &str,
-        phc: Option<&str>,
+        phcs: &[String],
         secret: &str,
         addr: IpAddr,
     ) -> DirResult<()> {
@@ -115,13 +116,17 @@ impl Directory {
             logging::client_auth("throttled", key, Some(addr));
             return Err(DirError::TooManyAttempts { retry_after: wait });
         }
-        let verified = match phc {
-            Some(h) if secret.len() <= MAX_SECRET_BYTES => self.hasher.verify(secret, h).await,
-            _ => {
-                self.hasher.verify_dummy(secret).await;
-                false
+        let mut verified = false;
+        if phcs.is_empty() || secret.len() > MAX_SECRET_BYTES {
+            self.hasher.verify_dummy(secret).await;
+        } else {
+            for h in phcs {
+                if self.hasher.verify(secret, h).await {
+                    verified = true;
+                    break;
+                }
             }
-        };
+        }
         if verified {
             self.backoff.succeed(key, Some(addr));
             logging::client_auth("success", key, Some(addr));

@@ -156,15 +156,15 @@ impl Face {
                 "binds of this application are not allowed from this address",
             );
         }
-        let hash = account.map(|l| l.bind_secret_hash.as_str());
+        let hashes = account.map_or(&[][..], |l| l.bind_secret_hash.all());
         let key = application_backoff_key(code);
         match self
             .dir
-            .authenticate_service(&key, hash, secret, session.peer)
+            .authenticate_service(&key, hashes, secret, session.peer)
             .await
         {
             Ok(()) => {
-                // An unknown name never verifies: `hash` is then None.
+                // An unknown name never verifies: `hashes` is then empty.
                 let code = app.map_or_else(|| code.to_owned(), |a| a.code.clone());
                 session.identity = Identity::Application {
                     dn: self.tree.application_dn(&code),

@@ -182,14 +182,14 @@ pub async fn authenticate<'c>(
         (None, None) => Ok(caller),
         (None, Some(_)) => Err(invalid_client("a public client has no secret")),
         (Some(_), None) => Err(invalid_client("client authentication is required")),
-        (Some(phc), Some(secret)) => {
-            let tag = cache.tag(phc, &secret);
+        (Some(phcs), Some(secret)) => {
+            let tag = cache.tag(&phcs.all().join("\n"), &secret);
             if cache.known(&client.client_id, &tag) {
                 return Ok(caller);
             }
             let key = format!("oidc:{}", client.client_id);
             match directory
-                .authenticate_service(&key, Some(phc), &secret, addr)
+                .authenticate_service(&key, phcs.all(), &secret, addr)
                 .await
             {
                 Ok(()) => {

@@ -72,3 +72,57 @@ async fn a_client_uses_the_authentication_method_it_registered() {
         .await;
     assert_eq!(status, 200);
 }
+
+/// A client whose secret is rotated holds two hashes: both secrets work while the
+/// application switches, a third does not; one hash again, the old secret stops.
+#[tokio::test]
+async fn a_client_secret_in_rotation_has_two_hashes_and_either_works() {
+    use apex_idp::catalogue::SecretHash;
+    let hasher = apex_idp::auth::Hasher::new(crate::common::CHEAP).unwrap();
+    let new = hasher
+        .hash_blocking("the-new-demo-secret-0123456789")
+        .unwrap();
+    let old = hasher.hash_blocking("demo-client-secret").unwrap();
+    let rotating = SecretHash::Rotating(vec![new.clone(), old]);
+    let set = move |c: &mut apex_idp::catalogue::Catalogue, h: SecretHash| {
+        for app in &mut c.applications {
+            if let Some(o) = app.oidc.as_mut().filter(|o| o.client_id == "demo") {
+                o.client_secret_hash = Some(h.clone());
+            }
+        }
+    };
+    let op = Op::start_with_catalogue({
+        let rotating = rotating.clone();
+        move |c| set(c, rotating)
+    })
+    .await;
+    assert_eq!(
+        grant(&op, "demo-client-secret").await,
+        200,
+        "the old secret"
+    );
+    assert_eq!(
+        grant(&op, "the-new-demo-secret-0123456789").await,
+        200,
+        "the new one"
+    );
+    assert_eq!(grant(&op, "another-secret-0123456789").await, 401);
+    let after = Op::start_with_catalogue(move |c| set(c, SecretHash::One(new))).await;
+    assert_eq!(grant(&after, "the-new-demo-secret-0123456789").await, 200);
+    assert_eq!(
+        grant(&after, "demo-client-secret").await,
+        401,
+        "the old one is gone"
+    );
+}
+
+/// A client_credentials grant of DEMO with `secret`: its status.
+async fn grant(op: &Op, secret: &'static str) -> u16 {
+    let rp = crate::fixture::Rp {
+        secret: Some(secret),
+        ..DEMO
+    };
+    op.token(rp, &[("grant_type", "client_credentials")])
+        .await
+        .0
+}
