@@ -238,33 +238,10 @@ fn save_structure(writes: &mut WriteSet, before: Option<&Structure>, after: &Str
 mod tests {
     use super::*;
     use crate::domain::rights::{Function, Target, authorize};
-    use crate::domain::{AccountState, Actor, PersonalData, Role, Siret};
+    use crate::domain::{Actor, Role, Siret};
 
     fn account(id: &str, structure: &str) -> Account {
-        Account {
-            id: id.into(),
-            structure_id: structure.into(),
-            service_id: None,
-            role: Role::Collaborateur,
-            state: AccountState::Active,
-            login: Some(id.into()),
-            person: PersonalData {
-                given_name: "Jean".into(),
-                family_name: "Dupont".into(),
-                email: format!("{id}@example.fr"),
-            },
-            habilitations: Vec::new(),
-            delegations: Vec::new(),
-            credential: None,
-            invited_by: "operator".into(),
-            created_at: 0,
-            modified_at: 0,
-            state_changed_at: 0,
-            expiry_warned_for: None,
-            blocked: None,
-            sessions_ended: 0,
-            replaces: None,
-        }
+        crate::domain::account::sample(id, structure, None, Role::Collaborateur)
     }
 
     #[test]

@@ -326,6 +326,35 @@ pub fn check_email(email: &str) -> Result<String, String> {
     }
 }
 
+/// An active account of `role` in `structure` (and `service`), for unit tests.
+#[cfg(test)]
+pub(crate) fn sample(id: &str, structure: &str, service: Option<&str>, role: Role) -> Account {
+    Account {
+        id: id.into(),
+        structure_id: structure.into(),
+        service_id: service.map(Into::into),
+        role,
+        state: AccountState::Active,
+        login: Some(id.into()),
+        person: PersonalData {
+            given_name: "Jean".into(),
+            family_name: "Dupont".into(),
+            email: format!("{id}@example.fr"),
+        },
+        habilitations: Vec::new(),
+        delegations: Vec::new(),
+        credential: None,
+        invited_by: "operator".into(),
+        created_at: 0,
+        modified_at: 0,
+        state_changed_at: 0,
+        expiry_warned_for: None,
+        blocked: None,
+        sessions_ended: 0,
+        replaces: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -444,32 +444,7 @@ pub fn authorize(
 mod tests {
     use super::*;
 
-    fn person(id: &str, structure: &str, service: Option<&str>, role: Role) -> Account {
-        Account {
-            id: id.into(),
-            structure_id: structure.into(),
-            service_id: service.map(Into::into),
-            role,
-            state: crate::domain::AccountState::Active,
-            login: Some(id.into()),
-            person: crate::domain::PersonalData {
-                given_name: "Jean".into(),
-                family_name: "Dupont".into(),
-                email: format!("{id}@example.fr"),
-            },
-            habilitations: Vec::new(),
-            delegations: Vec::new(),
-            credential: None,
-            invited_by: "operator".into(),
-            created_at: 0,
-            modified_at: 0,
-            state_changed_at: 0,
-            expiry_warned_for: None,
-            blocked: None,
-            sessions_ended: 0,
-            replaces: None,
-        }
-    }
+    use crate::domain::account::sample as person;
 
     #[test]
     fn a_permit_covers_the_target_it_was_given_for_and_nothing_else() {
