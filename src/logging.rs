@@ -12,7 +12,8 @@
 //! | `operator` | a request with an operator token | `outcome`, `client` |
 //!
 //! Inside an HTTP request, every line also carries the request's `request_id` (also
-//! sent back in `X-Request-Id`).
+//! sent back in `X-Request-Id`); inside an LDAP connection, its `connection` id and
+//! `peer`.
 
 use serde::Deserialize;
 

@@ -16,6 +16,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::bytes::BytesMut;
 use tokio_util::codec::Framed;
 use tokio_util::codec::{Decoder, Encoder};
+use tracing::Instrument;
 
 use super::ops::{After, Reply, notice_of_disconnection};
 use super::{Face, MAX_BER_DEPTH, Session};
@@ -81,12 +82,23 @@ pub fn spawn(
             let face = Arc::clone(&face);
             let tls = tls.clone();
             let stop = stop.clone();
-            tokio::spawn(async move {
-                face.metrics.ldap_connection(true);
-                connection(tcp, peer, &face, tls, implicit_tls, stop).await;
-                face.metrics.ldap_connection(false);
-                drop(slot);
-            });
+            // Every line a connection logs names it (`connection`, `peer`), as a request
+            // id does over HTTP; at the highest level, so that the span is on whenever
+            // any line is logged.
+            let span = tracing::error_span!(
+                "ldap",
+                connection = %uuid::Uuid::new_v4().simple(),
+                peer = %peer.ip()
+            );
+            tokio::spawn(
+                async move {
+                    face.metrics.ldap_connection(true);
+                    connection(tcp, peer, &face, tls, implicit_tls, stop).await;
+                    face.metrics.ldap_connection(false);
+                    drop(slot);
+                }
+                .instrument(span),
+            );
         }
     })
 }

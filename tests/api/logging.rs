@@ -83,3 +83,72 @@ async fn sign_ins_are_security_events_in_json_lines_without_the_password() {
     );
     assert!(!err.contains("Demo-Apex-2026!"), "a password in the log");
 }
+
+#[tokio::test]
+async fn an_ldap_bind_is_a_security_event_named_by_its_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let (listener, _) = crate::common::bound_listener();
+    let mut child = Command::new(BIN)
+        .args(["demo", "--no-app", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .current_dir(ROOT)
+        .env("APEX_HTTP__LISTEN", "stdin")
+        .env("APEX_LDAP__LISTEN", "127.0.0.1:0")
+        .env("APEX_LDAP__LDAPS_LISTEN", "")
+        .env("APEX_TLS__CERT", dir.path().join("server.pem"))
+        .env("APEX_TLS__KEY", dir.path().join("server-key.pem"))
+        .env("APEX_LOG__FORMAT", "json")
+        .env("APEX_LOG", "warn,apex::security=info")
+        .env("APEX_ARGON2__M_KIB", "64")
+        .env("APEX_ARGON2__T", "1")
+        .stdin(Stdio::from(OwnedFd::from(listener)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ldap_addr = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(a) = line.strip_prefix("listening ldap ") {
+            ldap_addr = a.to_owned();
+        }
+        if line.contains("sign-ins") {
+            break;
+        }
+    }
+    let (conn, mut ldap) = ldap3::LdapConnAsync::new(&format!("ldap://{ldap_addr}"))
+        .await
+        .unwrap();
+    ldap3::drive!(conn);
+    let dn = "uid=cdurand,ou=people,dc=apex,dc=dgfip,dc=gouv,dc=fr";
+    let refused = ldap.simple_bind(dn, "Wrong-Password-0000").await.unwrap();
+    assert_eq!(refused.rc, 49);
+    let _ = ldap.unbind().await;
+    let _ = child.kill();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let _ = child.wait();
+    let event = err
+        .lines()
+        .filter(|l| l.starts_with('{') && l.ends_with('}'))
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["fields"]["event"] == "sign_in" && v["fields"]["login"] == "cdurand")
+        .unwrap_or_else(|| panic!("no sign-in event of cdurand in:\n{err}"));
+    assert_eq!(event["fields"]["outcome"], "failure", "{event}");
+    assert_eq!(event["span"]["name"], "ldap", "{event}");
+    assert_eq!(event["span"]["peer"], "127.0.0.1", "{event}");
+    assert_eq!(
+        event["span"]["connection"].as_str().map(str::len),
+        Some(32),
+        "{event}"
+    );
+    assert!(
+        !err.contains("Wrong-Password-0000"),
+        "a password in the log"
+    );
+}
