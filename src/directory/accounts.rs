@@ -95,7 +95,15 @@ impl Directory {
     pub fn consult_structure(&self, actor: &Actor) -> DirResult<StructureView> {
         let own = Target::of_structure(&actor.structure_id);
         authorize(actor, Function::Consult, &own)?;
-        let structure = self.structure(&actor.structure_id)?;
+        self.structure_view(self.structure(&actor.structure_id)?)
+    }
+
+    /// A structure with its services and every account: for its own people once the
+    /// matrix allowed it, or for the operator.
+    pub(super) fn structure_view(
+        &self,
+        structure: crate::domain::Structure,
+    ) -> DirResult<StructureView> {
         let services = self.services_of(&structure.id)?;
         let accounts = self
             .accounts_of(&structure.id)?

@@ -1,9 +1,7 @@
 //! The DGFiP operator's actions: structures (create, show, rename, recategorise, close)
 //! and their first administrateurs.
 
-use super::{
-    AccountSummary, Batch, By, DirError, DirResult, Directory, StructureView, new_id, to_value,
-};
+use super::{Batch, By, DirError, DirResult, Directory, StructureView, new_id, to_value};
 use crate::auth::token::{self, OneTimeToken, TokenKind};
 use crate::domain::account::check_person;
 use crate::domain::structure::check_name;
@@ -83,18 +81,7 @@ impl Directory {
 
     /// A structure with its services and every account (operator).
     pub fn operator_structure_view(&self, reference: &str) -> DirResult<StructureView> {
-        let structure = self.structure_by_ref(reference)?;
-        let services = self.services_of(&structure.id)?;
-        let accounts = self
-            .accounts_of(&structure.id)?
-            .iter()
-            .map(AccountSummary::from)
-            .collect();
-        Ok(StructureView {
-            structure,
-            services,
-            accounts,
-        })
+        self.structure_view(self.structure_by_ref(reference)?)
     }
 
     /// Renames and/or recategorises a structure (operator). A new category must still
@@ -216,19 +203,29 @@ impl Directory {
     ) -> DirResult<Account> {
         self.write(|batch| {
             let structure = self.structure_by_ref(structure_ref)?;
-            refuse_closed(&structure)?;
-            let account = self.invite(
-                batch,
-                By::Operator,
-                "la DGFiP",
-                &structure,
-                None,
-                Role::Administrateur,
-                person,
-            )?;
-            Ok(account)
+            self.invite_administrateur_in(batch, &structure, person)
         })
         .await
+    }
+
+    /// The operator's invitation of an administrateur into an open structure, in
+    /// `batch` (a first administrateur, or one who replaces another).
+    pub(super) fn invite_administrateur_in(
+        &self,
+        batch: &mut Batch,
+        structure: &Structure,
+        person: &PersonalData,
+    ) -> DirResult<Account> {
+        refuse_closed(structure)?;
+        self.invite(
+            batch,
+            By::Operator,
+            "la DGFiP",
+            structure,
+            None,
+            Role::Administrateur,
+            person,
+        )
     }
 
     /// Creates an invited account, its one-time link and the pre-creation mail, audited.

@@ -131,16 +131,7 @@ impl Directory {
                 ));
             }
             let structure = self.structure(&old.structure_id)?;
-            refuse_closed(&structure)?;
-            let invited = self.invite(
-                batch,
-                By::Operator,
-                "la DGFiP",
-                &structure,
-                None,
-                Role::Administrateur,
-                person,
-            )?;
+            let invited = self.invite_administrateur_in(batch, &structure, person)?;
             let replacing = Account {
                 replaces: Some(old.id.clone()),
                 ..invited.clone()
