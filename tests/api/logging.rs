@@ -9,30 +9,47 @@ use std::process::{Command, Stdio};
 const BIN: &str = env!("CARGO_BIN_EXE_apex-idp");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-#[tokio::test]
-async fn sign_ins_are_security_events_in_json_lines_without_the_password() {
-    let dir = tempfile::tempdir().unwrap();
-    let (listener, port) = crate::common::bound_listener();
-    let mut child = Command::new(BIN)
-        .args(["demo", "--no-app", "--data-dir"])
+/// `apex-idp demo` writing its log as JSON lines (security events only, beside the
+/// warnings), serving HTTP on `listener`; both outputs piped.
+fn json_demo(dir: &tempfile::TempDir, listener: std::net::TcpListener) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(["demo", "--no-app", "--data-dir"])
         .arg(dir.path().join("data"))
         .current_dir(ROOT)
         .env("APEX_HTTP__LISTEN", "stdin")
-        .env("APEX_LDAP__LISTEN", "")
         .env("APEX_LOG__FORMAT", "json")
         .env("APEX_LOG", "warn,apex::security=info")
         .env("APEX_ARGON2__M_KIB", "64")
         .env("APEX_ARGON2__T", "1")
         .stdin(Stdio::from(OwnedFd::from(listener)))
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    c
+}
+
+/// Waits for the demo's sign-ins; returns the lines it printed until then.
+fn started(child: &mut std::process::Child) -> Vec<String> {
+    let mut lines = Vec::new();
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        if line.unwrap().contains("sign-ins") {
+        let line = line.unwrap();
+        let done = line.contains("sign-ins");
+        lines.push(line);
+        if done {
             break;
         }
     }
+    lines
+}
+
+#[tokio::test]
+async fn sign_ins_are_security_events_in_json_lines_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let (listener, port) = crate::common::bound_listener();
+    let mut child = json_demo(&dir, listener)
+        .env("APEX_LDAP__LISTEN", "")
+        .spawn()
+        .unwrap();
+    started(&mut child);
     let http = crate::common::http_client();
     let sign_in = |password: &'static str| {
         http.post(format!("http://127.0.0.1:{port}/api/v1/sessions"))
@@ -88,34 +105,17 @@ async fn sign_ins_are_security_events_in_json_lines_without_the_password() {
 async fn an_ldap_bind_is_a_security_event_named_by_its_connection() {
     let dir = tempfile::tempdir().unwrap();
     let (listener, _) = crate::common::bound_listener();
-    let mut child = Command::new(BIN)
-        .args(["demo", "--no-app", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .current_dir(ROOT)
-        .env("APEX_HTTP__LISTEN", "stdin")
+    let mut child = json_demo(&dir, listener)
         .env("APEX_LDAP__LISTEN", "127.0.0.1:0")
         .env("APEX_LDAP__LDAPS_LISTEN", "")
         .env("APEX_TLS__CERT", dir.path().join("server.pem"))
         .env("APEX_TLS__KEY", dir.path().join("server-key.pem"))
-        .env("APEX_LOG__FORMAT", "json")
-        .env("APEX_LOG", "warn,apex::security=info")
-        .env("APEX_ARGON2__M_KIB", "64")
-        .env("APEX_ARGON2__T", "1")
-        .stdin(Stdio::from(OwnedFd::from(listener)))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut ldap_addr = String::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if let Some(a) = line.strip_prefix("listening ldap ") {
-            ldap_addr = a.to_owned();
-        }
-        if line.contains("sign-ins") {
-            break;
-        }
-    }
+    let ldap_addr = started(&mut child)
+        .iter()
+        .find_map(|l| l.strip_prefix("listening ldap ").map(str::to_owned))
+        .expect("no `listening ldap` line");
     let (conn, mut ldap) = ldap3::LdapConnAsync::new(&format!("ldap://{ldap_addr}"))
         .await
         .unwrap();
