@@ -399,6 +399,26 @@ pub fn authorize(
     function: Function,
     target: &Target<'_>,
 ) -> Result<Permit, Refusal> {
+    let allowance = check(actor, function, target)?;
+    Ok(Permit {
+        function,
+        allowance,
+        actor_id: actor.account_id.clone(),
+        structure_id: target.structure_id.to_owned(),
+        account_id: target.account_id.map(str::to_owned),
+        service_id: target.service_id.map(str::to_owned),
+    })
+}
+
+/// Whether the matrix allows the action: the answer of [`authorize`] without its
+/// permit, for what only decides what to show (a button, an LDAP entry) and writes
+/// nothing, at no allocation.
+pub fn allows(actor: &Actor, function: Function, target: &Target<'_>) -> bool {
+    check(actor, function, target).is_ok()
+}
+
+/// The matrix's cell that allows the action, or why it refuses.
+fn check(actor: &Actor, function: Function, target: &Target<'_>) -> Result<Allowance, Refusal> {
     let allowance = allowance(function, actor.role).ok_or(Refusal::Role {
         role: actor.role,
         function,
@@ -430,14 +450,7 @@ pub fn authorize(
             target: target_role,
         });
     }
-    Ok(Permit {
-        function,
-        allowance,
-        actor_id: actor.account_id.clone(),
-        structure_id: target.structure_id.to_owned(),
-        account_id: target.account_id.map(str::to_owned),
-        service_id: target.service_id.map(str::to_owned),
-    })
+    Ok(allowance)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use crate::auth::stamp;
 use crate::catalogue::{Application, Catalogue};
 use crate::config::Problem;
 use crate::directory::{DirResult, Directory, Members, actor_of};
-use crate::domain::rights::{Target, authorize};
+use crate::domain::rights::{Target, allows};
 use crate::domain::{Account, AccountState, Actor, Function};
 
 use super::dit::{self, Entry, Key, Tree};
@@ -359,7 +359,7 @@ fn consults(me: &Actor, structure_id: &str, service_id: Option<&str>, a: Option<
         service_id,
         role: a.map(|a| a.role),
     };
-    authorize(me, Function::Consult, &target).is_ok()
+    allows(me, Function::Consult, &target)
 }
 
 /// Whether an account holds a profile of this application.

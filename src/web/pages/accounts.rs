@@ -15,7 +15,7 @@ use super::structure::{section, subnav};
 use super::visit::{Fields, Posted, Signed, menu, see_other};
 use super::{Id, refusal, text, with_notice};
 use crate::directory::{AccountSummary, DirError};
-use crate::domain::rights::{ProfileSource, Target, allowance, authorize};
+use crate::domain::rights::{ProfileSource, Target, allowance, allows, authorize};
 use crate::domain::{AccountState, Function, PersonalData, ProfileId, Refusal, Role};
 use crate::web::AppState;
 
@@ -41,7 +41,7 @@ pub fn permits(signed: &Signed, function: Function, a: &AccountSummary) -> bool 
         service_id: a.service_id.as_deref(),
         role: Some(a.role),
     };
-    authorize(&signed.actor, function, &t).is_ok()
+    allows(&signed.actor, function, &t)
 }
 
 /// Whether the viewer may take this habilitation back (a responsable only those of
@@ -448,7 +448,7 @@ fn new_page(
                 service_id: Some(&s.id),
                 role: None,
             };
-            authorize(&signed.actor, Function::PreCreate, &t).is_ok()
+            allows(&signed.actor, Function::PreCreate, &t)
         })
         .map(|s| (s.id, s.name))
         .collect();

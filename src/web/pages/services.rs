@@ -14,7 +14,7 @@ use super::structure::{section, subnav};
 use super::visit::{Posted, Signed, menu, see_other};
 use super::{Id, refusal, text, with_notice};
 use crate::directory::DirError;
-use crate::domain::rights::{Target, authorize};
+use crate::domain::rights::{Target, allows, authorize};
 use crate::domain::{Function, Service};
 use crate::web::AppState;
 
@@ -172,7 +172,7 @@ fn service_page(
             service_id: a.service_id.as_deref(),
             role: Some(a.role),
         };
-        authorize(&signed.actor, Function::MergeAndTransfer, &t).is_ok()
+        allows(&signed.actor, Function::MergeAndTransfer, &t)
     };
     let can_merge = signed.may(Function::MergeAndTransfer) && !others.is_empty();
     let any_movable = can_merge && members.iter().any(movable);
