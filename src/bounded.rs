@@ -29,6 +29,12 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         }
     }
 
+    /// Forgets every entry.
+    pub fn clear(&mut self) {
+        self.map.clear();
+        self.keys.clear();
+    }
+
     /// The number of entries.
     pub fn len(&self) -> usize {
         self.keys.len()

@@ -42,6 +42,8 @@ pub struct Config {
     pub management: ManagementConfig,
     /// `[log]`
     pub log: LogConfig,
+    /// `[store]`
+    pub store: StoreConfig,
 }
 
 /// `[server]`: where the data lives and under which URL the server is reached.
@@ -66,6 +68,81 @@ impl Default for ServerConfig {
             retention_days: 30,
             session_minutes: 60,
         }
+    }
+}
+
+/// `[store]`: which engine keeps the directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sled` (embedded, in `server.data_dir`: one node) or `postgres` (shared by
+    /// every node).
+    pub backend: StoreBackend,
+    /// PostgreSQL: the connection URL, e.g. `postgres://apex@127.0.0.1:5432/apex`.
+    /// Prefer `url_file` when the URL holds a password.
+    pub url: String,
+    /// PostgreSQL: a file holding the connection URL (one line), readable by the
+    /// server's user only, so that no password is written in the configuration.
+    pub url_file: String,
+    /// PostgreSQL: connections kept open at most by this node.
+    pub pool_size: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            backend: StoreBackend::Sled,
+            url: String::new(),
+            url_file: String::new(),
+            pool_size: 16,
+        }
+    }
+}
+
+/// `store.backend`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// sled in `server.data_dir`.
+    #[default]
+    Sled,
+    /// PostgreSQL at `store.url` (or `store.url_file`).
+    Postgres,
+}
+
+impl StoreConfig {
+    /// The PostgreSQL connection URL: `url`, or the first line of `url_file`, which
+    /// must not be readable by others.
+    pub fn postgres_url(&self) -> Result<String, String> {
+        if !self.url_file.is_empty() {
+            let path = Path::new(&self.url_file);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(path)
+                    .map_err(|e| format!("store.url_file = {}: {e}", self.url_file))?
+                    .permissions()
+                    .mode();
+                if mode & 0o007 != 0 {
+                    return Err(format!(
+                        "store.url_file = {}: readable by every user (mode {:o}); chmod 600 it",
+                        self.url_file,
+                        mode & 0o777
+                    ));
+                }
+            }
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("store.url_file = {}: {e}", self.url_file))?;
+            let url = text.lines().next().unwrap_or_default().trim().to_owned();
+            if url.is_empty() {
+                return Err(format!(
+                    "store.url_file = {}: the file is empty",
+                    self.url_file
+                ));
+            }
+            return Ok(url);
+        }
+        Ok(self.url.clone())
     }
 }
 
@@ -556,6 +633,50 @@ impl Config {
                     "must be an address such as 127.0.0.1:389, or empty",
                 );
             }
+        }
+        let store = &self.store;
+        match store.backend {
+            StoreBackend::Sled => {
+                if !store.url.is_empty() || !store.url_file.is_empty() {
+                    bad(
+                        "store.url",
+                        "",
+                        "is for backend = \"postgres\"; with sled the data is in server.data_dir",
+                    );
+                }
+            }
+            StoreBackend::Postgres => {
+                match (store.url.is_empty(), store.url_file.is_empty()) {
+                    (true, true) => bad(
+                        "store.url",
+                        "",
+                        "backend = \"postgres\" needs url (or url_file), e.g. postgres://apex@127.0.0.1:5432/apex",
+                    ),
+                    (false, false) => bad(
+                        "store.url_file",
+                        &store.url_file,
+                        "give url or url_file, not both",
+                    ),
+                    (false, true) => {
+                        if let Err(e) = store.url.parse::<tokio_postgres::Config>() {
+                            // The URL may hold a password: never echo it.
+                            bad(
+                                "store.url",
+                                "(not shown)",
+                                &format!("not a PostgreSQL URL: {e}"),
+                            );
+                        }
+                    }
+                    (true, false) => {}
+                }
+            }
+        }
+        if !(1..=1000).contains(&store.pool_size) {
+            bad(
+                "store.pool_size",
+                &store.pool_size.to_string(),
+                "must be between 1 and 1000",
+            );
         }
         if self.ldap.base_dn.split(',').any(|rdn| !rdn.contains('=')) {
             bad(

@@ -13,8 +13,8 @@ mod cli;
 use apex_idp::clock::SystemClock;
 use apex_idp::config::Config;
 use apex_idp::server::{self, listening_line};
+use apex_idp::store;
 use apex_idp::store::table::FaceState;
-use apex_idp::store::{self, Store};
 
 /// mimalloc rather than glibc's malloc: the server allocates and frees small values
 /// (decoded entries, JSON, sled's copied pages) on two threads at once, where glibc's
@@ -442,7 +442,7 @@ fn check_config(path: Option<PathBuf>, dev: bool) -> Result<(), String> {
 }
 
 fn backup(config: &Config, out: &std::path::Path) -> Result<(), String> {
-    let store = Store::open(&config.server.data_dir).map_err(|e| e.to_string())?;
+    let store = server::open_store(config).map_err(|e| e.to_string())?;
     let tmp = out.with_extension("partial");
     // 0600 whatever the umask: a leftover partial file is replaced, never reused.
     match std::fs::remove_file(&tmp) {
@@ -454,7 +454,7 @@ fn backup(config: &Config, out: &std::path::Path) -> Result<(), String> {
     let file =
         store::private::create_private_file(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
     let mut writer = std::io::BufWriter::new(file);
-    let lock = store.lock();
+    let lock = store.lock().map_err(|e| e.to_string())?;
     let summary = store::backup_to(&store, &lock, &mut writer).map_err(|e| e.to_string())?;
     drop(writer);
     std::fs::rename(&tmp, out).map_err(|e| format!("{}: {e}", out.display()))?;
@@ -468,7 +468,7 @@ fn backup(config: &Config, out: &std::path::Path) -> Result<(), String> {
 
 fn restore(config: &Config, input: &std::path::Path) -> Result<(), String> {
     let file = std::fs::File::open(input).map_err(|e| format!("{}: {e}", input.display()))?;
-    let store = Store::open(&config.server.data_dir).map_err(|e| e.to_string())?;
+    let store = server::open_store(config).map_err(|e| e.to_string())?;
     let summary =
         store::restore_from(&store, &mut BufReader::new(file)).map_err(|e| e.to_string())?;
     let events =
@@ -493,13 +493,14 @@ fn rotate_keys(config: &Config, delay: i64) -> Result<(), String> {
         ));
     }
     let dir = &config.server.data_dir;
-    let state = FaceState::open_at(dir).map_err(|e| match e {
-        StoreError::Locked(_) => format!(
+    let store = server::open_store(config).map_err(|e| match e {
+        server::StartError::Store(StoreError::Locked(_)) => format!(
             "the store at {} is in use (is the server running?); while it runs, rotate with POST /api/v1/operator/keys/rotate and an operator token",
             dir.display()
         ),
         other => other.to_string(),
     })?;
+    let state = FaceState::new(Arc::new(store));
     let table = state.table(keys::TREE).map_err(|e| e.to_string())?;
     let now = SystemClock.now();
     keys::rotate(&table, now, delay).map_err(|e| e.to_string())?;

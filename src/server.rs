@@ -14,12 +14,12 @@ use tokio::task::JoinHandle;
 use crate::auth::Hasher;
 use crate::catalogue::Catalogue;
 use crate::clock::Clock;
-use crate::config::{Config, Problems};
+use crate::config::{Config, Problems, StoreBackend};
 use crate::directory::{self, Directory, Settings, mailqueue};
 use crate::http::client::TrustedProxies;
 use crate::mail::Postman;
 use crate::oidc::OidcState;
-use crate::store::Store;
+use crate::store::{Backend, PgSettings, Store};
 use crate::tls::Certificates;
 use crate::web::{self, AppState, Faces};
 
@@ -52,13 +52,28 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// Opens the store the configuration names: sled in `server.data_dir`, or PostgreSQL.
+pub fn open_store(config: &Config) -> Result<Store, StartError> {
+    match config.store.backend {
+        StoreBackend::Sled => Ok(Store::open(&config.server.data_dir)?),
+        StoreBackend::Postgres => {
+            let url = config.store.postgres_url().map_err(StartError::Other)?;
+            let settings = PgSettings {
+                url,
+                pool_size: config.store.pool_size,
+            };
+            Ok(Store::open_backend(&Backend::Postgres(settings))?)
+        }
+    }
+}
+
 /// Builds the core from the configuration: store, catalogue, hasher.
 pub fn open_directory(
     config: &Config,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<Directory>, StartError> {
     let catalogue = load_catalogue(&config.catalogue.file)?;
-    let store = Store::open(&config.server.data_dir)?;
+    let store = open_store(config)?;
     let hasher =
         Hasher::new(config.argon2).map_err(|e| StartError::Other(format!("argon2: {e}")))?;
     let settings = Settings {
@@ -481,6 +496,33 @@ impl Http {
         if faces != Faces::Management {
             app = app.merge(crate::oidc::router());
         }
-        crate::http::guard(app.with_state(self.clone()), policy)
+        let mut app = app.with_state(self.clone());
+        if self.web.directory.shares_its_store() {
+            app = app.layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&self.web.directory),
+                follow_changes,
+            ));
+        }
+        crate::http::guard(app, policy)
     }
+}
+
+/// Nodes sharing one database: before a request is answered, this node's caches drop
+/// what other nodes wrote, so that a write acknowledged anywhere is read here (one
+/// round trip to PostgreSQL). When the database is gone the request is answered 503,
+/// liveness (`/healthz`) aside; `/readyz` says why.
+async fn follow_changes(
+    axum::extract::State(directory): axum::extract::State<Arc<Directory>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = request.uri().path();
+    if path != "/healthz"
+        && path != "/readyz"
+        && let Err(e) = directory.follow_changes()
+    {
+        return web::problem::Problem::from(e).into_response();
+    }
+    next.run(request).await
 }

@@ -61,12 +61,24 @@ pub enum DirError {
     /// The password expired: only its renewal is allowed.
     #[error("votre mot de passe a expiré ; renouvelez-le d'abord")]
     PasswordExpired,
+    /// The store's database cannot be reached: nothing was done; retry shortly.
+    #[error("{0}")]
+    Unavailable(String),
     /// The store failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     /// Hashing failed.
     #[error(transparent)]
     Hash(#[from] crate::auth::password::HashError),
+}
+
+impl From<StoreError> for DirError {
+    fn from(e: StoreError) -> DirError {
+        match e {
+            StoreError::Unavailable(why) => DirError::Unavailable(why),
+            other => DirError::Store(other),
+        }
+    }
 }
 
 impl DirError {

@@ -16,6 +16,9 @@ const MAX_ATTEMPTS: u32 = 60;
 /// Longest wait between two attempts, in seconds.
 const MAX_RETRY: i64 = 3600;
 
+/// Seconds a node keeps a mail it claimed before another node may send it.
+const CLAIM_SECONDS: i64 = 300;
+
 /// A mail waiting in the queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueuedMail {
@@ -48,6 +51,24 @@ pub fn depth(store: &Store) -> usize {
 }
 
 impl Directory {
+    /// Claims a due mail for this node (shared database): the mail as it was, or None
+    /// when it is gone or another node claimed it.
+    fn claim_mail(&self, key: &[u8], now: i64) -> DirResult<Option<QueuedMail>> {
+        let lock = self.store.lock()?;
+        let Some(queued) = self.store.get::<QueuedMail>(T::MailQueue, key)? else {
+            return Ok(None);
+        };
+        if queued.next_attempt_at > now {
+            return Ok(None);
+        }
+        let mut claimed = queued.clone();
+        claimed.next_attempt_at = now + CLAIM_SECONDS;
+        let mut writes = WriteSet::new();
+        writes.put(T::MailQueue, key.to_vec(), &claimed);
+        self.store.commit(&lock, &writes)?;
+        Ok(Some(queued))
+    }
+
     /// Delivers every due mail once; returns how many were delivered.
     pub async fn deliver_due_mail(&self, postman: &Postman) -> DirResult<usize> {
         let now = self.now();
@@ -58,7 +79,18 @@ impl Directory {
             .filter(|(_, q)| q.next_attempt_at <= now)
             .collect();
         let mut delivered = 0;
-        for (key, mut queued) in due {
+        for (key, queued) in due {
+            // Nodes sharing one database: the mail is this node's to send only once it
+            // claimed it in its writers' turn; another node that read it due meanwhile
+            // finds it claimed. A node that stops mid-send leaves the claim to expire,
+            // and another node sends the mail then.
+            let mut queued = match self.store.shared() {
+                true => match self.claim_mail(&key, now)? {
+                    Some(q) => q,
+                    None => continue,
+                },
+                false => queued,
+            };
             let result = postman.deliver(&queued.mail).await;
             let mut writes = WriteSet::new();
             match result {
@@ -80,7 +112,7 @@ impl Directory {
                     }
                 }
             }
-            let lock = self.store.lock();
+            let lock = self.store.lock()?;
             self.store.commit(&lock, &writes)?;
         }
         if delivered > 0 {

@@ -227,7 +227,7 @@ impl Directory {
     /// durable before the answer. An error anywhere writes nothing.
     async fn write<V>(&self, op: impl FnOnce(&mut Batch) -> DirResult<V>) -> DirResult<V> {
         let value = {
-            let lock = self.store.lock();
+            let lock = self.store.lock()?;
             let mut batch = Batch::new();
             let value = op(&mut batch)?;
             self.commit(&lock, batch)?;
@@ -245,7 +245,7 @@ impl Directory {
     /// commits already made. Synchronous, so that a caller needs no runtime.
     fn write_bulk<V>(&self, op: impl FnOnce(&mut Bulk<'_, '_>) -> DirResult<V>) -> DirResult<V> {
         let value = {
-            let lock = self.store.lock();
+            let lock = self.store.lock()?;
             let mut bulk = Bulk {
                 directory: self,
                 lock: &lock,

@@ -42,6 +42,19 @@ impl Directory {
         Ok((session, actor, account))
     }
 
+    /// Brings this node's caches up to date with what other nodes sharing the database
+    /// wrote: a face calls it before it answers a request, so that a write acknowledged
+    /// by any node is seen by the next read here. One round trip to PostgreSQL; nothing
+    /// with sled.
+    pub fn follow_changes(&self) -> DirResult<()> {
+        Ok(self.store.sync()?)
+    }
+
+    /// Whether reads must follow other nodes' changes (see [`Directory::follow_changes`]).
+    pub fn shares_its_store(&self) -> bool {
+        self.store.shared()
+    }
+
     /// Whether the store answers (for `/readyz`).
     pub fn check_store(&self) -> DirResult<()> {
         self.store.format_version()?;
@@ -60,8 +73,8 @@ impl Directory {
 
     /// Holds every write back until the guard is dropped (a consistent copy of the
     /// data directory taken from outside, and tests of what does not wait for writes).
-    pub fn hold_writes(&self) -> WriteLock<'_> {
-        self.store.lock()
+    pub fn hold_writes(&self) -> DirResult<WriteLock<'_>> {
+        Ok(self.store.lock()?)
     }
 
     /// Makes every commit durable now. Blocking.
@@ -94,7 +107,7 @@ impl Directory {
         let path = scratch.join(format!("backup-{}.jsonl", uuid::Uuid::new_v4()));
         let mut file = private::create_private_file(&path).map_err(failed)?;
         std::fs::remove_file(&path).map_err(failed)?;
-        let lock = self.store.lock();
+        let lock = self.store.lock()?;
         let mut writer = std::io::BufWriter::new(&mut file);
         store::backup_to(&self.store, &lock, &mut writer)?;
         writer.flush().map_err(failed)?;

@@ -232,6 +232,15 @@ impl Face {
                 None => Answer::none(After::Continue),
             };
         }
+        // Nodes sharing one database: see what the others wrote before answering.
+        if !matches!(op, LdapOp::UnbindRequest | LdapOp::AbandonRequest(_))
+            && let Err(e) = self.dir.follow_changes()
+        {
+            return match response_op(&op, refusal(&e)) {
+                Some(op) => Answer::one(msgid, op),
+                None => Answer::none(After::Continue),
+            };
+        }
         match op {
             LdapOp::BindRequest(req) => {
                 let res = self.bind(session, &req).await;
@@ -752,6 +761,13 @@ pub fn refusal(e: &DirError) -> LdapResult {
         DirError::Conflict { .. } => result(LdapResultCode::Busy, e.to_string()),
         DirError::Refused(_) | DirError::Forbidden { .. } => {
             result(LdapResultCode::InsufficentAccessRights, e.to_string())
+        }
+        DirError::Unavailable(why) => {
+            tracing::warn!(error = %why, "ldap: store unavailable");
+            result(
+                LdapResultCode::Unavailable,
+                "the directory's database is unavailable; retry shortly",
+            )
         }
         other => internal(other),
     }

@@ -323,12 +323,12 @@ mod tests {
             let key = format!("k{i:06}");
             let mut w = crate::store::WriteSet::new();
             w.put_raw(T::Audit, key.into_bytes(), b"value".to_vec());
-            if let Err(e) = store.commit(&store.lock(), &w) {
+            if let Err(e) = store.lock().and_then(|lock| store.commit(&lock, &w)) {
                 panic!("{e}");
             }
         }
         let mut out = Vec::new();
-        let lock = store.lock();
+        let lock = store.lock().unwrap_or_else(|e| panic!("{e}"));
         backup_to(&store, &lock, &mut out).unwrap_or_else(|e| panic!("{e}"));
         out
     }

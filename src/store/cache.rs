@@ -138,6 +138,18 @@ impl ReadCache {
         }
     }
 
+    /// Forgets every value (another process wrote what the feed no longer details).
+    pub fn clear(&self) {
+        for shard in 0..SHARDS {
+            if let Some(mut s) = self.lock(shard) {
+                s.epoch = s.epoch.wrapping_add(1);
+                for m in &mut s.values {
+                    m.clear();
+                }
+            }
+        }
+    }
+
     /// Forgets a value a commit wrote (or removed).
     pub fn invalidate(&self, t: T, key: &[u8]) {
         let Some(mut s) = self.lock(self.shard_of(t, key)) else {

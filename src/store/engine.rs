@@ -16,7 +16,12 @@
 //! - [`Engine::flush`] is separate from the commit so that concurrent writers share one
 //!   fsync (group commit); an engine that is durable at commit makes it a no-op;
 //! - the faces' state tables ([`StateTable`]) carry their own compare-and-swap, which
-//!   single-use codes and refresh rotation rest on.
+//!   single-use codes and refresh rotation rest on;
+//! - an engine shared by several processes (PostgreSQL) also gives the writers of every
+//!   process one turn at a time ([`Engine::lock_writers`]: a transaction holding an
+//!   advisory lock, through which the turn's commits go) and a change feed
+//!   ([`Engine::changes_since`]: the keys each commit wrote, in commit order), from
+//!   which every process drops what its caches hold of what another one wrote.
 
 use std::sync::Arc;
 
@@ -28,6 +33,33 @@ pub type Keys<'a> = Box<dyn Iterator<Item = Result<Vec<u8>, StoreError>> + 'a>;
 
 /// What [`Engine::walk_named`] calls with each key and value.
 pub type EachRaw<'a> = dyn FnMut(&[u8], &[u8]) -> Result<(), StoreError> + 'a;
+
+/// The writers' turn of an engine shared by several processes: while it is held, no
+/// other process commits to the directory.
+pub trait SharedWriter: Send {
+    /// Commits `writes` as the next change of the feed and takes the turn again for
+    /// the next commit; the change's sequence number.
+    fn commit(&mut self, writes: &WriteSet) -> Result<u64, StoreError>;
+}
+
+/// One commit of the change feed: its sequence number and the keys it wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Increasing by one from commit to commit.
+    pub seq: u64,
+    /// Every key the commit wrote or removed.
+    pub keys: Vec<(T, Vec<u8>)>,
+}
+
+/// What the change feed holds past a sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Feed {
+    /// The commits past it, in order (none: up to date).
+    Changes(Vec<Change>),
+    /// The feed no longer holds every commit past it (trimmed): drop every cached
+    /// value; the number is the last commit.
+    Gap(u64),
+}
 
 /// A storage engine (see the module's documentation).
 pub trait Engine: Send + Sync {
@@ -63,4 +95,18 @@ pub trait Engine: Send + Sync {
     fn load_named(&self, name: &str, entries: Vec<RawEntry>) -> Result<(), StoreError>;
     /// Empties the table `name` (a restore taken back).
     fn clear_named(&self, name: &str) -> Result<(), StoreError>;
+    /// Whether other processes share the data (then the writers take turns through
+    /// [`Engine::lock_writers`] and caches follow [`Engine::changes_since`]).
+    fn shared(&self) -> bool {
+        false
+    }
+    /// Waits for the writers' turn across processes; `None` when the data is this
+    /// process's alone (its own lock is enough).
+    fn lock_writers(&self) -> Result<Option<Box<dyn SharedWriter>>, StoreError> {
+        Ok(None)
+    }
+    /// The commits of the feed past `seq`.
+    fn changes_since(&self, _seq: u64) -> Result<Feed, StoreError> {
+        Ok(Feed::Changes(Vec::new()))
+    }
 }

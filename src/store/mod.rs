@@ -6,6 +6,7 @@ mod backup;
 mod cache;
 pub mod engine;
 mod index;
+mod pg_engine;
 pub mod private;
 mod sled_engine;
 pub mod table;
@@ -19,8 +20,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use backup::{BackupSummary, backup_to, restore_from};
-pub use engine::Engine;
+pub use engine::{Engine, Feed};
 pub use index::{account_keys, service_keys, structure_keys};
+pub use pg_engine::{PgEngine, PgSettings};
 pub use sled_engine::SledEngine;
 pub use writeset::WriteSet;
 
@@ -169,6 +171,10 @@ pub enum StoreError {
         /// Highest supported.
         supported: u32,
     },
+    /// The database cannot be reached (PostgreSQL stopped, network): nothing was
+    /// written; retry later.
+    #[error("{0} (the database is unavailable)")]
+    Unavailable(String),
     /// A non-empty store without a format version.
     #[error("the directory {0} holds data that is not an apex-idp store")]
     NotAStore(String),
@@ -188,6 +194,15 @@ pub enum StoreError {
     },
 }
 
+/// Where the store keeps its data.
+#[derive(Debug, Clone)]
+pub enum Backend<'a> {
+    /// sled, embedded, in this directory.
+    Sled(&'a Path),
+    /// PostgreSQL, shared by every node.
+    Postgres(PgSettings),
+}
+
 /// A key and its value, as stored.
 pub type RawEntry = (Vec<u8>, Vec<u8>);
 
@@ -199,6 +214,8 @@ pub struct Store {
     committed: AtomicU64,
     /// Commits known to be on disk.
     flushed: AtomicU64,
+    /// The last commit of the change feed whose keys the caches dropped (shared data).
+    seen: AtomicU64,
     /// One flush at a time: sled 0.34's concurrent flushes can deadlock, and a waiting
     /// writer is covered by the next flush anyway (group commit).
     flusher: tokio::sync::Mutex<()>,
@@ -208,8 +225,12 @@ pub struct Store {
     dir: Option<std::path::PathBuf>,
 }
 
-/// Proof that the caller holds the single-writer lock.
-pub struct WriteLock<'a>(#[allow(dead_code)] MutexGuard<'a, ()>);
+/// Proof that the caller holds the single-writer lock (across every process that shares
+/// the data, when they do).
+pub struct WriteLock<'a> {
+    _local: MutexGuard<'a, ()>,
+    shared: Mutex<Option<Box<dyn engine::SharedWriter>>>,
+}
 
 impl Store {
     /// Opens (or creates) the store in `dir`, checks its format and migrates it.
@@ -252,6 +273,24 @@ impl Store {
         Self::over(Arc::new(SledEngine::temporary()?), Path::new("(temporary)"))
     }
 
+    /// Opens the store the configuration names: sled in `data_dir`, or PostgreSQL.
+    pub fn open_backend(backend: &Backend<'_>) -> Result<Store, StoreError> {
+        match backend {
+            Backend::Sled(dir) => Store::open(dir),
+            Backend::Postgres(settings) => {
+                let engine = PgEngine::connect(settings)?;
+                let store = Self::over(Arc::new(engine), Path::new("(postgresql)"))?;
+                // Start past what the feed holds: nothing is cached yet.
+                if let Feed::Changes(changes) = store.engine.changes_since(0)?
+                    && let Some(last) = changes.last()
+                {
+                    store.seen.store(last.seq, Ordering::SeqCst);
+                }
+                Ok(store)
+            }
+        }
+    }
+
     /// The store over an engine: checks its format and migrates it.
     pub fn over(engine: Arc<dyn Engine>, dir: &Path) -> Result<Store, StoreError> {
         let store = Store {
@@ -260,6 +299,7 @@ impl Store {
             committed: AtomicU64::new(0),
             cache: cache::ReadCache::new(CACHED_VALUES),
             flushed: AtomicU64::new(0),
+            seen: AtomicU64::new(0),
             flusher: tokio::sync::Mutex::new(()),
             dir: None,
         };
@@ -318,6 +358,12 @@ impl Store {
             .unwrap_or(0))
     }
 
+    /// Whether other processes share the data (PostgreSQL): then reads follow the
+    /// change feed ([`Store::sync`]).
+    pub fn shared(&self) -> bool {
+        self.engine.shared()
+    }
+
     /// The engine under the store.
     pub fn engine(&self) -> &dyn Engine {
         self.engine.as_ref()
@@ -329,26 +375,87 @@ impl Store {
     }
 
     /// Takes the single-writer lock: reads made while holding it stay true until commit.
-    pub fn lock(&self) -> WriteLock<'_> {
-        WriteLock(
-            self.writer
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
+    /// When other processes share the data, it also waits for the writers' turn across
+    /// them and brings the caches up to date with what they wrote, so that the reads
+    /// under it see every commit; that wait can fail (the database is gone).
+    pub fn lock(&self) -> Result<WriteLock<'_>, StoreError> {
+        let local = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let shared = self.engine.lock_writers()?;
+        if shared.is_some() {
+            self.sync()?;
+        }
+        Ok(WriteLock {
+            _local: local,
+            shared: Mutex::new(shared),
+        })
     }
 
     /// Applies a write set atomically (one engine commit over every table it touches).
-    pub fn commit(&self, _lock: &WriteLock<'_>, writes: &WriteSet) -> Result<(), StoreError> {
+    pub fn commit(&self, lock: &WriteLock<'_>, writes: &WriteSet) -> Result<(), StoreError> {
         if writes.is_empty() {
             return Ok(());
         }
-        self.engine.commit(writes)?;
-        for (t, key, _) in writes.iter() {
-            if cache::ReadCache::covers(*t) {
-                self.cache.invalidate(*t, cache::affected(*t, key));
+        let mut shared = lock
+            .shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match shared.as_mut() {
+            Some(turn) => {
+                let seq = turn.commit(writes)?;
+                self.forget(writes.iter().map(|(t, key, _)| (*t, key.as_slice())));
+                self.committed.fetch_add(1, Ordering::SeqCst);
+                // The commits other processes made before this one were read when the
+                // turn began; the ones after it, while the turn was taken again.
+                self.seen.fetch_max(seq, Ordering::SeqCst);
+                drop(shared);
+                self.sync()?;
+            }
+            None => {
+                self.engine.commit(writes)?;
+                self.forget(writes.iter().map(|(t, key, _)| (*t, key.as_slice())));
+                self.committed.fetch_add(1, Ordering::SeqCst);
             }
         }
-        self.committed.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn forget<'k>(&self, keys: impl Iterator<Item = (T, &'k [u8])>) {
+        for (t, key) in keys {
+            if cache::ReadCache::covers(t) {
+                self.cache.invalidate(t, cache::affected(t, key));
+            }
+        }
+    }
+
+    /// Brings this process's caches up to date with what other processes sharing the
+    /// data committed: once a write is acknowledged by any node, a read that starts
+    /// after `sync` returns sees it. One round trip to the database when shared; free
+    /// otherwise.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        if !self.engine.shared() {
+            return Ok(());
+        }
+        let seen = self.seen.load(Ordering::SeqCst);
+        match self.engine.changes_since(seen)? {
+            Feed::Changes(changes) => {
+                for change in changes {
+                    if change.seq <= self.seen.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    self.forget(change.keys.iter().map(|(t, k)| (*t, k.as_slice())));
+                    self.committed.fetch_add(1, Ordering::SeqCst);
+                    self.seen.fetch_max(change.seq, Ordering::SeqCst);
+                }
+            }
+            Feed::Gap(last) => {
+                self.cache.clear();
+                self.committed.fetch_add(1, Ordering::SeqCst);
+                self.seen.fetch_max(last, Ordering::SeqCst);
+            }
+        }
         Ok(())
     }
 
@@ -594,7 +701,7 @@ mod tests {
             assert_eq!(store.format_version().unwrap(), FORMAT_VERSION);
             let mut w = WriteSet::new();
             w.put_raw(T::Meta, FORMAT_KEY, 99u32.to_be_bytes().to_vec());
-            store.commit(&store.lock(), &w).unwrap();
+            store.commit(&store.lock().unwrap(), &w).unwrap();
             store.flush_sync().unwrap();
         }
         let err = reopen(dir.path()).err().unwrap();
@@ -623,7 +730,7 @@ mod tests {
         let put = |t: T, key: &[u8], value: &str| {
             let mut w = WriteSet::new();
             w.put(t, key.to_vec(), &value.to_owned());
-            store.commit(&store.lock(), &w).unwrap();
+            store.commit(&store.lock().unwrap(), &w).unwrap();
         };
         put(T::Accounts, b"a1", "first");
         put(T::AccountsByStructure, &key(&["s1", "a1"]), "");
@@ -649,7 +756,7 @@ mod tests {
         w.remove(T::Accounts, b"a1".to_vec());
         w.remove(T::AccountsByStructure, key(&["s1", "a1"]));
         w.remove(T::AccountsByStructure, key(&["s1", "a2"]));
-        store.commit(&store.lock(), &w).unwrap();
+        store.commit(&store.lock().unwrap(), &w).unwrap();
         assert!(
             store
                 .get_shared::<String>(T::Accounts, b"a1")

@@ -83,6 +83,7 @@ pub fn verdict(e: &DirError) -> Verdict {
         DirError::Invalid { rule, .. } => (StatusCode::UNPROCESSABLE_ENTITY, *rule),
         DirError::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "backoff"),
         DirError::LinkInvalid => (StatusCode::NOT_FOUND, "link-invalid"),
+        DirError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         DirError::Store(_) | DirError::Hash(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     };
     Verdict { status, rule }
@@ -92,6 +93,11 @@ impl From<DirError> for Problem {
     fn from(e: DirError) -> Problem {
         let Verdict { status, rule } = verdict(&e);
         let detail = match &e {
+            DirError::Unavailable(inner) => {
+                tracing::warn!(error = %inner, "store unavailable");
+                "the directory's database is unavailable; nothing was done, retry shortly"
+                    .to_owned()
+            }
             DirError::Store(inner) => {
                 tracing::error!(error = %inner, "store failure");
                 "internal error; the operation was not done".to_owned()

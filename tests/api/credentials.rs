@@ -317,7 +317,7 @@ async fn a_reset_request_is_answered_without_waiting_for_its_mail() {
     let (hold, release) = std::sync::mpsc::channel::<()>();
     let (held, is_held) = std::sync::mpsc::channel::<()>();
     let holder = std::thread::spawn(move || {
-        let _held = directory.hold_writes();
+        let _held = directory.hold_writes().unwrap();
         held.send(()).unwrap();
         let _ = release.recv_timeout(Duration::from_secs(20));
     });

@@ -33,6 +33,9 @@ pub fn sentence(e: &DirError) -> String {
         DirError::Store(_) | DirError::Hash(_) => {
             "Le service rencontre un problème ; l'opération n'a pas été faite.".into()
         }
+        DirError::Unavailable(_) => {
+            "Le service est momentanément indisponible ; l'opération n'a pas été faite. Réessayez dans quelques instants.".into()
+        }
         other => as_sentence(&other.to_string()),
     }
 }

@@ -214,7 +214,10 @@ impl Signed {
         current: Option<&'static str>,
         back: (&str, &str),
     ) -> Response {
-        if matches!(e, DirError::Store(_) | DirError::Hash(_)) {
+        if matches!(
+            e,
+            DirError::Store(_) | DirError::Hash(_) | DirError::Unavailable(_)
+        ) {
             return unavailable(e);
         }
         let (href, label) = back;
