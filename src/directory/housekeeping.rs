@@ -212,11 +212,18 @@ pub async fn keep_private(directory: Arc<Directory>) {
     }
 }
 
-/// Runs housekeeping every minute until the process ends.
+/// Runs housekeeping every minute until the process ends; among nodes sharing one
+/// database, one node at a time (the one that takes the lead for the round).
 pub async fn run(directory: Arc<Directory>) {
     loop {
-        if let Err(e) = directory.housekeeping().await {
-            tracing::error!(error = %e, "housekeeping");
+        match directory.store.lead("housekeeping") {
+            Ok(Some(_lead)) => {
+                if let Err(e) = directory.housekeeping().await {
+                    tracing::error!(error = %e, "housekeeping");
+                }
+            }
+            Ok(None) => tracing::debug!("housekeeping: another node leads this round"),
+            Err(e) => tracing::warn!(error = %e, "housekeeping: cannot take the lead"),
         }
         tokio::time::sleep(Duration::from_secs(60)).await;
     }

@@ -61,6 +61,24 @@ pub enum Feed {
     Gap(u64),
 }
 
+/// The lead of a task that one process at a time runs (housekeeping), held until
+/// dropped.
+pub struct Lead {
+    _held: Option<Box<dyn Send>>,
+}
+
+impl Lead {
+    /// The lead of a process that shares its data with none.
+    pub fn alone() -> Lead {
+        Lead { _held: None }
+    }
+
+    /// A lead that lasts as long as `held` does.
+    pub fn holding(held: Box<dyn Send>) -> Lead {
+        Lead { _held: Some(held) }
+    }
+}
+
 /// A storage engine (see the module's documentation).
 pub trait Engine: Send + Sync {
     /// The value under `key` in `table`.
@@ -108,5 +126,9 @@ pub trait Engine: Send + Sync {
     /// The commits of the feed past `seq`.
     fn changes_since(&self, _seq: u64) -> Result<Feed, StoreError> {
         Ok(Feed::Changes(Vec::new()))
+    }
+    /// Takes the lead of `task` when no other process holds it; None when one does.
+    fn lead(&self, _task: &str) -> Result<Option<Lead>, StoreError> {
+        Ok(Some(Lead::alone()))
     }
 }

@@ -430,6 +430,12 @@ impl Store {
         }
     }
 
+    /// Takes the lead of `task`, which one process at a time runs among those sharing
+    /// the data (always this one's with sled); None while another holds it.
+    pub fn lead(&self, task: &str) -> Result<Option<engine::Lead>, StoreError> {
+        self.engine.lead(task)
+    }
+
     /// Brings this process's caches up to date with what other processes sharing the
     /// data committed: once a write is acknowledged by any node, a read that starts
     /// after `sync` returns sees it. One round trip to the database when shared; free

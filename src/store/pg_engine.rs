@@ -21,7 +21,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio::runtime::Runtime;
 use tokio_postgres::types::ToSql;
 
-use super::engine::{Change, EachRaw, Engine, Feed, Keys, SharedWriter};
+use super::engine::{Change, EachRaw, Engine, Feed, Keys, Lead, SharedWriter};
 use super::table::{EachEntry, StateError, StateTable};
 use super::{RawEntry, StoreError, T, WriteSet};
 
@@ -774,6 +774,53 @@ impl Engine for PgEngine {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    fn lead(&self, task: &str) -> Result<Option<Lead>, StoreError> {
+        let key = lead_key(task);
+        let held = self.inner.run(move |client| async move {
+            let row = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                .await?;
+            Ok(row.get::<_, bool>(0).then_some(client))
+        })?;
+        Ok(held.map(|client| {
+            Lead::holding(Box::new(PgLead {
+                handle: self.inner.handle.clone(),
+                client: Some(client),
+                key,
+            }))
+        }))
+    }
+}
+
+/// The advisory lock of a task led by one node at a time: a fixed prefix and the
+/// task's name hashed (FNV-1a), apart from the migration and writer locks.
+fn lead_key(task: &str) -> i64 {
+    let hash = task.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    i64::from_be_bytes(*b"apexL\0\0\0") | i64::from(hash as u16)
+}
+
+/// A lead held by a connection's session lock; released when dropped (or when the
+/// connection dies, and another node takes the lead).
+struct PgLead {
+    handle: tokio::runtime::Handle,
+    client: Option<Object>,
+    key: i64,
+}
+
+impl Drop for PgLead {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            let key = self.key;
+            self.handle.spawn(async move {
+                let _ = client
+                    .execute("SELECT pg_advisory_unlock($1)", &[&key])
+                    .await;
+            });
+        }
     }
 }
 

@@ -333,3 +333,34 @@ async fn writers_of_two_nodes_take_turns_and_each_sees_what_the_other_wrote() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_node_at_a_time_leads_the_housekeeping() {
+    let Some(cluster) = Cluster::start("one_node_at_a_time_leads_the_housekeeping") else {
+        return;
+    };
+    let url = cluster.database().await;
+    tokio::task::spawn_blocking(move || {
+        let (a, b) = (pg(&url), pg(&url));
+        let lead = a.lead("housekeeping").unwrap();
+        assert!(lead.is_some());
+        assert!(b.lead("housekeeping").unwrap().is_none(), "two leaders");
+        assert!(b.lead("another task").unwrap().is_some(), "tasks are apart");
+        drop(lead);
+        // The lead is released on the engine's runtime: B takes it within a few tries.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut taken = None;
+        while taken.is_none() && std::time::Instant::now() < deadline {
+            taken = b.lead("housekeeping").unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(taken.is_some(), "the lead was never released");
+        // With sled, the one process always leads.
+        let dir = tempfile::tempdir().unwrap();
+        let alone = Store::open(&dir.path().join("data")).unwrap();
+        assert!(alone.lead("housekeeping").unwrap().is_some());
+        assert!(alone.lead("housekeeping").unwrap().is_some());
+    })
+    .await
+    .unwrap();
+}
