@@ -224,6 +224,19 @@ same "SIGTERM stops it with status 0" "$status" 0
 foreign=$(find "$STATE" ! -user apex-idp -o -perm /077 | head -n 5)
 same "every file of the store is apex-idp's, owner-only (UMask=0077)" "$foreign" ""
 
+echo "== dpkg -i again: the upgrade path"
+catalogue_sum=$(sha256sum </etc/apex-idp/catalogue.toml)
+dpkg -i --force-confdef --force-confold "$DEB" >"$WORK/dpkg-upgrade.txt" 2>&1 \
+  || { cat "$WORK/dpkg-upgrade.txt" >&2; echo "FAIL dpkg -i over the installed package" >&2; exit 1; }
+same "the operator's catalogue is kept" "$(sha256sum </etc/apex-idp/catalogue.toml)" "$catalogue_sum"
+mode "apex.toml keeps its group and mode" /etc/apex-idp/apex.toml root:apex-idp 640
+mode "the operator's key keeps its group and mode" /etc/apex-idp/tls/privkey.pem root:apex-idp 640
+if grep -q "not started" "$WORK/dpkg-upgrade.txt"; then
+  fail "an upgrade does not repeat the first installation's notice" "$(cat "$WORK/dpkg-upgrade.txt")"
+else
+  ok "an upgrade does not repeat the first installation's notice"
+fi
+
 echo "== dpkg -r, then --purge"
 dpkg -r apex-idp >/dev/null
 if [ ! -e /usr/bin/apex-idp ] && [ ! -e "$UNIT" ] && [ -f /etc/apex-idp/apex.toml ]; then
