@@ -105,6 +105,18 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Move a whole directory from one store to another, servers stopped: sled to
+    /// PostgreSQL or back. The audit chain is verified before and after; the target
+    /// must be empty.
+    MigrateStore {
+        /// Where the directory is: sled:<data_dir>, postgres:<url> or
+        /// postgres-url-file:<file holding the URL> (keeps a password off the command line).
+        #[arg(long)]
+        from: String,
+        /// Where it goes, in the same forms.
+        #[arg(long)]
+        to: String,
+    },
     /// Operator: create, list, show, rename or close structures (on a running server).
     Structure {
         #[command(flatten)]
@@ -210,6 +222,10 @@ fn server_command(command: Command) -> ExitCode {
             delay_seconds,
             config,
         } => load(config.as_deref()).and_then(|c| rotate_keys(&c, delay_seconds)),
+        Command::MigrateStore { from, to } => {
+            apex_idp::logging::init(Default::default());
+            migrate_store(&from, &to)
+        }
         Command::Structure { .. }
         | Command::Admin { .. }
         | Command::Account { .. }
@@ -477,6 +493,85 @@ fn restore(config: &Config, input: &std::path::Path) -> Result<(), String> {
         "restore: {} records into {}; audit chain intact ({events} events)",
         summary.records,
         config.server.data_dir.display()
+    );
+    Ok(())
+}
+
+/// A store named on the command line: `sled:<dir>`, `postgres:<url>` or
+/// `postgres-url-file:<file>`.
+fn store_at(spec: &str) -> Result<(store::Store, String), String> {
+    let open = |backend: &store::Backend<'_>| {
+        store::Store::open_backend(backend).map_err(|e| format!("{}: {e}", shown(spec)))
+    };
+    let postgres = |url: String| store::Backend::Postgres(store::PgSettings { url, pool_size: 4 });
+    if let Some(dir) = spec.strip_prefix("sled:") {
+        let dir = std::path::Path::new(dir);
+        return Ok((open(&store::Backend::Sled(dir))?, shown(spec)));
+    }
+    if let Some(url) = spec.strip_prefix("postgres:") {
+        return Ok((open(&postgres(url.to_owned()))?, shown(spec)));
+    }
+    if let Some(file) = spec.strip_prefix("postgres-url-file:") {
+        let settings = apex_idp::config::StoreConfig {
+            backend: apex_idp::config::StoreBackend::Postgres,
+            url_file: file.to_owned(),
+            ..Default::default()
+        };
+        let url = settings.postgres_url()?;
+        return Ok((open(&postgres(url))?, shown(spec)));
+    }
+    Err(format!(
+        "{}: name a store as sled:<data_dir>, postgres:<url> or postgres-url-file:<file>",
+        shown(spec)
+    ))
+}
+
+/// A store's name as it may be printed: a URL's password is masked.
+fn shown(spec: &str) -> String {
+    match url::Url::parse(spec.strip_prefix("postgres:").unwrap_or(spec)) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            match spec.starts_with("postgres:") && !spec.starts_with("postgres://") {
+                true => format!("postgres:{u}"),
+                false => u.to_string(),
+            }
+        }
+        _ => spec.to_owned(),
+    }
+}
+
+/// `migrate-store`: verifies the source's audit chain, copies every table through a
+/// private unlinked backup file, and verifies the copy's chain.
+fn migrate_store(from: &str, to: &str) -> Result<(), String> {
+    use std::io::{Seek, SeekFrom, Write};
+    let (source, source_name) = store_at(from)?;
+    let events = apex_idp::directory::audit::verify(&source)
+        .map_err(|e| format!("{source_name}: the audit chain does not verify: {e}"))?;
+    let (target, target_name) = store_at(to)?;
+    let scratch = std::env::temp_dir().join(format!("apex-migrate-{}", uuid::Uuid::new_v4()));
+    let mut file = store::private::create_private_file(&scratch)
+        .map_err(|e| format!("{}: {e}", scratch.display()))?;
+    // Unlinked at once: the copy has no name, and nothing is left behind.
+    std::fs::remove_file(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    {
+        let lock = source.lock().map_err(|e| e.to_string())?;
+        let mut writer = std::io::BufWriter::new(&mut file);
+        store::backup_to(&source, &lock, &mut writer).map_err(|e| e.to_string())?;
+        writer.flush().map_err(|e| e.to_string())?;
+    }
+    file.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+    let summary = store::restore_from(&target, &mut BufReader::new(file))
+        .map_err(|e| format!("{target_name}: {e}"))?;
+    let copied = apex_idp::directory::audit::verify(&target)
+        .map_err(|e| format!("{target_name}: the copied audit chain does not verify: {e}"))?;
+    if copied != events {
+        return Err(format!(
+            "{target_name}: {copied} audit events after the copy, {events} before"
+        ));
+    }
+    println!(
+        "migrate-store: {} records from {source_name} to {target_name}; audit chain intact ({events} events)",
+        summary.records
     );
     Ok(())
 }

@@ -259,34 +259,68 @@ pub fn restore_from<R: BufRead + Seek>(
     let total = scan(input, |_| Ok(()))?;
     input.seek(SeekFrom::Start(start))?;
     let bar = progress(total, "restore");
-    let mut batches: std::collections::BTreeMap<String, Vec<super::RawEntry>> =
-        std::collections::BTreeMap::new();
     let mut written: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-    let apply = |tree: &str, batch: Vec<super::RawEntry>| engine.load_named(tree, batch);
-    let result = scan(input, |d| {
-        let batch = batches.entry(d.tree.clone()).or_default();
-        batch.push((d.key, d.value));
-        if batch.len() >= BATCH {
-            let full = std::mem::take(batch);
-            written.insert(d.tree.clone());
-            apply(&d.tree, full)?;
-            bar.inc(BATCH as u64);
+    // Records that others name (structures, accounts) are written in a first reading,
+    // the rest in a second: an engine that checks references (PostgreSQL's foreign
+    // keys) then finds every login's account and every SIRET's structure already there,
+    // whatever the order of the file.
+    let referenced = |tree: &str| tree == T::Structures.name() || tree == T::Accounts.name();
+    let mut result = Ok(0);
+    for first in [true, false] {
+        if result.is_err() {
+            break;
         }
-        Ok(())
-    })
-    .and_then(|records| {
-        if records != total {
-            return Err(StoreError::Backup(
-                "the backup file changed while it was restored".into(),
-            ));
+        input.seek(SeekFrom::Start(start))?;
+        let mut batches: Vec<(String, Vec<super::RawEntry>)> = Vec::new();
+        let mut pass = |d: Decoded| -> Result<(), StoreError> {
+            if referenced(&d.tree) != first {
+                return Ok(());
+            }
+            let at = match batches.iter().position(|(t, _)| *t == d.tree) {
+                Some(at) => at,
+                None => {
+                    batches.push((d.tree.clone(), Vec::new()));
+                    batches.len() - 1
+                }
+            };
+            if let Some((tree, batch)) = batches.get_mut(at) {
+                batch.push((d.key, d.value));
+                if batch.len() >= BATCH {
+                    let full = std::mem::take(batch);
+                    written.insert(tree.clone());
+                    engine.load_named(tree, full)?;
+                    bar.inc(BATCH as u64);
+                }
+            }
+            Ok(())
+        };
+        result = scan(input, &mut pass).and_then(|records| {
+            if records != total {
+                return Err(StoreError::Backup(
+                    "the backup file changed while it was restored".into(),
+                ));
+            }
+            for (tree, batch) in std::mem::take(&mut batches) {
+                let n = batch.len() as u64;
+                written.insert(tree.clone());
+                engine.load_named(&tree, batch)?;
+                bar.inc(n);
+            }
+            Ok(records)
+        });
+    }
+    if result.is_ok() {
+        // The mail queue's keys are ids the source engine gave: new ones come after.
+        let mut last = 0u64;
+        for key in engine.keys_with_prefix(T::MailQueue, b"") {
+            let key = key?;
+            if let Ok(bytes) = <[u8; 8]>::try_from(key.as_slice()) {
+                last = last.max(u64::from_be_bytes(bytes));
+            }
         }
-        for (tree, batch) in std::mem::take(&mut batches) {
-            written.insert(tree.clone());
-            apply(&tree, batch)?;
-        }
+        engine.ids_after(last)?;
         engine.flush()?;
-        Ok(records)
-    });
+    }
     bar.finish_and_clear();
     match result {
         Ok(records) => Ok(BackupSummary { records }),

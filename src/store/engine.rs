@@ -99,6 +99,9 @@ pub trait Engine: Send + Sync {
     fn flush(&self) -> Result<(), StoreError>;
     /// A new id, greater than every id it gave before, across restarts.
     fn next_id(&self) -> Result<u64, StoreError>;
+    /// Makes every id given from now on greater than `floor` (after a restore, whose
+    /// records hold ids another engine gave).
+    fn ids_after(&self, floor: u64) -> Result<(), StoreError>;
     /// The bytes the engine occupies on disk.
     fn size_on_disk(&self) -> Result<u64, StoreError>;
     /// A table of the faces' state, opened (or created) by name.

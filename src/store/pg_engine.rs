@@ -564,6 +564,19 @@ impl Engine for PgEngine {
         })
     }
 
+    fn ids_after(&self, floor: u64) -> Result<(), StoreError> {
+        let floor = i64::try_from(floor).unwrap_or(i64::MAX);
+        self.inner.run(move |client| async move {
+            client
+                .query_one(
+                    "SELECT setval('apex_ids', GREATEST($1, (SELECT last_value FROM apex_ids)))",
+                    &[&floor],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
     fn size_on_disk(&self) -> Result<u64, StoreError> {
         self.inner.run(|client| async move {
             let row = client

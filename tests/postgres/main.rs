@@ -11,4 +11,5 @@
 
 mod cluster;
 mod engine;
+mod migrate;
 mod nodes;

@@ -66,7 +66,7 @@ async fn seed(url: &str) -> Vec<DemoSignIn> {
 }
 
 /// A running node.
-struct Node {
+pub struct Node {
     child: Child,
     base: String,
     ldap: String,
@@ -115,7 +115,7 @@ impl Node {
         }
     }
 
-    async fn call(
+    pub async fn call(
         &self,
         token: Option<&str>,
         method: &str,
@@ -136,7 +136,7 @@ impl Node {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    async fn sign_in(&self, login: &str) -> String {
+    pub async fn sign_in(&self, login: &str) -> String {
         let (status, body) = self
             .call(
                 None,
@@ -157,6 +157,11 @@ impl Node {
             .map(|r| r.status().as_u16())
             .unwrap_or(0)
     }
+}
+
+/// A node over the database at `url`.
+pub fn start_node(url: &str) -> Node {
+    Node::start(url)
 }
 
 impl Drop for Node {
