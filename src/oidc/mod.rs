@@ -165,6 +165,9 @@ impl Oidc {
 /// password.
 const WATCH_SECONDS: u64 = 2;
 
+/// Seconds between two readings of the signing keys by a node that shares its database.
+const KEYS_RELOAD_SECONDS: u64 = 30;
+
 /// Purges expired protocol state every ten minutes; every two seconds, ends the SSO
 /// sessions that no longer stand (their account can no longer sign in, or its password
 /// changed since); tells the clients of every session that ends, wherever it ended.
@@ -179,6 +182,11 @@ pub async fn run_housekeeping(oidc: Arc<Oidc>, directory: Arc<Directory>) {
         return;
     };
     let mut purge = tokio::time::interval(std::time::Duration::from_secs(600));
+    // Nodes sharing one database: a rotation made through any node is published here
+    // within this period, well within the shortest rotation delay (the JWKS cache
+    // lifetime), so every node signs with the new keys from the same moment.
+    let mut reload = tokio::time::interval(std::time::Duration::from_secs(KEYS_RELOAD_SECONDS));
+    let shared = directory.shares_its_store();
     let mut look = tokio::time::interval(std::time::Duration::from_secs(WATCH_SECONDS));
     // Looks stay a whole period apart even after a slow one: the session that changed
     // a password has that long to take the new stamp before its event is acted on.
@@ -201,6 +209,15 @@ pub async fn run_housekeeping(oidc: Arc<Oidc>, directory: Arc<Directory>) {
             _ = look.tick() => {
                 if let Some(w) = watch.as_mut() {
                     oidc.end_sessions_that_no_longer_stand(w, &directory);
+                }
+            }
+            _ = reload.tick(), if shared => {
+                let o = Arc::clone(&oidc);
+                let now = directory.now();
+                match tokio::task::spawn_blocking(move || o.refresh_keys(now)).await {
+                    Ok(Err(e)) => tracing::warn!(error = %e, "oidc: keys not reloaded"),
+                    Err(e) => tracing::warn!(error = %e, "oidc: keys not reloaded"),
+                    Ok(Ok(())) => {}
                 }
             }
             Some(session) = ended.recv() => {
