@@ -16,12 +16,20 @@
 //! the failures (asking for a link never delays a sign-in): reset mails per login, so
 //! that nobody can flood a mailbox, and requests per source, so that nobody can make
 //! the server look up identifiers without bound.
+//!
+//! One node keeps its counters in memory. Nodes sharing one database keep them in a
+//! table of the faces' state instead, changed by compare-and-swap: a guesser who spreads
+//! his attempts over the nodes meets the same counters on each.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use serde::{Deserialize, Serialize};
 
 use super::addr::source_key;
+use crate::store::table::Table;
 
 /// Failures for one login from one source after which delays start.
 const FREE_PER_LOGIN_AT: u32 = 3;
@@ -91,13 +99,30 @@ impl Key {
             Key::Source(_) | Key::ResetRequest(_) => None,
         }
     }
+
+    /// The key of the shared table.
+    fn bytes(&self) -> Vec<u8> {
+        let source = |a: &Option<IpAddr>| a.map_or_else(|| "-".to_owned(), |a| a.to_string());
+        match self {
+            Key::LoginAt(l, a) => format!("login-at\0{l}\0{}", source(a)),
+            Key::Login(l) => format!("login\0{l}"),
+            Key::Source(a) => format!("source\0{a}"),
+            Key::ResetMail(l) => format!("reset-mail\0{l}"),
+            Key::ResetRequest(a) => format!("reset-request\0{a}"),
+        }
+        .into_bytes()
+    }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Failures {
+/// One counter: failures (or quota taken) that leak away with time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failures {
     count: u32,
     blocked_until: i64,
     last: i64,
+    /// The login the counter is about (shared table: what lifting a login removes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    login: Option<String>,
 }
 
 impl Failures {
@@ -110,10 +135,22 @@ impl Failures {
 }
 
 /// The failure counters.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Backoff {
     entries: Mutex<HashMap<Key, Failures>>,
+    /// Nodes sharing one database: the counters live there instead.
+    shared: Option<Table<Failures>>,
+    /// When the shared table was last pruned.
+    pruned_at: AtomicI64,
 }
+
+/// Seconds between two prunings of the shared table.
+const PRUNE_SHARED_EVERY: i64 = 600;
+/// Tries of a compare-and-swap that other nodes keep beating.
+const SWAP_TRIES: usize = 16;
+
+/// The name of the shared table of the counters.
+pub const SHARED_TABLE: &str = "auth_backoff";
 
 /// Longest login kept as is in a key; a longer one (no real login is) is kept as its
 /// digest, so that a client cannot make the counters hold what it likes.
@@ -144,9 +181,80 @@ fn keys(kind: Kind, login: &str, addr: Option<IpAddr>) -> Vec<Key> {
 }
 
 impl Backoff {
-    /// Empty counters.
+    /// Empty counters, in memory.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Counters kept in `table`, shared by every node that opens it.
+    pub fn shared(table: Table<Failures>) -> Self {
+        Backoff {
+            shared: Some(table),
+            ..Self::default()
+        }
+    }
+
+    /// Changes the counter under `key` in the shared table with `change` (given the
+    /// counter or a fresh one), by compare-and-swap; what `change` returned.
+    fn change_shared<R>(
+        table: &Table<Failures>,
+        key: &Key,
+        now: i64,
+        change: impl Fn(&mut Failures) -> R,
+    ) -> Option<R> {
+        let k = key.bytes();
+        for _ in 0..SWAP_TRIES {
+            let read = match table.read(&k) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "backoff: counters unavailable");
+                    return None;
+                }
+            };
+            let mut value = read.as_ref().map_or_else(
+                || Failures {
+                    count: 0,
+                    blocked_until: 0,
+                    last: now,
+                    login: key.login().map(str::to_owned),
+                },
+                |r| r.value.clone(),
+            );
+            let out = change(&mut value);
+            let done = match &read {
+                Some(r) => table.swap(&k, r, &value),
+                None => table.put_new(&k, &value),
+            };
+            match done {
+                Ok(true) => return Some(out),
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "backoff: counters unavailable");
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    /// Drops the shared counters that have leaked away, every few minutes.
+    fn prune_shared(&self, table: &Table<Failures>, now: i64) {
+        let last = self.pruned_at.load(Ordering::Relaxed);
+        if now - last < PRUNE_SHARED_EVERY
+            || self
+                .pruned_at
+                .compare_exchange(last, now, Ordering::SeqCst, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        // The longest leak period bounds how long a counter can matter.
+        let stale = |f: &Failures| {
+            f.blocked_until <= now && now - f.last > LEAK_LOGIN_AT * i64::from(FREE_PER_LOGIN)
+        };
+        if let Err(e) = table.purge(stale) {
+            tracing::warn!(error = %e, "backoff: shared counters not pruned");
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Failures>> {
@@ -174,6 +282,20 @@ impl Backoff {
     }
 
     fn wait(&self, keys: &[Key], now: i64) -> Option<i64> {
+        if let Some(table) = &self.shared {
+            return keys
+                .iter()
+                .filter_map(|k| match table.get(&k.bytes()) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "backoff: counters unavailable");
+                        None
+                    }
+                })
+                .map(|f| f.blocked_until - now)
+                .filter(|wait| *wait > 0)
+                .max();
+        }
         let entries = self.lock();
         keys.iter()
             .filter_map(|k| entries.get(k))
@@ -208,38 +330,57 @@ impl Backoff {
     /// leaked one.
     fn take(&self, key: Key, now: i64) -> Option<i64> {
         let (quota, leak) = key.rule();
+        let take_one = |f: &mut Failures| {
+            let count = f.count_at(now, leak);
+            if count >= quota {
+                return Some(leak - (now - f.last).rem_euclid(leak));
+            }
+            f.count = count + 1;
+            f.last = now;
+            None
+        };
+        if let Some(table) = &self.shared {
+            self.prune_shared(table, now);
+            return Self::change_shared(table, &key, now, take_one).flatten();
+        }
         let mut entries = self.lock();
         prune(&mut entries, now);
         let f = entries.entry(key).or_insert(Failures {
             count: 0,
             blocked_until: 0,
             last: now,
+            login: None,
         });
-        let count = f.count_at(now, leak);
-        if count >= quota {
-            return Some(leak - (now - f.last).rem_euclid(leak));
-        }
-        f.count = count + 1;
-        f.last = now;
-        None
+        take_one(f)
     }
 
     fn bump(&self, keys: Vec<Key>, now: i64) {
-        let mut entries = self.lock();
-        prune(&mut entries, now);
-        for key in keys {
+        let fail = |key: &Key, f: &mut Failures| {
             let (free, leak) = key.rule();
-            let f = entries.entry(key).or_insert(Failures {
-                count: 0,
-                blocked_until: 0,
-                last: now,
-            });
             f.count = f.count_at(now, leak).saturating_add(1);
             f.last = now;
             if f.count >= free {
                 let exp = (f.count - free).min(20);
                 f.blocked_until = now + (1i64 << exp).min(MAX_DELAY);
             }
+        };
+        if let Some(table) = &self.shared {
+            self.prune_shared(table, now);
+            for key in &keys {
+                Self::change_shared(table, key, now, |f| fail(key, f));
+            }
+            return;
+        }
+        let mut entries = self.lock();
+        prune(&mut entries, now);
+        for key in keys {
+            let f = entries.entry(key.clone()).or_insert(Failures {
+                count: 0,
+                blocked_until: 0,
+                last: now,
+                login: None,
+            });
+            fail(&key, f);
         }
     }
 
@@ -247,12 +388,24 @@ impl Backoff {
     /// the login across sources keep theirs: they leak away with time).
     pub fn succeed(&self, login: &str, addr: Option<IpAddr>) {
         let key = Key::LoginAt(login.to_lowercase(), addr.map(source_key));
+        if let Some(table) = &self.shared {
+            if let Err(e) = table.remove(&key.bytes()) {
+                tracing::warn!(error = %e, "backoff: counters unavailable");
+            }
+            return;
+        }
         self.lock().remove(&key);
     }
 
     /// Lifts the backoff of a login from every source (an administrateur's decision).
     pub fn lift(&self, login: &str) {
         let login = login.to_lowercase();
+        if let Some(table) = &self.shared {
+            if let Err(e) = table.take_where(|f| f.login.as_deref() == Some(login.as_str())) {
+                tracing::warn!(error = %e, "backoff: counters unavailable");
+            }
+            return;
+        }
         self.lock().retain(|k, _| k.login() != Some(login.as_str()));
     }
 }

@@ -91,16 +91,33 @@ impl Directory {
         hasher: Hasher,
         settings: Settings,
     ) -> Directory {
+        let backoff = Self::backoff_over(&store);
         Directory {
             store,
             catalogue,
             clock,
             hasher,
-            backoff: Backoff::new(),
+            backoff,
             settings,
             mail_wakeup: Arc::new(Notify::new()),
             reset_slots: Arc::new(Semaphore::new(RESET_REQUESTS_AT_ONCE)),
             last_warning_scan: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
+        }
+    }
+
+    /// The sign-in counters: in memory, or in the database that nodes share.
+    fn backoff_over(store: &Arc<Store>) -> Backoff {
+        if !store.shared() {
+            return Backoff::new();
+        }
+        match crate::store::table::FaceState::new(Arc::clone(store))
+            .table(crate::auth::backoff::SHARED_TABLE)
+        {
+            Ok(table) => Backoff::shared(table),
+            Err(e) => {
+                tracing::error!(error = %e, "backoff: shared counters unavailable; counting on this node only");
+                Backoff::new()
+            }
         }
     }
 

@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+mod backoff;
 mod cluster;
 mod engine;
 mod migrate;

@@ -54,7 +54,7 @@ pool_size = 8
 
 /// Fills the database with the demo directory, as a node would at its first start;
 /// returns the sign-ins.
-async fn seed(url: &str) -> Vec<DemoSignIn> {
+pub async fn seed(url: &str) -> Vec<DemoSignIn> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("apex.toml");
     std::fs::write(&path, config_text(dir.path(), url)).unwrap();
@@ -71,11 +71,11 @@ pub struct Node {
     base: String,
     ldap: String,
     http: reqwest::Client,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Node {
-    fn start(url: &str) -> Node {
+    pub fn start(url: &str) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("apex.toml");
         std::fs::write(&path, config_text(dir.path(), url)).unwrap();
@@ -111,7 +111,7 @@ impl Node {
             base: base.unwrap_or_default(),
             ldap: ldap.unwrap_or_default(),
             http: reqwest::Client::builder().no_proxy().build().unwrap(),
-            _dir: dir,
+            dir,
         }
     }
 
@@ -134,6 +134,11 @@ impl Node {
         let status = reply.status().as_u16();
         let text = reply.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Where the node writes its mails.
+    pub fn outbox(&self) -> std::path::PathBuf {
+        self.dir.path().join("outbox")
     }
 
     pub async fn sign_in(&self, login: &str) -> String {
@@ -159,11 +164,6 @@ impl Node {
     }
 }
 
-/// A node over the database at `url`.
-pub fn start_node(url: &str) -> Node {
-    Node::start(url)
-}
-
 impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -172,7 +172,7 @@ impl Drop for Node {
 }
 
 /// The active administrateur of the demo's first structure.
-fn administrateur(signins: &[DemoSignIn]) -> String {
+pub fn administrateur(signins: &[DemoSignIn]) -> String {
     signins
         .iter()
         .find(|s| s.role == Role::Administrateur && s.state == AccountState::Active)
