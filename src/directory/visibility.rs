@@ -52,15 +52,15 @@ impl Reader<'_> {
     pub fn sees_application(&self, code: &str) -> bool {
         matches!(self, Reader::Application(app) if app.code == code)
     }
+}
 
-    /// The profile ids of the catalogue for the reader's application.
-    fn own_profiles(app: &Application) -> Vec<String> {
-        app.profiles
-            .iter()
-            .filter_map(|p| ProfileId::new(&app.code, &p.code).ok())
-            .map(|p| p.to_string())
-            .collect()
-    }
+/// The profiles of an application, as the holders index names them.
+fn own_profiles(app: &Application) -> Vec<String> {
+    app.profiles
+        .iter()
+        .filter_map(|p| ProfileId::new(&app.code, &p.code).ok())
+        .map(|p| p.to_string())
+        .collect()
 }
 
 /// Whether the matrix lets a person consult what lies in a structure (a service, an
@@ -82,10 +82,10 @@ fn habilitated(account: &Account, app_code: &str) -> bool {
 }
 
 /// A structure or a service, as remembered visible or not.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Place {
-    Structure(String),
-    Service(String),
+#[derive(Debug, Clone, Copy)]
+enum Place<'a> {
+    Structure(&'a str),
+    Service(&'a str),
 }
 
 /// Which structures and services each application sees, remembered while the directory
@@ -101,14 +101,21 @@ pub(super) struct Seen {
 struct Known {
     stamp: u64,
     count: usize,
-    by_application: HashMap<String, HashMap<Place, bool>>,
+    by_application: HashMap<String, Places>,
+}
+
+/// What one application was found to see, by id.
+#[derive(Debug, Default)]
+struct Places {
+    structures: HashMap<String, bool>,
+    services: HashMap<String, bool>,
 }
 
 /// Places remembered at most; beyond, everything is forgotten.
 const MAX_REMEMBERED: usize = 1 << 20;
 
 impl Seen {
-    fn recall(&self, stamp: u64, app: &str, place: &Place) -> Option<bool> {
+    fn recall(&self, stamp: u64, app: &str, place: Place<'_>) -> Option<bool> {
         let mut known = self.known.lock().ok()?;
         if known.stamp != stamp {
             // A newer read starts afresh; an older one just does not use it.
@@ -120,10 +127,15 @@ impl Seen {
             }
             return None;
         }
-        known.by_application.get(app)?.get(place).copied()
+        let places = known.by_application.get(app)?;
+        match place {
+            Place::Structure(id) => places.structures.get(id),
+            Place::Service(id) => places.services.get(id),
+        }
+        .copied()
     }
 
-    fn remember(&self, stamp: u64, app: &str, place: Place, visible: bool) {
+    fn remember(&self, stamp: u64, app: &str, place: Place<'_>, visible: bool) {
         let Ok(mut known) = self.known.lock() else {
             return;
         };
@@ -134,11 +146,11 @@ impl Seen {
             known.by_application.clear();
             known.count = 0;
         }
-        known
-            .by_application
-            .entry(app.to_owned())
-            .or_default()
-            .insert(place, visible);
+        let places = known.by_application.entry(app.to_owned()).or_default();
+        match place {
+            Place::Structure(id) => places.structures.insert(id.to_owned(), visible),
+            Place::Service(id) => places.services.insert(id.to_owned(), visible),
+        };
         known.count += 1;
     }
 }
@@ -162,7 +174,7 @@ impl Directory {
             Reader::Person(me) => Ok(consults(me, structure_id, None, None)),
             Reader::Application(app) => self.application_sees(
                 app,
-                Place::Structure(structure_id.to_owned()),
+                Place::Structure(structure_id),
                 Members::Structure(structure_id),
             ),
         }
@@ -180,7 +192,7 @@ impl Directory {
             Reader::Person(me) => Ok(consults(me, structure_id, Some(service_id), None)),
             Reader::Application(app) => self.application_sees(
                 app,
-                Place::Service(service_id.to_owned()),
+                Place::Service(service_id),
                 Members::Service(service_id),
             ),
         }
@@ -191,18 +203,19 @@ impl Directory {
     fn application_sees(
         &self,
         app: &Application,
-        place: Place,
+        place: Place<'_>,
         members: Members<'_>,
     ) -> DirResult<bool> {
         let stamp = self.change_count();
-        if let Some(known) = self.seen.recall(stamp, &app.code, &place) {
+        if let Some(known) = self.seen.recall(stamp, &app.code, place) {
             return Ok(known);
         }
-        let profiles = Reader::own_profiles(app);
         let mut visible = false;
         for member in self.member_iter(members) {
-            let member = member?;
-            if self.read_by_application(app, &profiles, &member)?.is_some() {
+            if self
+                .account_shared(&member?)
+                .is_ok_and(|a| habilitated(&a, &app.code))
+            {
                 visible = true;
                 break;
             }
@@ -211,54 +224,22 @@ impl Directory {
         Ok(visible)
     }
 
-    /// The account an application reads, by id, when it is one: the holders index
-    /// tells first, so that only accounts it reads are decoded.
-    fn read_by_application(
-        &self,
-        app: &Application,
-        profiles: &[String],
-        id: &str,
-    ) -> DirResult<Option<Arc<Account>>> {
-        for profile in profiles {
-            if self
-                .store
-                .index_contains(T::AccountsByProfile, profile, id)?
-            {
-                return Ok(self
-                    .account_shared(id)
-                    .ok()
-                    .filter(|a| habilitated(a, &app.code)));
-            }
-        }
-        Ok(None)
-    }
-
-    /// The accounts among `ids` the reader may see, in the same order.
+    /// The accounts among `ids` the reader may see, in the same order. Each is read
+    /// from the store's cache of decoded accounts, which costs less than asking the
+    /// holders index whether to read it.
     fn visible_accounts(
         &self,
         reader: &Reader<'_>,
         ids: impl IntoIterator<Item = impl AsRef<str>>,
     ) -> DirResult<Vec<Arc<Account>>> {
-        let mut out = Vec::new();
-        match reader {
-            Reader::Nobody => {}
-            Reader::Person(_) => {
-                for id in ids {
-                    if let Ok(a) = self.account_shared(id.as_ref())
-                        && reader.sees_account(&a)
-                    {
-                        out.push(a);
-                    }
-                }
-            }
-            Reader::Application(app) => {
-                let profiles = Reader::own_profiles(app);
-                for id in ids {
-                    out.extend(self.read_by_application(app, &profiles, id.as_ref())?);
-                }
-            }
+        if matches!(reader, Reader::Nobody) {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| self.account_shared(id.as_ref()).ok())
+            .filter(|a| reader.sees_account(a))
+            .collect())
     }
 
     /// The account with this id, when the reader may see it.
@@ -307,22 +288,11 @@ impl Directory {
         reader: &Reader<'_>,
         profile: &ProfileId,
     ) -> DirResult<Vec<Arc<Account>>> {
-        match reader {
-            Reader::Nobody => Ok(Vec::new()),
-            // Holding the profile is what the index says: only the accounts decide.
-            _ => {
-                let ids = self.holder_ids(profile)?;
-                let mut out = Vec::with_capacity(ids.len());
-                for id in ids {
-                    if let Ok(a) = self.account_shared(&id)
-                        && reader.sees_account(&a)
-                    {
-                        out.push(a);
-                    }
-                }
-                Ok(out)
-            }
+        if matches!(reader, Reader::Nobody) {
+            return Ok(Vec::new());
         }
+        let ids = self.holder_ids(profile)?;
+        self.visible_accounts(reader, ids)
     }
 
     /// The ids of the accounts habilitated for any profile of the reader's application,
@@ -334,7 +304,7 @@ impl Directory {
             return Ok(Vec::new());
         };
         let mut ids = BTreeSet::new();
-        for profile in Reader::own_profiles(app) {
+        for profile in own_profiles(app) {
             for id in self.store.index_iter(T::AccountsByProfile, &profile) {
                 ids.insert(id?);
             }

@@ -286,7 +286,6 @@ pub fn candidates(
     };
     bounds.check_time()?;
     let mut out = Vec::with_capacity(keys.len().min(bounds.max_keys.unwrap_or(usize::MAX)));
-    let mut seen = std::collections::HashSet::new();
     for key in keys {
         bounds.check_time()?;
         let kind_ok = Kind::of(&key).is_some_and(|k| kinds.contains(&k));
@@ -297,7 +296,6 @@ pub fn candidates(
         let checked_later = bounds.max_keys.is_none();
         if kind_ok
             && in_scope(&key, base, scope)
-            && seen.insert(key.clone())
             && (!unchecked || checked_later || viewer.sees(dir, &key)?)
         {
             if let Some(max) = bounds.max_keys
@@ -361,10 +359,12 @@ fn hint(dir: &Directory, reader: &Reader<'_>, filter: &LdapFilter) -> DirResult<
             Ok(None)
         }
         LdapFilter::Or(children) if !children.is_empty() => {
+            // Branches may name the same entry: each is considered once.
             let mut all = Vec::new();
+            let mut seen = std::collections::HashSet::new();
             for c in children {
                 match hint(dir, reader, c)? {
-                    Some(keys) => all.extend(keys),
+                    Some(keys) => all.extend(keys.into_iter().filter(|k| seen.insert(k.clone()))),
                     None => return Ok(None),
                 }
             }
