@@ -69,37 +69,16 @@ impl Directory {
             .index_ids(T::AccountsByProfile, &profile.to_string())?)
     }
 
-    /// Whether any member of a structure or service, with a login, holds a profile of
-    /// the application. The members are walked lazily and the profile index tells
-    /// which to read, so the first holder answers; the account itself decides.
-    pub fn any_holder_of_application(&self, of: Members<'_>, app_code: &str) -> DirResult<bool> {
-        let profiles: Vec<String> = self
-            .catalogue
-            .applications
-            .iter()
-            .filter(|a| a.code == app_code)
-            .flat_map(|a| &a.profiles)
-            .filter_map(|p| ProfileId::new(app_code, &p.code).ok())
-            .map(|p| p.to_string())
-            .collect();
+    /// The ids of the accounts of a structure or of a service, read lazily (past the
+    /// cache: for walks that usually stop early).
+    pub(super) fn member_iter<'s>(
+        &'s self,
+        of: Members<'_>,
+    ) -> impl Iterator<Item = DirResult<String>> + use<'s> {
         let (index, id) = of.index();
-        for member in self.store.index_iter(index, id) {
-            let member = member?;
-            let mut listed = false;
-            for profile in &profiles {
-                listed |= self
-                    .store
-                    .index_contains(T::AccountsByProfile, profile, &member)?;
-            }
-            if listed
-                && self
-                    .account_shared(&member)
-                    .is_ok_and(|a| a.login.is_some() && a.holds_application(app_code))
-            {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        self.store
+            .index_iter(index, id)
+            .map(|r| r.map_err(Into::into))
     }
 
     /// A count that grows with every commit: what a cache keyed on it saw is current

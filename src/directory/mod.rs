@@ -19,6 +19,7 @@ mod services;
 mod signin;
 mod upkeep;
 mod views;
+mod visibility;
 
 use std::sync::Arc;
 
@@ -32,6 +33,7 @@ pub use operator_accounts::SESSIONS_ENDED;
 pub use selfservice::{Export, NameCorrection};
 pub use signin::SignedIn;
 pub use views::{AccountSummary, ApplicationLink, InvitationView, StructureView};
+pub use visibility::Reader;
 
 use crate::auth::{Backoff, Hasher};
 use crate::catalogue::Catalogue;
@@ -74,6 +76,8 @@ pub struct Directory {
     reset_slots: Arc<Semaphore>,
     /// When housekeeping last read every active account for expiry warnings.
     last_warning_scan: std::sync::atomic::AtomicI64,
+    /// Which structures and services each application sees, while nothing changes.
+    seen: visibility::Seen,
 }
 
 /// Forgotten-password requests looked up in the background at once, at most.
@@ -102,6 +106,7 @@ impl Directory {
             mail_wakeup: Arc::new(Notify::new()),
             reset_slots: Arc::new(Semaphore::new(RESET_REQUESTS_AT_ONCE)),
             last_warning_scan: std::sync::atomic::AtomicI64::new(i64::MIN / 2),
+            seen: visibility::Seen::default(),
         }
     }
 

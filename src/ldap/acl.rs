@@ -1,18 +1,14 @@
-//! Who reads what through LDAP — a visibility rule of this face, not a right of the
-//! matrix: an application's service account reads the accounts habilitated for its
-//! profiles (with its configured attributes), their structures and services, and its
-//! own profile groups; a person reads his structure, its services and accounts;
-//! anonymous reads the root DSE and the subschema only. What cannot be read is absent.
+//! Who a connection reads as, and what of an entry he reads. Which entries a reader
+//! sees is the core's decision (`directory::Reader`); this face adds the LDAP
+//! concerns: the bound identity, the root DSE and the subschema that anonymous reads
+//! too, and the attributes of an account entry an application's service account is
+//! given (its configured list, its own profiles and groups). What cannot be read is
+//! absent.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-use crate::auth::stamp;
-use crate::catalogue::{Application, Catalogue};
+use crate::catalogue::Catalogue;
 use crate::config::Problem;
-use crate::directory::{DirResult, Directory, Members, actor_of};
-use crate::domain::rights::{Target, allows};
-use crate::domain::{Account, AccountState, Actor, Function};
+use crate::directory::{DirResult, Directory, Reader};
+use crate::domain::Account;
 
 use super::dit::{self, Entry, Key, Tree};
 use super::schema::{self, AttrType};
@@ -130,101 +126,29 @@ const ALWAYS: [&AttrType; 7] = [
     &schema::MODIFY_TIMESTAMP,
 ];
 
-/// The reader of one operation, resolved afresh: an account blocked since its bind
-/// reads nothing more.
-pub enum Viewer<'a> {
-    /// Anonymous.
-    Anonymous,
-    /// An active person, as the rights matrix sees him.
-    Person(Actor),
-    /// An application's service account.
-    Application {
-        /// Its catalogue entry.
-        app: &'a Application,
-        /// The account attributes it reads.
-        attributes: Vec<&'static AttrType>,
-        /// Structures and services found visible or not, kept between operations.
-        visibility: &'a Visibility,
-        /// The directory's version when the operation started.
-        stamp: u64,
-    },
+/// The reader of one operation as this face serves him: who reads, as the core knows
+/// him (it decides what he sees), and the account attributes an application reads.
+pub struct Viewer<'a> {
+    /// Who reads.
+    pub reader: Reader<'a>,
+    /// The account attributes an application reads (empty for anyone else).
+    attributes: Vec<&'static AttrType>,
 }
 
-/// Which structures and services each application sees, remembered while the directory
-/// does not change: finding out costs reading indexes and accounts, on every search.
-/// The stamp is the store's count of commits, which every change of an account
-/// (habilitations, service, identifier, deletion) moves.
-#[derive(Debug, Default)]
-pub struct Visibility {
-    known: Mutex<Known>,
-}
-
-#[derive(Debug, Default)]
-struct Known {
-    stamp: u64,
-    count: usize,
-    by_application: HashMap<String, HashMap<Key, bool>>,
-}
-
-/// Entries remembered at most; beyond, everything is forgotten.
-const MAX_REMEMBERED: usize = 1 << 20;
-
-impl Visibility {
-    /// The directory's version now.
-    fn stamp(dir: &Directory) -> u64 {
-        dir.change_count()
-    }
-
-    fn recall(&self, stamp: &u64, app: &str, key: &Key) -> Option<bool> {
-        let mut known = self.known.lock().ok()?;
-        if &known.stamp != stamp {
-            // A newer operation starts afresh; an older one just does not use it.
-            if stamp > &known.stamp {
-                *known = Known {
-                    stamp: *stamp,
-                    ..Known::default()
-                };
-            }
-            return None;
-        }
-        known.by_application.get(app)?.get(key).copied()
-    }
-
-    fn remember(&self, stamp: &u64, app: &str, key: &Key, visible: bool) {
-        let Ok(mut known) = self.known.lock() else {
-            return;
-        };
-        if &known.stamp != stamp {
-            return;
-        }
-        if known.count >= MAX_REMEMBERED {
-            known.by_application.clear();
-            known.count = 0;
-        }
-        known
-            .by_application
-            .entry(app.to_owned())
-            .or_default()
-            .insert(key.clone(), visible);
-        known.count += 1;
-    }
-}
-
-/// The viewer behind an identity, now.
-pub fn viewer<'a>(
-    dir: &'a Directory,
-    identity: &Identity,
-    visibility: &'a Visibility,
-) -> Viewer<'a> {
+/// The viewer behind an identity, now: an account blocked since its bind, or whose
+/// password changed, reads as anonymous.
+pub fn viewer<'a>(dir: &'a Directory, identity: &Identity) -> Viewer<'a> {
+    let nobody = Viewer {
+        reader: Reader::Nobody,
+        attributes: Vec::new(),
+    };
     match identity {
-        Identity::Anonymous => Viewer::Anonymous,
+        Identity::Anonymous => nobody,
         Identity::Person {
             account_id, stamp, ..
-        } => match dir.account_shared(account_id) {
-            Ok(a) if a.state == AccountState::Active && stamp::proves(stamp.as_deref(), &a) => {
-                Viewer::Person(actor_of(&a))
-            }
-            _ => Viewer::Anonymous,
+        } => Viewer {
+            reader: dir.person_reader(account_id, stamp.as_deref()),
+            attributes: Vec::new(),
         },
         Identity::Application { code, .. } => match dit::ldap_application(dir, code) {
             Some(app) => {
@@ -238,81 +162,55 @@ pub fn viewer<'a>(
                 } else {
                     listed.iter().filter_map(|n| schema::lookup(n)).collect()
                 };
-                Viewer::Application {
-                    app,
+                Viewer {
+                    reader: Reader::Application(app),
                     attributes,
-                    visibility,
-                    stamp: Visibility::stamp(dir),
                 }
             }
-            None => Viewer::Anonymous,
+            None => nobody,
         },
     }
 }
 
 impl Viewer<'_> {
-    /// Whether this reader may see the entry of `key` at all.
+    /// Whether nobody known reads (anonymous, or an account no longer allowed).
+    pub fn is_nobody(&self) -> bool {
+        matches!(self.reader, Reader::Nobody)
+    }
+
+    /// Whether this reader may see the entry of `key` at all: the root DSE, the
+    /// subschema, the base and its containers are the face's own; the core decides
+    /// for everything else.
     pub fn sees(&self, dir: &Directory, key: &Key) -> DirResult<bool> {
-        Ok(match (self, key) {
-            (_, Key::RootDse | Key::Subschema) => true,
-            (Viewer::Anonymous, _) => false,
-            (_, Key::Base | Key::Container(_)) => true,
-            (Viewer::Person(me), Key::Structure(id)) => consults(me, id, None, None),
-            (Viewer::Person(me), Key::Service { id, structure_id }) => {
-                consults(me, structure_id, Some(id), None)
+        Ok(match key {
+            Key::RootDse | Key::Subschema => true,
+            _ if self.is_nobody() => false,
+            Key::Base | Key::Container(_) => true,
+            Key::Structure(id) => dir.sees_structure(&self.reader, id)?,
+            Key::Service { id, structure_id } => {
+                dir.sees_service(&self.reader, id, structure_id)?
             }
-            (_, Key::Account(id)) => dir.account_shared(id).is_ok_and(|a| self.sees_account(&a)),
-            (Viewer::Person(_), Key::Profile(_) | Key::Application(_)) => false,
-            (
-                Viewer::Application {
-                    app,
-                    visibility,
-                    stamp,
-                    ..
-                },
-                Key::Structure(_) | Key::Service { .. },
-            ) => {
-                if let Some(known) = visibility.recall(stamp, &app.code, key) {
-                    return Ok(known);
-                }
-                let visible = match key {
-                    Key::Structure(id) => {
-                        dir.any_holder_of_application(Members::Structure(id), &app.code)?
-                    }
-                    Key::Service { id, .. } => {
-                        dir.any_holder_of_application(Members::Service(id), &app.code)?
-                    }
-                    _ => false,
-                };
-                visibility.remember(stamp, &app.code, key, visible);
-                visible
-            }
-            (Viewer::Application { app, .. }, Key::Profile(p)) => p.app() == app.code,
-            (Viewer::Application { app, .. }, Key::Application(code)) => code == &app.code,
+            Key::Account(id) => dir.account_for(&self.reader, id)?.is_some(),
+            Key::Profile(p) => self.reader.sees_profile(p),
+            Key::Application(code) => self.reader.sees_application(code),
         })
     }
 
     /// Whether this reader may see an account already read (the entry of `Key::Account`).
     pub fn sees_account(&self, a: &Account) -> bool {
-        match self {
-            Viewer::Anonymous => false,
-            Viewer::Person(me) => consults(me, &a.structure_id, a.service_id.as_deref(), Some(a)),
-            Viewer::Application { app, .. } => habilitated(a, &app.code),
-        }
+        self.reader.sees_account(a)
     }
 
     /// Cuts an entry down to the attributes and values this reader may see: filters
     /// are evaluated on the result, so hidden attributes cannot be probed.
     pub fn restrict(&self, tree: &Tree, key: &Key, entry: &mut Entry) {
-        match (self, key) {
-            (
-                Viewer::Application {
-                    app, attributes, ..
-                },
-                Key::Account(_),
-            ) => {
-                let readable: Vec<&'static AttrType> =
-                    ALWAYS.iter().chain(attributes.iter()).copied().collect();
+        match (&self.reader, key) {
+            (Reader::Application(app), Key::Account(_)) => {
+                let readable: Vec<&'static AttrType> = ALWAYS
+                    .iter()
+                    .chain(self.attributes.iter())
+                    .copied()
+                    .collect();
                 entry
                     .attrs
                     .retain(|a| readable.iter().any(|t| std::ptr::eq(*t, a.ty)));
@@ -334,7 +232,7 @@ impl Viewer<'_> {
                 }
                 entry.attrs.retain(|a| !a.values.is_empty());
             }
-            (Viewer::Person(me), Key::Account(id)) if id != &me.account_id => {
+            (Reader::Person(me), Key::Account(id)) if id != &me.account_id => {
                 entry
                     .attrs
                     .retain(|a| !std::ptr::eq(a.ty, &schema::PWD_CHANGED_TIME));
@@ -348,23 +246,6 @@ impl Viewer<'_> {
             _ => {}
         }
     }
-}
-
-/// Whether the matrix lets a person consult what lies in a structure (a service, an
-/// account, or the structure itself): LDAP reads follow the web space's consultation.
-fn consults(me: &Actor, structure_id: &str, service_id: Option<&str>, a: Option<&Account>) -> bool {
-    let target = Target {
-        account_id: a.map(|a| a.id.as_str()),
-        structure_id,
-        service_id,
-        role: a.map(|a| a.role),
-    };
-    allows(me, Function::Consult, &target)
-}
-
-/// Whether an account holds a profile of this application.
-pub fn habilitated(account: &Account, app_code: &str) -> bool {
-    account.login.is_some() && account.holds_application(app_code)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::bounded::BoundedMap;
+use crate::directory::Reader;
 
 use super::acl::Viewer;
 use super::dit::{Entry, Key, Source};
@@ -32,11 +33,9 @@ pub enum View {
 impl View {
     /// The view a reader has of `key`.
     pub fn of(viewer: &Viewer<'_>, key: &Key) -> View {
-        match (viewer, key) {
-            (Viewer::Person(me), Key::Account(id)) if id != &me.account_id => View::Colleague,
-            (Viewer::Application { app, .. }, Key::Account(_)) => {
-                View::Application(app.code.clone())
-            }
+        match (&viewer.reader, key) {
+            (Reader::Person(me), Key::Account(id)) if id != &me.account_id => View::Colleague,
+            (Reader::Application(app), Key::Account(_)) => View::Application(app.code.clone()),
             _ => View::Whole,
         }
     }

@@ -81,7 +81,6 @@ pub struct Face {
     limits: Limits,
     connections: Connections,
     paged_keys: paging::Budget,
-    visibility: acl::Visibility,
     entries: cache::EntryCache,
     metrics: Arc<crate::metrics::Metrics>,
 }
@@ -104,7 +103,6 @@ impl Face {
                 Vec::new(),
             ),
             paged_keys: paging::Budget::new(config.max_paged_keys_total),
-            visibility: acl::Visibility::default(),
             entries: cache::EntryCache::default(),
             metrics,
         })

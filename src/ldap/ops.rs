@@ -340,9 +340,9 @@ impl Face {
 
     /// The DN the session acts as now (an account blocked since its bind has none).
     fn current_dn(&self, session: &Session) -> Option<String> {
-        match acl::viewer(&self.dir, &session.identity, &self.visibility) {
-            Viewer::Anonymous => None,
-            _ => session.identity.dn().map(str::to_owned),
+        match acl::viewer(&self.dir, &session.identity).is_nobody() {
+            true => None,
+            false => session.identity.dn().map(str::to_owned),
         }
     }
 
@@ -410,7 +410,7 @@ impl Face {
     }
 
     fn compare(&self, session: &Session, req: &LdapCompareRequest) -> LdapResult {
-        let viewer = acl::viewer(&self.dir, &session.identity, &self.visibility);
+        let viewer = acl::viewer(&self.dir, &session.identity);
         let key = match self.locate(&viewer, &req.dn) {
             Ok(k) => k,
             Err(res) => return res,
@@ -485,7 +485,7 @@ impl Face {
                 Vec::new(),
             );
         }
-        let viewer = acl::viewer(&self.dir, &session.identity, &self.visibility);
+        let viewer = acl::viewer(&self.dir, &session.identity);
         let base = match self.locate(&viewer, &req.base) {
             Ok(k) => k,
             Err(res) => return (res, Vec::new()),

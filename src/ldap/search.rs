@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
 
-use crate::directory::{DirError, DirResult, Directory, Members};
-use crate::domain::ProfileId;
+use std::sync::Arc;
+
+use crate::directory::{DirError, DirResult, Directory, Members, Reader};
+use crate::domain::{Account, ProfileId};
 
 use super::acl::Viewer;
 use super::ber;
@@ -248,11 +250,13 @@ impl Bounds {
 }
 
 /// The entries a search considers, in a stable order, each within scope and visible
-/// to the reader (accounts of a search that is not paged are checked when their entry
-/// is read): nothing the reader may not see is ever kept between pages, so neither the
-/// entries nor a paging cookie can tell that such an entry exists. Gathering stops at
-/// the time limit and, for a paged search, past the bound of candidates it may keep.
-/// The filter still has to be evaluated on each.
+/// to the reader: the core gives only what the reader may see, and what this face
+/// enumerates itself (an application's holders, whose visibility asks for their
+/// account) is checked here for a paged search, and when its entry is read otherwise.
+/// So nothing the reader may not see is ever kept between pages: neither the entries
+/// nor a paging cookie can tell that such an entry exists. Gathering stops at the time
+/// limit and, for a paged search, past the bound of candidates it may keep. The filter
+/// still has to be evaluated on each.
 pub fn candidates(
     dir: &Directory,
     viewer: &Viewer<'_>,
@@ -261,7 +265,7 @@ pub fn candidates(
     filter: &LdapFilter,
     bounds: &Bounds,
 ) -> Result<Vec<Key>, Shortfall> {
-    if matches!(viewer, Viewer::Anonymous) {
+    if viewer.is_nobody() {
         return Ok(Vec::new());
     }
     let kinds: Kinds = reachable(base, scope)
@@ -271,26 +275,28 @@ pub fn candidates(
     if kinds.is_empty() {
         return Ok(Vec::new());
     }
-    let keys = match hint(dir, filter)? {
-        Some(keys) => keys,
-        None => match local(dir, base)? {
-            Some(keys) => keys,
-            None => enumerate(dir, viewer, &kinds, bounds)?,
+    let reader = &viewer.reader;
+    // Whether every key is one the core found visible.
+    let (keys, vetted) = match hint(dir, reader, filter)? {
+        Some(keys) => (keys, true),
+        None => match local(dir, reader, base)? {
+            Some(keys) => (keys, true),
+            None => (enumerate(dir, reader, &kinds)?, false),
         },
     };
     bounds.check_time()?;
     let mut out = Vec::with_capacity(keys.len().min(bounds.max_keys.unwrap_or(usize::MAX)));
-    let mut seen = std::collections::HashSet::new();
     for key in keys {
         bounds.check_time()?;
         let kind_ok = Kind::of(&key).is_some_and(|k| kinds.contains(&k));
-        // An account's visibility is checked when its entry is read (once, not twice),
-        // except for a paged search, whose kept keys must hold nothing hidden.
-        let checked_later = bounds.max_keys.is_none() && matches!(key, Key::Account(_));
+        // Only the accounts `enumerate` lists are unchecked; they are checked when their
+        // entry is read (once, not twice), except for a paged search, whose kept keys
+        // must hold nothing hidden.
+        let unchecked = !vetted && matches!(key, Key::Account(_));
+        let checked_later = bounds.max_keys.is_none();
         if kind_ok
             && in_scope(&key, base, scope)
-            && seen.insert(key.clone())
-            && (checked_later || viewer.sees(dir, &key)?)
+            && (!unchecked || checked_later || viewer.sees(dir, &key)?)
         {
             if let Some(max) = bounds.max_keys
                 && out.len() >= max
@@ -303,15 +309,27 @@ pub fn candidates(
     Ok(out)
 }
 
-fn accounts(ids: Vec<String>) -> Vec<Key> {
-    ids.into_iter().map(Key::Account).collect()
+fn accounts(found: Vec<Arc<Account>>) -> Vec<Key> {
+    found.iter().map(|a| Key::Account(a.id.clone())).collect()
 }
 
-/// Keys from an index when the filter requires an indexed equality; None: no index applies.
-fn hint(dir: &Directory, filter: &LdapFilter) -> DirResult<Option<Vec<Key>>> {
+fn structure_key(id: &str) -> Key {
+    Key::Structure(id.to_owned())
+}
+
+fn service_keys(structure_id: &str, ids: Vec<String>) -> impl Iterator<Item = Key> + use<'_> {
+    ids.into_iter().map(move |id| Key::Service {
+        id,
+        structure_id: structure_id.to_owned(),
+    })
+}
+
+/// Keys from an index when the filter requires an indexed equality, each visible to
+/// the reader; None: no index applies.
+fn hint(dir: &Directory, reader: &Reader<'_>, filter: &LdapFilter) -> DirResult<Option<Vec<Key>>> {
     match filter {
         LdapFilter::Equality(attr, value) | LdapFilter::Approx(attr, value) => {
-            equality_hint(dir, attr, value)
+            equality_hint(dir, reader, attr, value)
         }
         LdapFilter::And(children) => {
             // The most selective indexed equality first.
@@ -334,17 +352,19 @@ fn hint(dir: &Directory, filter: &LdapFilter) -> DirResult<Option<Vec<Key>>> {
             let mut ordered: Vec<&LdapFilter> = children.iter().filter(|c| rank(c) < 10).collect();
             ordered.sort_by_key(|c| rank(c));
             for c in ordered {
-                if let Some(keys) = hint(dir, c)? {
+                if let Some(keys) = hint(dir, reader, c)? {
                     return Ok(Some(keys));
                 }
             }
             Ok(None)
         }
         LdapFilter::Or(children) if !children.is_empty() => {
+            // Branches may name the same entry: each is considered once.
             let mut all = Vec::new();
+            let mut seen = std::collections::HashSet::new();
             for c in children {
-                match hint(dir, c)? {
-                    Some(keys) => all.extend(keys),
+                match hint(dir, reader, c)? {
+                    Some(keys) => all.extend(keys.into_iter().filter(|k| seen.insert(k.clone()))),
                     None => return Ok(None),
                 }
             }
@@ -354,83 +374,85 @@ fn hint(dir: &Directory, filter: &LdapFilter) -> DirResult<Option<Vec<Key>>> {
     }
 }
 
-fn equality_hint(dir: &Directory, attr: &str, value: &str) -> DirResult<Option<Vec<Key>>> {
+fn equality_hint(
+    dir: &Directory,
+    reader: &Reader<'_>,
+    attr: &str,
+    value: &str,
+) -> DirResult<Option<Vec<Key>>> {
     let Some(t) = schema::lookup(attr) else {
         return Ok(None);
     };
     let folded = dn::fold_value(value);
     let keys = match t.name {
-        // The id from the index alone: the account is read once, for its entry.
         "uid" => dir
-            .account_id_by_login(&folded)?
-            .map(Key::Account)
+            .account_by_login_for(reader, &folded)?
+            .map(|a| Key::Account(a.id.clone()))
             .into_iter()
             .collect(),
-        "mail" => accounts(dir.account_ids_by_email(&folded)?),
+        "mail" => accounts(dir.accounts_by_email_for(reader, &folded)?),
         "apexSiret" => {
             let siret: String = value.chars().filter(|c| *c != ' ').collect();
-            match dir.structure_id_by_siret(&siret)? {
-                Some(id) => {
-                    let mut keys = vec![Key::Structure(id.clone())];
-                    for sid in dir.service_ids_of(&id)? {
-                        keys.push(Key::Service {
-                            id: sid,
-                            structure_id: id.clone(),
-                        });
-                    }
-                    keys.extend(accounts(dir.member_ids(Members::Structure(&id))?));
+            match dir.structure_by_siret_for(reader, &siret)? {
+                Some(s) => {
+                    let mut keys = vec![structure_key(&s.id)];
+                    keys.extend(service_keys(&s.id, dir.service_ids_for(reader, &s.id)?));
+                    keys.extend(accounts(
+                        dir.members_for(reader, Members::Structure(&s.id))?,
+                    ));
                     keys
                 }
+                // Hidden, its services and accounts are too.
                 None => Vec::new(),
             }
         }
-        "apexServiceId" => match dir.service(value.trim()) {
-            Ok(sv) => {
+        "apexServiceId" => match dir.service_for(reader, value.trim())? {
+            Some(sv) => {
                 let mut keys = vec![Key::Service {
                     id: sv.id.clone(),
                     structure_id: sv.structure_id.clone(),
                 }];
-                keys.extend(accounts(dir.member_ids(Members::Service(&sv.id))?));
+                keys.extend(accounts(dir.members_for(reader, Members::Service(&sv.id))?));
                 keys
             }
-            Err(_) => Vec::new(),
+            None => Vec::new(),
         },
         "entryUUID" => {
             let id = folded.as_str();
-            if let Ok(s) = dir.structure(id) {
-                vec![Key::Structure(s.id)]
-            } else if let Ok(sv) = dir.service(id) {
-                vec![Key::Service {
-                    id: sv.id,
-                    structure_id: sv.structure_id,
-                }]
-            } else if let Ok(a) = dir.account_shared(id) {
-                vec![Key::Account(a.id.clone())]
+            if let Ok(s) = dir.structure_shared(id) {
+                match dir.sees_structure(reader, &s.id)? {
+                    true => vec![structure_key(&s.id)],
+                    false => Vec::new(),
+                }
+            } else if let Ok(sv) = dir.service_shared(id) {
+                match dir.sees_service(reader, &sv.id, &sv.structure_id)? {
+                    true => service_keys(&sv.structure_id, vec![sv.id.clone()]).collect(),
+                    false => Vec::new(),
+                }
             } else {
-                Vec::new()
+                accounts(dir.account_for(reader, id)?.into_iter().collect())
             }
         }
         "apexProfile" => match catalogue_profile(dir, value) {
-            Some(p) => accounts(dir.holder_ids(&p)?),
+            Some(p) => accounts(dir.holders_for(reader, &p)?),
             None => Vec::new(),
         },
-        "memberOf" => {
-            let tree = profile_of_dn(dir, value);
-            match tree {
-                Some(p) => accounts(dir.holder_ids(&p)?),
-                None => Vec::new(),
-            }
-        }
-        "member" => {
-            match login_of_dn(value).and_then(|l| dir.account_by_login(&l).ok().flatten()) {
+        "memberOf" => match profile_of_dn(dir, value) {
+            Some(p) => accounts(dir.holders_for(reader, &p)?),
+            None => Vec::new(),
+        },
+        "member" => match login_of_dn(value) {
+            Some(login) => match dir.account_by_login_for(reader, &login)? {
                 Some(a) => a
                     .habilitations
                     .iter()
+                    .filter(|h| reader.sees_profile(&h.profile))
                     .map(|h| Key::Profile(h.profile.clone()))
                     .collect(),
                 None => Vec::new(),
-            }
-        }
+            },
+            None => Vec::new(),
+        },
         _ => return Ok(None),
     };
     Ok(Some(keys))
@@ -462,30 +484,14 @@ fn login_of_dn(value: &str) -> Option<String> {
     (first.attr == "uid").then(|| first.value.trim().to_lowercase())
 }
 
-/// The ids of the accounts habilitated for any profile of an application, sorted.
-fn application_accounts(dir: &Directory, app_code: &str) -> DirResult<Vec<String>> {
-    let mut ids = BTreeSet::new();
-    for p in dit::catalogue_profiles(dir)
-        .iter()
-        .filter(|p| p.app() == app_code)
-    {
-        ids.extend(dir.holder_ids(p)?);
-    }
-    Ok(ids.into_iter().collect())
-}
-
-/// The whole subtree of a structure or a service, which is small: cheaper to walk
-/// than what the reader may see in the whole tree.
-fn local(dir: &Directory, base: &Key) -> DirResult<Option<Vec<Key>>> {
+/// The whole subtree of a structure or a service as the reader sees it, which is
+/// small: cheaper to walk than what the reader may see in the whole tree. The base
+/// itself was found visible when it was located.
+fn local(dir: &Directory, reader: &Reader<'_>, base: &Key) -> DirResult<Option<Vec<Key>>> {
     Ok(match base {
         Key::Structure(id) => {
             let mut keys = vec![base.clone()];
-            for sid in dir.service_ids_of(id)? {
-                keys.push(Key::Service {
-                    id: sid,
-                    structure_id: id.clone(),
-                });
-            }
+            keys.extend(service_keys(id, dir.service_ids_for(reader, id)?));
             Some(keys)
         }
         Key::Service { .. } | Key::Account(_) | Key::Profile(_) | Key::Application(_) => {
@@ -495,13 +501,9 @@ fn local(dir: &Directory, base: &Key) -> DirResult<Option<Vec<Key>>> {
     })
 }
 
-/// Every entry of the wanted kinds the reader may see (before scope checks).
-fn enumerate(
-    dir: &Directory,
-    viewer: &Viewer<'_>,
-    kinds: &Kinds,
-    bounds: &Bounds,
-) -> Result<Vec<Key>, Shortfall> {
+/// Every entry of the wanted kinds the reader may see (before scope checks), but for
+/// an application's accounts: those are its holders, which `candidates` checks.
+fn enumerate(dir: &Directory, reader: &Reader<'_>, kinds: &Kinds) -> DirResult<Vec<Key>> {
     let mut out = Vec::new();
     if kinds.contains(&Kind::Base) {
         out.push(Key::Base);
@@ -512,61 +514,47 @@ fn enumerate(
     let wants_objects = [Kind::Structure, Kind::Service, Kind::Account]
         .iter()
         .any(|k| kinds.contains(k));
-    match viewer {
-        Viewer::Anonymous => {}
-        Viewer::Person(me) if wants_objects => {
-            let sid = me.structure_id.clone();
-            if kinds.contains(&Kind::Structure) {
-                out.push(Key::Structure(sid.clone()));
+    match reader {
+        Reader::Nobody => {}
+        Reader::Person(me) if wants_objects => {
+            let sid = me.structure_id.as_str();
+            if kinds.contains(&Kind::Structure) && dir.sees_structure(reader, sid)? {
+                out.push(structure_key(sid));
             }
             if kinds.contains(&Kind::Service) {
-                for id in dir.service_ids_of(&sid)? {
-                    out.push(Key::Service {
-                        id,
-                        structure_id: sid.clone(),
-                    });
+                out.extend(service_keys(sid, dir.service_ids_for(reader, sid)?));
+            }
+            if kinds.contains(&Kind::Account) {
+                out.extend(accounts(dir.members_for(reader, Members::Structure(sid))?));
+            }
+        }
+        Reader::Person(_) => {}
+        Reader::Application(app) => {
+            if kinds.contains(&Kind::Structure) || kinds.contains(&Kind::Service) {
+                let (structures, services) = dir.places_for(reader)?;
+                if kinds.contains(&Kind::Structure) {
+                    out.extend(structures.into_iter().map(Key::Structure));
+                }
+                if kinds.contains(&Kind::Service) {
+                    out.extend(
+                        services
+                            .into_iter()
+                            .map(|(id, structure_id)| Key::Service { id, structure_id }),
+                    );
                 }
             }
             if kinds.contains(&Kind::Account) {
-                out.extend(accounts(dir.member_ids(Members::Structure(&sid))?));
-            }
-        }
-        Viewer::Person(_) => {}
-        Viewer::Application { app, .. } => {
-            if wants_objects {
-                let ids = application_accounts(dir, &app.code)?;
-                if kinds.contains(&Kind::Structure) || kinds.contains(&Kind::Service) {
-                    let mut structures = BTreeSet::new();
-                    let mut services = BTreeSet::new();
-                    for id in &ids {
-                        bounds.check_time()?;
-                        if let Ok(a) = dir.account_shared(id) {
-                            if let Some(sv) = &a.service_id {
-                                services.insert((sv.clone(), a.structure_id.clone()));
-                            }
-                            structures.insert(a.structure_id.clone());
-                        }
-                    }
-                    if kinds.contains(&Kind::Structure) {
-                        out.extend(structures.into_iter().map(Key::Structure));
-                    }
-                    if kinds.contains(&Kind::Service) {
-                        out.extend(
-                            services
-                                .into_iter()
-                                .map(|(id, structure_id)| Key::Service { id, structure_id }),
-                        );
-                    }
-                }
-                if kinds.contains(&Kind::Account) {
-                    out.extend(accounts(ids));
-                }
+                out.extend(
+                    dir.holder_ids_of_application(reader)?
+                        .into_iter()
+                        .map(Key::Account),
+                );
             }
             if kinds.contains(&Kind::Profile) {
                 out.extend(
                     dit::catalogue_profiles(dir)
                         .into_iter()
-                        .filter(|p| p.app() == app.code)
+                        .filter(|p| reader.sees_profile(p))
                         .map(Key::Profile),
                 );
             }
