@@ -4,7 +4,8 @@
 //!
 //! Reproduce: `cargo bench --bench directory -- [structures] [seconds]`
 //! (defaults 10000 and 10). The load client runs in the same process and shares the
-//! machine's cores with the server.
+//! machine's cores with the server. With `APEX_BENCH_POSTGRES_URL` set (an empty
+//! database), the store is PostgreSQL there instead of sled.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -146,9 +147,18 @@ async fn main() {
     config.mail.outbox_dir = tmp.path().join("outbox");
     config.catalogue.file =
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/catalogue.toml");
+    let postgres = std::env::var("APEX_BENCH_POSTGRES_URL").ok();
+    if let Some(url) = &postgres {
+        config.store.backend = apex_idp::config::StoreBackend::Postgres;
+        config.store.url = url.clone();
+    }
 
     println!("apex-idp directory benchmark — {}", machine());
     println!("command: cargo bench --bench directory -- {structures} {seconds}");
+    println!(
+        "store: {}",
+        if postgres.is_some() { "PostgreSQL (APEX_BENCH_POSTGRES_URL)" } else { "sled" }
+    );
 
     let spec = GenerateSpec {
         structures,
@@ -203,6 +213,11 @@ async fn main() {
         .env("APEX_LDAP__LISTEN", "")
         .env("APEX_LDAP__LDAPS_LISTEN", "")
         .env("APEX_CATALOGUE__FILE", &config.catalogue.file)
+        .env(
+            "APEX_STORE__BACKEND",
+            if postgres.is_some() { "postgres" } else { "sled" },
+        )
+        .env("APEX_STORE__URL", postgres.as_deref().unwrap_or(""))
         .env("APEX_LOG", "warn")
         .stdout(std::process::Stdio::piped())
         .spawn()
