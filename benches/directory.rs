@@ -157,7 +157,11 @@ async fn main() {
     println!("command: cargo bench --bench directory -- {structures} {seconds}");
     println!(
         "store: {}",
-        if postgres.is_some() { "PostgreSQL (APEX_BENCH_POSTGRES_URL)" } else { "sled" }
+        if postgres.is_some() {
+            "PostgreSQL (APEX_BENCH_POSTGRES_URL)"
+        } else {
+            "sled"
+        }
     );
 
     let spec = GenerateSpec {
@@ -215,7 +219,11 @@ async fn main() {
         .env("APEX_CATALOGUE__FILE", &config.catalogue.file)
         .env(
             "APEX_STORE__BACKEND",
-            if postgres.is_some() { "postgres" } else { "sled" },
+            if postgres.is_some() {
+                "postgres"
+            } else {
+                "sled"
+            },
         )
         .env("APEX_STORE__URL", postgres.as_deref().unwrap_or(""))
         .env("APEX_LOG", "warn")

@@ -148,7 +148,7 @@ impl Directory {
                 Some(&before),
                 Some(&after),
             )?;
-            self.queue_identifier(batch, &after)?;
+            self.queue_identifier(batch, By::Partner(&permit), &after)?;
             Ok(after)
         })
         .await
@@ -187,7 +187,7 @@ impl Directory {
                     "seul un compte actif a un identifiant à renvoyer",
                 ));
             }
-            self.queue_identifier(batch, &account)?;
+            self.queue_identifier(batch, By::Partner(&permit), &account)?;
             let structure_id = account.structure_id.clone();
             batch.record(
                 By::Partner(&permit),
@@ -261,7 +261,7 @@ impl Directory {
                 structure_name: &structure.name,
             }
             .render();
-            self.queue_mail(batch, mail)?;
+            self.queue_mail(batch, By::Partner(&permit), mail)?;
             Ok(after)
         })
         .await
@@ -290,7 +290,12 @@ impl Directory {
         ))
     }
 
-    pub(super) fn queue_identifier(&self, batch: &mut Batch, account: &Account) -> DirResult<()> {
+    pub(super) fn queue_identifier(
+        &self,
+        batch: &mut Batch,
+        by: By<'_>,
+        account: &Account,
+    ) -> DirResult<()> {
         let Some(login) = &account.login else {
             return Ok(());
         };
@@ -302,6 +307,6 @@ impl Directory {
             sign_in_url: &sign_in_url,
         }
         .render();
-        self.queue_mail(batch, mail)
+        self.queue_mail(batch, by, mail)
     }
 }

@@ -6,7 +6,9 @@
 use serde_json::Value;
 
 use super::audit::Change;
+use super::mailqueue::QueuedMail;
 use super::{DirError, DirResult, audit_view, housekeeping, operator, selfservice, to_value};
+use crate::auth::token::OneTimeToken;
 use crate::domain::{Account, Service, Structure};
 use crate::store::{T, WriteSet, account_keys, service_keys, structure_keys};
 
@@ -26,6 +28,10 @@ pub(crate) enum By<'a> {
     Owner(&'a selfservice::Proof),
     /// The server's upkeep (expiries, purges).
     Upkeep(&'a housekeeping::Upkeep),
+    /// Someone who asked for a link to be mailed to the address on file of an account
+    /// (a forgotten password): self-service makes the value once the quotas allowed
+    /// the request. It covers that link and its mail, never a record.
+    Asker(&'a selfservice::Asked),
 }
 
 impl By<'_> {
@@ -36,6 +42,7 @@ impl By<'_> {
             By::Operator => operator::OPERATOR,
             By::Owner(proof) => proof.account_id(),
             By::Upkeep(upkeep) => upkeep.author(),
+            By::Asker(asked) => asked.account_id(),
         }
     }
 
@@ -44,6 +51,20 @@ impl By<'_> {
         let covered = match self {
             By::Partner(permit) => permit.covers_account(account),
             By::Owner(proof) => proof.account_id() == account.id,
+            By::Operator | By::Upkeep(_) => true,
+            By::Asker(_) => false,
+        };
+        covered
+            .then_some(())
+            .ok_or(DirError::Refused(crate::domain::Refusal::OtherTarget))
+    }
+
+    /// Whether this authority covers a one-time link of the account `holder`.
+    fn covers_link_of(&self, holder: &Account) -> DirResult<()> {
+        let covered = match self {
+            By::Partner(permit) => permit.covers_account(holder),
+            By::Owner(proof) => proof.account_id() == holder.id,
+            By::Asker(asked) => asked.account_id() == holder.id,
             By::Operator | By::Upkeep(_) => true,
         };
         covered
@@ -56,7 +77,7 @@ impl By<'_> {
         let covered = match self {
             By::Partner(permit) => permit.covers_service(service),
             By::Operator | By::Upkeep(_) => true,
-            By::Owner(_) => false,
+            By::Owner(_) | By::Asker(_) => false,
         };
         covered
             .then_some(())
@@ -67,15 +88,55 @@ impl By<'_> {
 /// The writes and audit events of one operation, committed together.
 #[derive(Default)]
 pub(super) struct Batch {
-    /// The raw writes: what no record of the directory is (mail queue, tokens, the
-    /// audit chain) goes here directly; records go through the methods below.
-    pub(super) writes: WriteSet,
-    pub(super) changes: Vec<Change>,
+    /// The writes: records, one-time links and mails go in through the methods below,
+    /// each under the authority that allows it; the audit chain at commit.
+    writes: WriteSet,
+    changes: Vec<Change>,
 }
 
 impl Batch {
     pub(super) fn new() -> Self {
         Self::default()
+    }
+
+    /// The writes and the audit events, for the commit.
+    pub(super) fn into_parts(self) -> (WriteSet, Vec<Change>) {
+        (self.writes, self.changes)
+    }
+
+    /// Stores a one-time link (its hash `key`) of `holder`, if `by` covers him.
+    pub(super) fn issue_link(
+        &mut self,
+        by: By<'_>,
+        key: Vec<u8>,
+        link: &OneTimeToken,
+        holder: &Account,
+    ) -> DirResult<()> {
+        by.covers_link_of(holder)?;
+        if link.account_id != holder.id {
+            return Err(DirError::Refused(crate::domain::Refusal::OtherTarget));
+        }
+        self.writes.put(T::Tokens, key, link);
+        Ok(())
+    }
+
+    /// Ends a one-time link of `holder` (used, or replaced), if `by` covers him.
+    pub(super) fn end_link(&mut self, by: By<'_>, key: Vec<u8>, holder: &Account) -> DirResult<()> {
+        by.covers_link_of(holder)?;
+        self.writes.remove(T::Tokens, key);
+        Ok(())
+    }
+
+    /// Drops a one-time link whose time is up (the upkeep's).
+    pub(super) fn drop_expired_link(&mut self, _by: &housekeeping::Upkeep, key: Vec<u8>) {
+        self.writes.remove(T::Tokens, key);
+    }
+
+    /// Queues a mail under `id`, a new id of the store, sent after the commit: only
+    /// within an operation that some authority allows.
+    pub(super) fn queue_mail(&mut self, _by: By<'_>, id: u64, mail: &QueuedMail) {
+        self.writes
+            .put(T::MailQueue, id.to_be_bytes().to_vec(), mail);
     }
 
     /// Records an audit event.
@@ -185,7 +246,7 @@ impl Batch {
     ) -> DirResult<()> {
         match by {
             By::Operator | By::Upkeep(_) => {}
-            By::Partner(_) | By::Owner(_) => {
+            By::Partner(_) | By::Owner(_) | By::Asker(_) => {
                 return Err(DirError::Refused(crate::domain::Refusal::OtherTarget));
             }
         }
@@ -302,5 +363,59 @@ mod tests {
             batch.changes[0].actor, "admin",
             "the author comes from the permit"
         );
+    }
+
+    #[test]
+    fn a_link_is_written_only_for_the_person_the_authority_covers() {
+        let link = |holder: &str| OneTimeToken {
+            kind: crate::auth::token::TokenKind::PasswordReset,
+            account_id: holder.into(),
+            created_at: 0,
+            expires_at: 60,
+            new_email: None,
+            stamp: None,
+        };
+        let refused = |r: DirResult<()>| {
+            matches!(
+                r,
+                Err(DirError::Refused(crate::domain::Refusal::OtherTarget))
+            )
+        };
+        let (me, other) = (account("c1", "s1"), account("c2", "s1"));
+        let asked = selfservice::Asked::for_test("c1");
+        let mut batch = Batch::new();
+        let by = By::Asker(&asked);
+        assert!(
+            batch
+                .issue_link(by, b"k1".to_vec(), &link("c1"), &me)
+                .is_ok()
+        );
+        assert!(refused(batch.issue_link(
+            by,
+            b"k2".to_vec(),
+            &link("c2"),
+            &other
+        )));
+        assert!(
+            refused(batch.issue_link(by, b"k3".to_vec(), &link("c2"), &me)),
+            "a link names the holder it is written for"
+        );
+        assert!(refused(batch.end_link(by, b"k4".to_vec(), &other)));
+        assert!(
+            refused(batch.account(by, "account.test", None, Some(&me))),
+            "asking for a link writes no record"
+        );
+        assert!(
+            batch
+                .issue_link(By::Operator, b"k5".to_vec(), &link("c2"), &other)
+                .is_ok()
+        );
+        let (writes, changes) = batch.into_parts();
+        assert_eq!(
+            writes.iter().count(),
+            2,
+            "the two links allowed, nothing else"
+        );
+        assert!(changes.is_empty());
     }
 }

@@ -171,7 +171,7 @@ impl Directory {
                                 link: &self.link("/"),
                             }
                             .render();
-                            self.queue_mail(batch, mail)?;
+                            self.queue_mail(batch, By::Upkeep(&Upkeep(())), mail)?;
                             let after = Account {
                                 expiry_warned_for: Some(c.changed_at),
                                 ..a.clone()
@@ -182,7 +182,7 @@ impl Directory {
                     }
                 }
                 for k in expired_tokens {
-                    batch.writes.remove(T::Tokens, k);
+                    batch.drop_expired_link(&Upkeep(()), k);
                     report.tokens_dropped += 1;
                 }
                 Ok(())

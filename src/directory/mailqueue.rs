@@ -32,17 +32,16 @@ pub struct QueuedMail {
     pub last_error: Option<String>,
 }
 
-/// Adds a mail to a write set.
-pub fn enqueue(store: &Store, writes: &mut WriteSet, mail: Mail, now: i64) -> DirResult<()> {
-    let id = store.generate_id()?;
-    let queued = QueuedMail {
-        mail,
-        attempts: 0,
-        next_attempt_at: now,
-        last_error: None,
-    };
-    writes.put(T::MailQueue, id.to_be_bytes().to_vec(), &queued);
-    Ok(())
+impl QueuedMail {
+    /// A mail to send from `now` on.
+    pub fn new(mail: Mail, now: i64) -> QueuedMail {
+        QueuedMail {
+            mail,
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+        }
+    }
 }
 
 /// Mails waiting to be delivered.

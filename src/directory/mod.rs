@@ -239,8 +239,10 @@ impl Directory {
         Ok((actor_of(&account), account))
     }
 
-    fn queue_mail(&self, batch: &mut Batch, mail: Mail) -> DirResult<()> {
-        mailqueue::enqueue(&self.store, &mut batch.writes, mail, self.now())
+    fn queue_mail(&self, batch: &mut Batch, by: By<'_>, mail: Mail) -> DirResult<()> {
+        let id = self.store.generate_id()?;
+        batch.queue_mail(by, id, &mailqueue::QueuedMail::new(mail, self.now()));
+        Ok(())
     }
 
     /// One write of the directory: under the single-writer lock, `op` reads what it
@@ -284,10 +286,7 @@ impl Directory {
 
     /// Chains the batch's audit events after the head and commits everything at once.
     fn commit(&self, lock: &WriteLock<'_>, batch: Batch) -> DirResult<()> {
-        let Batch {
-            mut writes,
-            changes,
-        } = batch;
+        let (mut writes, changes) = batch.into_parts();
         if !changes.is_empty() {
             audit::append(&self.store, &mut writes, changes, self.now())?;
         }

@@ -275,7 +275,7 @@ impl Directory {
             new_email: None,
             stamp: None,
         };
-        batch.writes.put(T::Tokens, key, &record);
+        batch.issue_link(by, key, &record, &account)?;
         batch.account(by, "account.invite", None, Some(&account))?;
         let link = self.link(&format!("/invitations/{secret}"));
         let mail = Message::Invitation {
@@ -289,7 +289,7 @@ impl Directory {
             expires_at,
         }
         .render();
-        self.queue_mail(batch, mail)?;
+        self.queue_mail(batch, by, mail)?;
         Ok(account)
     }
 

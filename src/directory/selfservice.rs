@@ -53,6 +53,27 @@ pub(super) struct LiveLink {
     proof: Proof,
 }
 
+/// A request for a link mailed to the address on file of an account (a forgotten
+/// password), let through by the quotas: only self-service makes one. It allows that
+/// link and its mail, no record.
+pub(crate) struct Asked {
+    account_id: String,
+}
+
+impl Asked {
+    #[cfg(test)]
+    pub(crate) fn for_test(account_id: &str) -> Asked {
+        Asked {
+            account_id: account_id.into(),
+        }
+    }
+
+    /// The account whose address receives the link.
+    pub(crate) fn account_id(&self) -> &str {
+        &self.account_id
+    }
+}
+
 /// Proof that a person showed his own link or his current password: only self-service
 /// makes one, once it checked them, and a write it allows covers his own account only.
 pub(crate) struct Proof {
@@ -211,10 +232,10 @@ impl Directory {
                 state_changed_at: now,
                 ..before.clone()
             };
-            batch.writes.remove(T::Tokens, key);
+            batch.end_link(By::Owner(&proof), key, &before)?;
             if state == AccountState::Active {
                 after.login = Some(self.free_login(&after)?);
-                self.queue_identifier(batch, &after)?;
+                self.queue_identifier(batch, By::Owner(&proof), &after)?;
             }
             batch.account(
                 By::Owner(&proof),
@@ -279,7 +300,10 @@ impl Directory {
                 new_email: None,
                 stamp: stamp::of_links(&account),
             };
-            batch.writes.put(T::Tokens, key, &record);
+            let asked = Asked {
+                account_id: account.id.clone(),
+            };
+            batch.issue_link(By::Asker(&asked), key, &record, &account)?;
             let link = self.link(&format!("/password-resets/{secret}"));
             let mail = Message::PasswordReset {
                 to_name: &account.display_name(),
@@ -288,7 +312,7 @@ impl Directory {
                 minutes,
             }
             .render();
-            self.queue_mail(batch, mail)?;
+            self.queue_mail(batch, By::Asker(&asked), mail)?;
             Ok(())
         })
         .await
@@ -315,7 +339,7 @@ impl Directory {
                     modified_at: self.now(),
                     ..before.clone()
                 };
-                batch.writes.remove(T::Tokens, key);
+                batch.end_link(By::Owner(&proof), key, &before)?;
                 batch.account(
                     By::Owner(&proof),
                     "password.reset",
@@ -470,7 +494,7 @@ impl Directory {
             }
             if let Some(email) = &email {
                 self.check_email_free(&before.structure_id, email, Some(&before.id))?;
-                self.queue_email_confirmation(batch, &after, email)?;
+                self.queue_email_confirmation(batch, By::Partner(&permit), &after, email)?;
             }
             Ok(after)
         })
@@ -512,6 +536,7 @@ impl Directory {
     fn queue_email_confirmation(
         &self,
         batch: &mut Batch,
+        by: By<'_>,
         account: &Account,
         email: &str,
     ) -> DirResult<()> {
@@ -526,7 +551,7 @@ impl Directory {
             new_email: Some(email.to_owned()),
             stamp: stamp::of_links(account),
         };
-        batch.writes.put(T::Tokens, key, &record);
+        batch.issue_link(by, key, &record, account)?;
         let link = self.link(&format!("/email-confirmations/{secret}"));
         let name = account.display_name();
         let confirmation = Message::EmailConfirmation {
@@ -539,8 +564,8 @@ impl Directory {
             to_name: &name,
             to_email: &account.person.email,
         };
-        self.queue_mail(batch, confirmation.render())?;
-        self.queue_mail(batch, notice.render())
+        self.queue_mail(batch, by, confirmation.render())?;
+        self.queue_mail(batch, by, notice.render())
     }
 
     /// Confirms a new e-mail address through its link. Every other link mailed before
@@ -563,7 +588,7 @@ impl Directory {
                 modified_at: self.now(),
                 ..before.clone()
             };
-            batch.writes.remove(T::Tokens, key);
+            batch.end_link(By::Owner(&proof), key, &before)?;
             batch.account(
                 By::Owner(&proof),
                 "account.update_email",
