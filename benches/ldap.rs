@@ -285,7 +285,8 @@ fn export_ldif(dir: &Directory, path: &Path) -> usize {
                 }
             }
             Key::Application(code) => {
-                let app = dit::ldap_application(dir, code).unwrap();
+                let catalogue = dir.catalogue();
+                let app = dit::ldap_application(&catalogue, code).unwrap();
                 let hash = &app.ldap.as_ref().unwrap().bind_secret_hash.all()[0];
                 ldif_line(&mut out, "userPassword", &format!("{{ARGON2}}{hash}")).unwrap();
             }

@@ -89,6 +89,12 @@ pub fn logout(face: &str, sub: &str) {
     tracing::info!(target: SECURITY, event = "logout", face, sub);
 }
 
+/// The catalogue was read again (SIGHUP or the operator API): put in force, or kept
+/// out with the number of problems found.
+pub fn catalogue_reload(outcome: &str, source: &str, problems: usize) {
+    tracing::info!(target: SECURITY, event = "catalogue_reload", outcome, source, problems);
+}
+
 /// A request carried an operator token.
 pub fn operator(outcome: &str, client: std::net::IpAddr) {
     let client = client.to_string();

@@ -257,6 +257,10 @@ pub async fn start_on(
         .map_err(|e| StartError::Other(e.to_string()))?;
     let metrics = Arc::new(crate::metrics::Metrics::default());
     let proxies = TrustedProxies(trusted_proxies.clone().into());
+    let catalogue_file = Arc::new(CatalogueFile::new(
+        &config.catalogue.file,
+        Arc::clone(&directory),
+    ));
     let http = Http {
         web: Arc::new(AppState {
             directory: Arc::clone(&directory),
@@ -266,6 +270,8 @@ pub async fn start_on(
             metrics: Arc::clone(&metrics),
             browser: oidc.browser(),
             keys: Arc::clone(&oidc) as Arc<dyn crate::http::keys::KeyRotation>,
+            catalogue: Arc::clone(&catalogue_file)
+                as Arc<dyn crate::http::catalogue::CatalogueReload>,
             trusted_proxies: proxies.clone(),
         }),
         oidc: Arc::new(crate::oidc::OidcState {
@@ -326,9 +332,7 @@ pub async fn start_on(
         oidc,
         Arc::clone(&directory),
     )));
-    if let Some(certificates) = certificates {
-        tasks.push(reload_on_hangup(certificates)?);
-    }
+    tasks.push(reload_on_hangup(certificates, catalogue_file)?);
     Ok(Server {
         http_addr,
         https: config.http.tls,
@@ -343,10 +347,99 @@ pub async fn start_on(
     })
 }
 
+/// The catalogue's file, read again on demand (SIGHUP, the operator API).
+pub struct CatalogueFile {
+    path: std::path::PathBuf,
+    directory: Arc<Directory>,
+}
+
+impl CatalogueFile {
+    /// The catalogue of `directory`, kept in `path`.
+    pub fn new(path: &Path, directory: Arc<Directory>) -> CatalogueFile {
+        CatalogueFile {
+            path: path.to_path_buf(),
+            directory,
+        }
+    }
+
+    /// Reads the file and checks it as a whole, as at start (with the faces' own
+    /// checks); also that every structure's category is still there, and that it brings
+    /// no published demo secret the catalogue in force did not hold (the server runs
+    /// with `--dev` then). Puts it in force at once for every new request; requests
+    /// already running finish with the old one. On any problem, the old one stays.
+    pub fn reload(&self, source: &str) -> Result<serde_json::Value, Vec<String>> {
+        let outcome = self.check_and_swap();
+        match &outcome {
+            Ok(_) => {
+                crate::logging::catalogue_reload("ok", source, 0);
+                tracing::info!(file = %self.path.display(), "catalogue: reloaded ({source})");
+            }
+            Err(problems) => {
+                crate::logging::catalogue_reload("refused", source, problems.len());
+                for p in problems {
+                    tracing::error!(problem = %p, "catalogue: reload refused, the catalogue in force stays");
+                }
+            }
+        }
+        outcome
+    }
+
+    fn check_and_swap(&self) -> Result<serde_json::Value, Vec<String>> {
+        let listed = |p: Problems| p.0.iter().map(ToString::to_string).collect::<Vec<_>>();
+        let catalogue = load_catalogue(&self.path).map_err(listed)?;
+        let file = self.path.display().to_string();
+        let mut problems = Vec::new();
+        let in_force = self.directory.catalogue();
+        if in_force.published_demo_secrets(&file).is_empty() {
+            problems.extend(
+                catalogue
+                    .published_demo_secrets(&file)
+                    .iter()
+                    .map(ToString::to_string),
+            );
+        }
+        match self.directory.structures() {
+            Ok(structures) => {
+                let mut missing: std::collections::BTreeMap<&str, usize> =
+                    std::collections::BTreeMap::new();
+                for s in &structures {
+                    if catalogue.category(&s.category).is_none() {
+                        *missing.entry(s.category.as_str()).or_default() += 1;
+                    }
+                }
+                problems.extend(missing.into_iter().map(|(code, n)| {
+                    format!("{file}: category {code} is gone but is still the category of {n} structure(s)")
+                }));
+            }
+            Err(e) => problems.push(format!("the structures could not be read: {e}")),
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let summary = serde_json::json!({
+            "file": file,
+            "categories": catalogue.categories.len(),
+            "applications": catalogue.applications.len(),
+        });
+        self.directory.replace_catalogue(catalogue);
+        Ok(summary)
+    }
+}
+
+impl crate::http::catalogue::CatalogueReload for CatalogueFile {
+    fn reload(&self) -> Result<serde_json::Value, Vec<String>> {
+        CatalogueFile::reload(self, "operator API")
+    }
+}
+
 /// Reads the certificate and key again at each SIGHUP: new handshakes (HTTPS, LDAPS,
 /// StartTLS) get the new ones, open connections keep theirs. A bad file leaves the
-/// certificate in service and says why.
-fn reload_on_hangup(certificates: Arc<Certificates>) -> Result<JoinHandle<()>, StartError> {
+/// certificate in service and says why. The catalogue is read again too (see
+/// [`CatalogueFile::reload`]).
+fn reload_on_hangup(
+    certificates: Option<Arc<Certificates>>,
+    catalogue: Arc<CatalogueFile>,
+) -> Result<JoinHandle<()>, StartError> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -355,18 +448,23 @@ fn reload_on_hangup(certificates: Arc<Certificates>) -> Result<JoinHandle<()>, S
             .map_err(|e| StartError::Other(format!("cannot watch SIGHUP: {e}")))?;
         Ok(tokio::spawn(async move {
             while hangups.recv().await.is_some() {
-                match certificates.reload() {
-                    Ok(()) => tracing::info!("tls: certificate and key read again (SIGHUP)"),
-                    Err(e) => {
+                match certificates.as_ref().map(|c| c.reload()) {
+                    None => {}
+                    Some(Ok(())) => {
+                        tracing::info!("tls: certificate and key read again (SIGHUP)")
+                    }
+                    Some(Err(e)) => {
                         tracing::error!(error = %e, "tls: reload refused, the certificate in service stays")
                     }
                 }
+                let catalogue = Arc::clone(&catalogue);
+                let _ = tokio::task::spawn_blocking(move || catalogue.reload("SIGHUP")).await;
             }
         }))
     }
     #[cfg(not(unix))]
     {
-        let _ = certificates;
+        let _ = (certificates, catalogue);
         Ok(tokio::spawn(async {}))
     }
 }

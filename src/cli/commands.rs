@@ -397,12 +397,25 @@ pub fn catalogue(remote: &Remote, cmd: CatalogueCmd) -> Result<(), Failure> {
             )))
         }
         CatalogueCmd::Reload => Err(Failure::Local(
-            "catalogue reload: the server cannot swap its catalogue while it runs yet; check \
-             the file with `apex-idp catalogue check`, then restart the server (its sessions \
-             and tokens survive a restart)"
-                .into(),
+            "catalogue reload: a command of the running server".into(),
         )),
     }
+}
+
+/// `catalogue reload`: the running server reads its catalogue's file again.
+pub async fn reload_catalogue(client: &Client, out: Out) -> Result<(), Failure> {
+    let v = client
+        .call(Method::POST, "/operator/catalogue/reload", None)
+        .await?;
+    out.print(&v, |v| {
+        say!(
+            "catalogue reloaded: {}: {} categories, {} applications",
+            s(v, "file"),
+            v.get("categories").and_then(Value::as_u64).unwrap_or(0),
+            v.get("applications").and_then(Value::as_u64).unwrap_or(0)
+        );
+    });
+    Ok(())
 }
 
 fn report_catalogue(json: bool, file: &str, c: &apex_idp::catalogue::Catalogue) {

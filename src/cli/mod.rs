@@ -187,7 +187,9 @@ pub enum CatalogueCmd {
         #[arg(long)]
         dev: bool,
     },
-    /// Ask the server to load its catalogue again (not supported yet: restart it).
+    /// Ask the running server to read its catalogue's file again: it checks it as a
+    /// whole and puts it in force, or keeps the one in force and lists every problem
+    /// (as SIGHUP does).
     Reload,
 }
 
@@ -225,7 +227,7 @@ pub enum Operation {
 pub fn run(remote: Remote, operation: Operation) -> ExitCode {
     let json = remote.json;
     let result = match operation {
-        Operation::Catalogue(cmd) => commands::catalogue(&remote, cmd),
+        Operation::Catalogue(cmd @ CatalogueCmd::Check { .. }) => commands::catalogue(&remote, cmd),
         other => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -253,7 +255,7 @@ async fn remote_run(remote: &Remote, operation: Operation) -> Result<(), Failure
         Operation::Account(cmd) => commands::account(&client, out, cmd).await,
         Operation::Audit(cmd) => commands::audit(&client, out, cmd).await,
         Operation::Keys(cmd) => commands::keys(&client, out, cmd).await,
-        Operation::Catalogue(_) => Err(Failure::Local("catalogue: not a remote command".into())),
+        Operation::Catalogue(_) => commands::reload_catalogue(&client, out).await,
     }
 }
 

@@ -67,14 +67,13 @@ impl Directory {
         phc: &str,
         mut progress: impl FnMut(usize),
     ) -> DirResult<GenerateSummary> {
-        let category = self
-            .catalogue
+        let catalogue = self.catalogue();
+        let category = catalogue
             .categories
             .first()
             .ok_or(DirError::NotFound { what: "catégorie" })?
             .clone();
-        let profiles: Vec<ProfileId> = self
-            .catalogue
+        let profiles: Vec<ProfileId> = catalogue
             .applications
             .iter()
             .filter(|a| category.applications.contains(&a.code))

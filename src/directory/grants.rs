@@ -24,8 +24,8 @@ impl Directory {
             return Ok(Vec::new());
         };
         let structure = self.structure(&actor.structure_id)?;
-        let entitled = self
-            .catalogue
+        let catalogue = self.catalogue();
+        let entitled = catalogue
             .applications
             .iter()
             .flat_map(|app| {
@@ -33,7 +33,7 @@ impl Directory {
                     .iter()
                     .filter_map(|p| ProfileId::new(&app.code, &p.code).ok())
             })
-            .filter(|p| self.catalogue.is_entitled(&structure.category, p));
+            .filter(|p| self.catalogue().is_entitled(&structure.category, p));
         Ok(match cell.profiles {
             ProfileSource::None => Vec::new(),
             ProfileSource::Entitled => entitled.collect(),
@@ -72,7 +72,7 @@ impl Directory {
 
     /// Checks that the profile exists and that the actor's structure is entitled to it.
     fn check_catalogue(&self, actor: &Actor, profile: &ProfileId) -> DirResult<()> {
-        if !self.catalogue.has_profile(profile) {
+        if !self.catalogue().has_profile(profile) {
             return Err(DirError::invalid(
                 "unknown-profile",
                 "profile",
@@ -80,7 +80,7 @@ impl Directory {
             ));
         }
         let structure = self.structure(&actor.structure_id)?;
-        if !self.catalogue.is_entitled(&structure.category, profile) {
+        if !self.catalogue().is_entitled(&structure.category, profile) {
             return Err(DirError::Forbidden {
                 rule: "category-not-entitled",
                 message: format!(

@@ -65,7 +65,8 @@ pub struct Settings {
 /// The directory core.
 pub struct Directory {
     store: Arc<Store>,
-    catalogue: Arc<Catalogue>,
+    /// The catalogue in force: replaced as a whole by a reload, never changed in place.
+    catalogue: std::sync::RwLock<Arc<Catalogue>>,
     clock: Arc<dyn Clock>,
     hasher: Hasher,
     backoff: Backoff,
@@ -98,7 +99,7 @@ impl Directory {
         let backoff = Self::backoff_over(&store);
         Directory {
             store,
-            catalogue,
+            catalogue: std::sync::RwLock::new(catalogue),
             clock,
             hasher,
             backoff,
@@ -126,9 +127,26 @@ impl Directory {
         }
     }
 
-    /// The catalogue.
-    pub fn catalogue(&self) -> &Catalogue {
-        &self.catalogue
+    /// The catalogue in force. A reload does not change the one a caller holds: an
+    /// operation reads one catalogue from start to end.
+    pub fn catalogue(&self) -> Arc<Catalogue> {
+        Arc::clone(
+            &self
+                .catalogue
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// Puts a new catalogue in force, checked as a whole beforehand by the caller;
+    /// what the faces derived from the old one (entries built for an application,
+    /// what an application sees) is read again.
+    pub fn replace_catalogue(&self, catalogue: Catalogue) {
+        *self
+            .catalogue
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(catalogue);
+        self.store.touch();
     }
 
     /// The settings.

@@ -25,7 +25,7 @@ impl Directory {
         let siret = Siret::parse(siret.trim())
             .map_err(|e| DirError::invalid("siret", "siret", e.to_string()))?;
         let name = check_name(name).map_err(|m| DirError::invalid("name", "name", m))?;
-        if self.catalogue.category(category).is_none() {
+        if self.catalogue().category(category).is_none() {
             return Err(DirError::invalid(
                 "category",
                 "category",
@@ -98,7 +98,7 @@ impl Directory {
             .map(|n| check_name(n).map_err(|m| DirError::invalid("name", "name", m)))
             .transpose()?;
         if let Some(c) = category
-            && self.catalogue.category(c).is_none()
+            && self.catalogue().category(c).is_none()
         {
             return Err(DirError::invalid(
                 "category",
@@ -120,7 +120,7 @@ impl Directory {
                     let held = a.habilitations.iter().map(|h| &h.profile);
                     let delegated = a.delegations.iter().map(|d| &d.profile);
                     for p in held.chain(delegated) {
-                        if !self.catalogue.is_entitled(c, p) && !excluded.contains(&p.to_string())
+                        if !self.catalogue().is_entitled(c, p) && !excluded.contains(&p.to_string())
                         {
                             excluded.push(p.to_string());
                         }

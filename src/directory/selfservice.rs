@@ -635,13 +635,12 @@ impl Directory {
     ) -> DirResult<Vec<ApplicationLink>> {
         let account = self.own_account(actor, account_id)?;
         let structure = self.structure(&account.structure_id)?;
-        let entitled = self
-            .catalogue
+        let catalogue = self.catalogue();
+        let entitled = catalogue
             .category(&structure.category)
             .map(|c| c.applications.clone())
             .unwrap_or_default();
-        Ok(self
-            .catalogue
+        Ok(catalogue
             .applications
             .iter()
             .filter_map(|app| {

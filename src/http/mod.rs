@@ -4,6 +4,7 @@
 //! and the OpenID Connect issuer depend on this layer, on `auth` and on `directory`,
 //! never on each other; `server` composes their routers over one state with `FromRef`.
 
+pub mod catalogue;
 pub mod client;
 pub mod keys;
 pub mod layout;

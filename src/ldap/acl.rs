@@ -137,7 +137,7 @@ pub struct Viewer<'a> {
 
 /// The viewer behind an identity, now: an account blocked since its bind, or whose
 /// password changed, reads as anonymous.
-pub fn viewer<'a>(dir: &'a Directory, identity: &Identity) -> Viewer<'a> {
+pub fn viewer<'a>(dir: &'a Directory, catalogue: &'a Catalogue, identity: &Identity) -> Viewer<'a> {
     let nobody = Viewer {
         reader: Reader::Nobody,
         attributes: Vec::new(),
@@ -150,7 +150,7 @@ pub fn viewer<'a>(dir: &'a Directory, identity: &Identity) -> Viewer<'a> {
             reader: dir.person_reader(account_id, stamp.as_deref()),
             attributes: Vec::new(),
         },
-        Identity::Application { code, .. } => match dit::ldap_application(dir, code) {
+        Identity::Application { code, .. } => match dit::ldap_application(catalogue, code) {
             Some(app) => {
                 let listed = app
                     .ldap

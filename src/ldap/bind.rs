@@ -147,7 +147,8 @@ impl Face {
         code: &str,
         secret: &str,
     ) -> LdapResult {
-        let app = dit::ldap_application(&self.dir, code);
+        let catalogue = self.dir.catalogue();
+        let app = dit::ldap_application(&catalogue, code);
         let account = app.and_then(|a| a.ldap.as_ref());
         if account.is_some_and(|l| !l.allows_source(session.peer)) {
             tracing::warn!(application = code, source = %session.peer, "bind refused: source not allowed");

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::bounded::BoundedMap;
-use crate::catalogue::Application;
+use crate::catalogue::{Application, Catalogue};
 use crate::directory::{DirResult, Directory};
 use crate::domain::{Account, ProfileId, Service, Structure};
 
@@ -488,7 +488,7 @@ impl Tree {
                         .and_then(|p| profile_of_catalogue(dir, &p))
                         .map(Key::Profile),
                     Container::Applications if is(leaf, "cn") => {
-                        ldap_application(dir, leaf.value.trim())
+                        ldap_application(&dir.catalogue(), leaf.value.trim())
                             .map(|a| Key::Application(a.code.clone()))
                     }
                     _ => None,
@@ -567,7 +567,7 @@ impl Tree {
             }
             Key::Profile(p) => Some(self.profile_entry(dir, p)?),
             Key::Application(code) => {
-                ldap_application(dir, code).map(|a| self.application_entry(a))
+                ldap_application(&dir.catalogue(), code).map(|a| self.application_entry(a))
             }
         })
     }
@@ -815,8 +815,8 @@ const FEATURE_ALL_OPERATIONAL: &str = "1.3.6.1.4.1.4203.1.5.1";
 const FEATURE_TRUE_FALSE_FILTERS: &str = "1.3.6.1.4.1.4203.1.5.3";
 
 /// The application with this code, when it has an LDAP service account.
-pub fn ldap_application<'a>(dir: &'a Directory, code: &str) -> Option<&'a Application> {
-    dir.catalogue()
+pub fn ldap_application<'a>(catalogue: &'a Catalogue, code: &str) -> Option<&'a Application> {
+    catalogue
         .applications
         .iter()
         .find(|a| a.ldap.is_some() && a.code.eq_ignore_ascii_case(code))
@@ -824,8 +824,8 @@ pub fn ldap_application<'a>(dir: &'a Directory, code: &str) -> Option<&'a Applic
 
 /// The catalogue's spelling of a profile named case-insensitively.
 fn profile_of_catalogue(dir: &Directory, p: &ProfileId) -> Option<ProfileId> {
-    let app = dir
-        .catalogue()
+    let catalogue = dir.catalogue();
+    let app = catalogue
         .applications
         .iter()
         .find(|a| a.code.eq_ignore_ascii_case(p.app()))?;

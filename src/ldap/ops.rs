@@ -340,7 +340,7 @@ impl Face {
 
     /// The DN the session acts as now (an account blocked since its bind has none).
     fn current_dn(&self, session: &Session) -> Option<String> {
-        match acl::viewer(&self.dir, &session.identity).is_nobody() {
+        match acl::viewer(&self.dir, &self.dir.catalogue(), &session.identity).is_nobody() {
             true => None,
             false => session.identity.dn().map(str::to_owned),
         }
@@ -410,7 +410,8 @@ impl Face {
     }
 
     fn compare(&self, session: &Session, req: &LdapCompareRequest) -> LdapResult {
-        let viewer = acl::viewer(&self.dir, &session.identity);
+        let catalogue = self.dir.catalogue();
+        let viewer = acl::viewer(&self.dir, &catalogue, &session.identity);
         let key = match self.locate(&viewer, &req.dn) {
             Ok(k) => k,
             Err(res) => return res,
@@ -485,7 +486,8 @@ impl Face {
                 Vec::new(),
             );
         }
-        let viewer = acl::viewer(&self.dir, &session.identity);
+        let catalogue = self.dir.catalogue();
+        let viewer = acl::viewer(&self.dir, &catalogue, &session.identity);
         let base = match self.locate(&viewer, &req.base) {
             Ok(k) => k,
             Err(res) => return (res, Vec::new()),

@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 use std::net::IpAddr;
 
 use super::params::{OAuthError, Params};
-use crate::catalogue::{Application, OidcClient};
+use crate::catalogue::{Application, Catalogue, OidcClient};
 use crate::directory::{DirError, Directory};
 
 /// A client that proved who it is.
@@ -157,15 +157,15 @@ fn form_decode(s: &str) -> String {
 /// per (client, source): wrong secrets from one address never keep the client out
 /// from another. A client registered with a `token_endpoint_auth_method` must use it.
 pub async fn authenticate<'c>(
-    directory: &'c Directory,
+    directory: &Directory,
+    catalogue: &'c Catalogue,
     cache: &SecretCache,
     headers: &HeaderMap,
     params: &Params,
     addr: IpAddr,
 ) -> Result<Caller<'c>, OAuthError> {
     let p = presented(headers, params)?;
-    let (app, client) = directory
-        .catalogue()
+    let (app, client) = catalogue
         .by_client_id(&p.client_id)
         .and_then(|a| a.oidc.as_ref().map(|c| (a, c)))
         .ok_or_else(|| invalid_client("unknown client"))?;

@@ -87,7 +87,7 @@ pub async fn logout(
         (None, c) => c,
     };
     if let Some(uri) = uri
-        && let Err(message) = registered_return(directory.catalogue(), client_id, uri)
+        && let Err(message) = registered_return(&directory.catalogue(), client_id, uri)
     {
         return refused(message);
     }

@@ -221,7 +221,7 @@ pub async fn run_housekeeping(oidc: Arc<Oidc>, directory: Arc<Directory>) {
                 }
             }
             Some(session) = ended.recv() => {
-                oidc.session_ended(directory.catalogue(), &session, directory.now());
+                oidc.session_ended(&directory.catalogue(), &session, directory.now());
             }
         }
     }

@@ -18,6 +18,7 @@ use super::claims::{profiles_for, read_person, user_claims};
 use super::client::{self, Caller};
 use super::params::{OAuthError, Params};
 use super::tokens::Access;
+use crate::catalogue::Catalogue;
 use crate::directory::Directory;
 use crate::http::client::ClientAddr;
 
@@ -79,8 +80,8 @@ fn claims_of(oidc: &Oidc, directory: &Directory, token: &str) -> Result<Value, O
             "userinfo needs a person's token with the openid scope",
         ));
     };
-    let app = directory
-        .catalogue()
+    let catalogue = directory.catalogue();
+    let app = catalogue
         .by_client_id(&at.client_id)
         .ok_or_else(|| OAuthError::new("invalid_token", "unknown client"))?;
     let person = read_person(directory, authentication)
@@ -106,7 +107,8 @@ fn claims_of(oidc: &Oidc, directory: &Directory, token: &str) -> Result<Value, O
 }
 
 async fn caller<'d>(
-    st: &'d OidcState,
+    st: &OidcState,
+    catalogue: &'d Catalogue,
     headers: &HeaderMap,
     form: Fields,
     addr: IpAddr,
@@ -118,8 +120,15 @@ async fn caller<'d>(
         ));
     };
     let params = Params(fields);
-    let caller =
-        client::authenticate(&st.directory, &st.oidc.secrets, headers, &params, addr).await?;
+    let caller = client::authenticate(
+        &st.directory,
+        catalogue,
+        &st.oidc.secrets,
+        headers,
+        &params,
+        addr,
+    )
+    .await?;
     Ok((caller, params))
 }
 
@@ -130,7 +139,8 @@ pub async fn introspect(
     headers: HeaderMap,
     form: Fields,
 ) -> Response {
-    let (caller, params) = match caller(&st, &headers, form, addr).await {
+    let catalogue = st.directory.catalogue();
+    let (caller, params) = match caller(&st, &catalogue, &headers, form, addr).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -220,7 +230,8 @@ pub async fn revoke(
     headers: HeaderMap,
     form: Fields,
 ) -> Response {
-    let (caller, params) = match caller(&st, &headers, form, addr).await {
+    let catalogue = st.directory.catalogue();
+    let (caller, params) = match caller(&st, &catalogue, &headers, form, addr).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };

@@ -93,7 +93,7 @@ pub async fn authorize(
     };
     let (oidc, directory) = (&st.oidc, &st.directory);
     let now = directory.now();
-    let request = match authorize::parse(&params, directory.catalogue(), |h| {
+    let request = match authorize::parse(&params, &directory.catalogue(), |h| {
         oidc.id_token_hint(h).map(|hint| hint.sub)
     }) {
         Ok(r) => r,
@@ -133,7 +133,7 @@ pub async fn authorize(
                 })
             } else {
                 pages::sign_in(&SignInView {
-                    app_name: app_name(directory, &request),
+                    app_name: &app_name(directory, &request),
                     interaction: &interaction,
                     csrf: &csrf,
                     login: &login,
@@ -145,11 +145,11 @@ pub async fn authorize(
     }
 }
 
-fn app_name<'d>(directory: &'d Directory, request: &AuthRequest) -> &'d str {
+fn app_name(directory: &Directory, request: &AuthRequest) -> String {
     directory
         .catalogue()
         .by_client_id(&request.client_id)
-        .map_or("inconnue", |a| a.name.as_str())
+        .map_or_else(|| "inconnue".to_owned(), |a| a.name.clone())
 }
 
 /// The gate, then a code at the redirect URI; the client joins the SSO session under
@@ -162,7 +162,8 @@ fn answer(
     session_key: Option<&[u8]>,
     now: i64,
 ) -> Response {
-    let Some(app) = directory.catalogue().by_client_id(&request.client_id) else {
+    let catalogue = directory.catalogue();
+    let Some(app) = catalogue.by_client_id(&request.client_id) else {
         return bad_request("Cette application n'est pas connue d'APEX.");
     };
     let account = match directory.account(&authentication.account_id) {
@@ -234,7 +235,7 @@ pub async fn sign_in(
     let password = params.get("password").ok().flatten().unwrap_or_default();
     let again = |status: StatusCode, field: &'static str, message: String| {
         let page = pages::sign_in(&SignInView {
-            app_name: app_name(directory, &request),
+            app_name: &app_name(directory, &request),
             interaction: &interaction,
             csrf: &csrf,
             login,
@@ -350,7 +351,7 @@ pub async fn renew(
         Ok(Some(s)) => s,
         Ok(None) => {
             let page = pages::sign_in(&SignInView {
-                app_name: app_name(directory, &request),
+                app_name: &app_name(directory, &request),
                 interaction: &interaction,
                 csrf: &csrf,
                 login: "",

@@ -81,7 +81,9 @@ async fn run(
 ) -> Result<Issued, OAuthError> {
     let (oidc, directory) = (&st.oidc, &st.directory);
     let grant_type = params.required("grant_type")?;
-    let caller = client::authenticate(directory, &oidc.secrets, headers, params, addr).await?;
+    let catalogue = directory.catalogue();
+    let caller =
+        client::authenticate(directory, &catalogue, &oidc.secrets, headers, params, addr).await?;
     let now = directory.now();
     let issued = match grant_type {
         "authorization_code" => code_grant(oidc, directory, caller, params, now),

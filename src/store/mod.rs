@@ -498,6 +498,12 @@ impl Store {
         self.engine.flush()
     }
 
+    /// Moves [`Store::version`] without a commit: what callers derived from the data
+    /// together with something else that changed (the catalogue) is derived again.
+    pub fn touch(&self) {
+        self.committed.fetch_add(1, Ordering::SeqCst);
+    }
+
     /// How many commits this store has applied since it was opened: any change of the
     /// directory moves it.
     pub fn version(&self) -> u64 {

@@ -36,6 +36,8 @@ pub struct AppState {
     pub browser: Arc<Browser>,
     /// The issuer's signing keys, for the operator API.
     pub keys: Arc<dyn KeyRotation>,
+    /// The catalogue's file, read again by the operator API.
+    pub catalogue: Arc<dyn crate::http::catalogue::CatalogueReload>,
     /// Peers whose forwarding headers name the client (`http.trusted_proxies`).
     pub trusted_proxies: TrustedProxies,
 }

@@ -429,6 +429,14 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ),
     ep!(
         "POST",
+        "/operator/catalogue/reload",
+        "Read the catalogue's file again and put it in force, checked as a whole (the one in force stays on any problem, each listed in `blocking`)",
+        Operator,
+        200,
+        post(api::operator_reload_catalogue)
+    ),
+    ep!(
+        "POST",
         "/operator/keys/rotate",
         "Rotate the OIDC signing keys {delay_seconds?}: new keys are published now and sign after the delay",
         Operator,

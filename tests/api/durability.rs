@@ -20,7 +20,7 @@ use crate::fixture::{CHEAP, Fixture, OPERATOR_TOKEN, PASSWORD, test_config};
 const BIN: &str = env!("CARGO_BIN_EXE_apex-idp");
 
 /// A SIRET that passes Luhn, from a 13-digit prefix.
-fn siret(prefix: u64) -> String {
+pub(crate) fn siret(prefix: u64) -> String {
     let digits = format!("{prefix:013}");
     assert_eq!(digits.len(), 13);
     let sum: u32 = digits

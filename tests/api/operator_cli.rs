@@ -457,7 +457,7 @@ async fn a_wrong_or_missing_token_exits_4_and_an_unreachable_server_exits_5() {
 }
 
 #[tokio::test]
-async fn catalogue_check_reads_the_file_here_and_reload_says_it_is_not_supported() {
+async fn catalogue_check_reads_the_file_here() {
     let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/config/catalogue.toml");
     let ok = run(&["catalogue", "check", shipped, "--dev"], None)
         .await
@@ -481,11 +481,111 @@ async fn catalogue_check_reads_the_file_here_and_reload_says_it_is_not_supported
     assert_eq!(bad.code, 1, "{}", bad.err);
     assert_eq!(bad.json()["ok"], false);
     assert!(bad.out.contains("NOPE"), "{}", bad.out);
-    let reload = run(
-        &["catalogue", "reload", "--url", "http://127.0.0.1:9"],
-        Some("t"),
+}
+
+/// Creates a structure of `category` through the operator API; the status.
+async fn structure_of(f: &Fixture, n: u64, category: &str) -> (u16, Value) {
+    f.op(
+        "POST",
+        "/operator/structures",
+        Some(json!({"siret": crate::durability::siret(5_000_000_000 + n), "category": category, "name": format!("Cabinet {n}")})),
     )
-    .await;
-    assert_eq!(reload.code, 1);
-    assert!(reload.err.contains("restart the server"), "{}", reload.err);
+    .await
+}
+
+#[tokio::test]
+async fn catalogue_reload_puts_a_checked_catalogue_in_force_or_keeps_the_one_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("catalogue.toml");
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/catalogue.toml"
+    ))
+    .unwrap();
+    std::fs::write(&file, &shipped).unwrap();
+    let mut config = crate::fixture::test_config(dir.path());
+    config.catalogue.file = file.clone();
+    let f = Fixture::start_with(dir, config).await;
+    assert_eq!(structure_of(&f, 1, "CSP").await.0, 201);
+    assert_eq!(
+        structure_of(&f, 2, "NOUV").await.0,
+        422,
+        "not in the catalogue yet"
+    );
+
+    // A new category, put in force by `catalogue reload`, without a restart.
+    let with_new = format!(
+        "{shipped}\n[[category]]\ncode = \"NOUV\"\nlabel = \"Nouvelle catégorie\"\napplications = [\"DEMO\"]\n"
+    );
+    std::fs::write(&file, &with_new).unwrap();
+    let reloaded = apex(&f, &["catalogue", "reload"]).await.ok();
+    assert!(
+        reloaded.out.starts_with("catalogue reloaded: "),
+        "{}",
+        reloaded.out
+    );
+    assert!(reloaded.out.contains("3 categories"), "{}", reloaded.out);
+    let (status, body) = structure_of(&f, 3, "NOUV").await;
+    assert_eq!(status, 201, "{body}");
+
+    // A broken file: refused as a whole with every problem, the catalogue in force stays.
+    std::fs::write(
+        &file,
+        format!(
+            "{with_new}\n[[category]]\ncode = \"CASSE\"\nlabel = \"x\"\napplications = [\"NOPE\"]\n"
+        ),
+    )
+    .unwrap();
+    let refused = apex(&f, &["catalogue", "reload", "--json"]).await;
+    assert_eq!(refused.code, 2, "{} {}", refused.out, refused.err);
+    assert!(refused.err.contains("NOPE"), "{}", refused.err);
+    assert!(refused.err.contains("catalogue-invalid"), "{}", refused.err);
+    assert_eq!(
+        structure_of(&f, 4, "NOUV").await.0,
+        201,
+        "the catalogue in force stayed"
+    );
+    assert_eq!(structure_of(&f, 5, "CASSE").await.0, 422);
+
+    // A category that structures still have cannot go.
+    std::fs::write(&file, &shipped).unwrap();
+    let (status, problem) = f.op("POST", "/operator/catalogue/reload", None).await;
+    assert_eq!(status, 422, "{problem}");
+    let blocking = problem["blocking"].to_string();
+    assert!(
+        blocking.contains("category NOUV is gone but is still the category of 2 structure(s)"),
+        "{problem}"
+    );
+    // Only the operator reloads.
+    let (status, _) = f
+        .call(None, "POST", "/operator/catalogue/reload", None)
+        .await;
+    assert_eq!(status, 401);
+
+    // SIGHUP reads it again too.
+    std::fs::write(
+        &file,
+        format!("{with_new}\n[[category]]\ncode = \"HUP\"\nlabel = \"Par signal\"\napplications = [\"DEMO\"]\n"),
+    )
+    .unwrap();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &std::process::id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut n = 10;
+    loop {
+        n += 1;
+        let (status, body) = structure_of(&f, n, "HUP").await;
+        if status == 201 {
+            break;
+        }
+        assert_eq!(status, 422, "{body}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIGHUP did not reload the catalogue"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

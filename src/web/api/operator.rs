@@ -239,6 +239,30 @@ pub async fn operator_backup(State(st): S, _op: Operator) -> ApiResult {
         .into_response())
 }
 
+/// Reads the catalogue's file again and puts it in force, checked as a whole; on any
+/// problem the catalogue in force stays and the answer lists every problem.
+pub async fn operator_reload_catalogue(State(st): S, _op: Operator) -> ApiResult {
+    let port = Arc::clone(&st.catalogue);
+    let outcome = tokio::task::spawn_blocking(move || port.reload())
+        .await
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    match outcome {
+        Ok(summary) => ok(StatusCode::OK, summary),
+        Err(problems) => {
+            let mut p = Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "catalogue-invalid",
+                format!(
+                    "the catalogue was not reloaded ({} problem(s)); the one in force stays",
+                    problems.len()
+                ),
+            );
+            p.blocking = problems;
+            Err(p)
+        }
+    }
+}
+
 /// `POST /operator/keys/rotate {delay_seconds?}`: the body may be empty.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

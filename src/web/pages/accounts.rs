@@ -65,7 +65,7 @@ fn refuse(signed: &Signed, e: DirError, id: &str) -> Response {
 fn options(st: &AppState, profiles: impl IntoIterator<Item = ProfileId>) -> Vec<(String, String)> {
     profiles
         .into_iter()
-        .map(|p| (p.to_string(), text::profile(st.directory.catalogue(), &p)))
+        .map(|p| (p.to_string(), text::profile(&st.directory.catalogue(), &p)))
         .collect()
 }
 
@@ -139,7 +139,7 @@ fn held_profiles(
             ul {
                 @for p in held {
                     li {
-                        (text::profile(catalogue, p)) " "
+                        (text::profile(&catalogue, p)) " "
                         @if may_remove(p) {
                             (hidden_form(signed, &format!("{base}/{path}/remove"), &[("profile", &p.to_string())],
                                 html! { "Retirer" span class="cache" { (list.removes) (p) } }, "secondaire"))
@@ -360,7 +360,7 @@ pub async fn deletion_form(
             ul {
                 @for p in &a.habilitations {
                     li {
-                        (text::profile(dir.catalogue(), p)) " "
+                        (text::profile(&dir.catalogue(), p)) " "
                         @if may_remove_habilitation(&signed, &a, p) {
                             (hidden_form(&signed, &format!("{base}/habilitations/remove"),
                                 &[("profile", &p.to_string()), ("back", "deletion")],

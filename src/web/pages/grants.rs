@@ -167,7 +167,7 @@ pub async fn profiles(
             @let holders: Vec<&AccountSummary> = accounts.iter().filter(|a| a.habilitations.contains(p)).collect();
             @let delegates: Vec<&AccountSummary> = accounts.iter().filter(|a| a.delegations.contains(p)).collect();
             section aria-labelledby={ "profil-" (p.app()) "-" (p.profile()) } {
-                h2 id={ "profil-" (p.app()) "-" (p.profile()) } { (text::profile(catalogue, p)) }
+                h2 id={ "profil-" (p.app()) "-" (p.profile()) } { (text::profile(&catalogue, p)) }
                 h3 { "Habilités (" (holders.len()) ")" }
                 @if holders.is_empty() {
                     p { "Personne." }

@@ -79,7 +79,7 @@ fn me_page(
         } @else {
             ul {
                 @for h in &a.habilitations {
-                    li { (text::profile(catalogue, &h.profile)) ", depuis le " (text::date_time(h.granted_at)) }
+                    li { (text::profile(&catalogue, &h.profile)) ", depuis le " (text::date_time(h.granted_at)) }
                 }
             }
         }
@@ -88,7 +88,7 @@ fn me_page(
             p { "Vous pouvez habiliter les collaborateurs de votre service avec ces profils :" }
             ul {
                 @for d in &a.delegations {
-                    li { (text::profile(catalogue, &d.profile)) ", depuis le " (text::date_time(d.delegated_at)) }
+                    li { (text::profile(&catalogue, &d.profile)) ", depuis le " (text::date_time(d.delegated_at)) }
                 }
             }
         }
