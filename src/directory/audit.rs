@@ -9,7 +9,7 @@ use crate::store::{Store, StoreError, T, WriteSet, key};
 const HEAD_KEY: &[u8] = b"audit_head";
 
 /// One change of a right, an account or a service.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditEvent {
     /// Position in the log, from 1.
     pub seq: u64,

@@ -30,7 +30,7 @@ pub use error::DirError;
 pub use housekeeping::{HousekeepingReport, keep_private, run as run_housekeeping};
 pub use index::Members;
 pub use operator_accounts::SESSIONS_ENDED;
-pub use selfservice::{Export, NameCorrection};
+pub use selfservice::{Export, ExportedStructure, NameCorrection};
 pub use signin::SignedIn;
 pub use views::{AccountSummary, ApplicationLink, InvitationView, StructureView};
 pub use visibility::Reader;

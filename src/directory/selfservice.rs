@@ -17,23 +17,33 @@ use crate::clock::rfc3339;
 use crate::domain::account::{LifecycleEvent, Outcome, check_email, check_person, transition};
 use crate::domain::password::WeakPassword;
 use crate::domain::rights::{Function, Target, authorize};
-use crate::domain::{Account, AccountState, Actor, Credential, PersonalData, Role};
+use crate::domain::{Account, AccountState, Actor, Credential, PersonalData, Role, Siret};
 use crate::mail::Message;
 use crate::store::T;
 
 /// The personal-data export (RGPD).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Export {
     /// The account, without its password hash.
+    #[schemars(with = "crate::domain::Account")]
     pub account: serde_json::Value,
     /// The structure's name and SIRET.
-    pub structure: serde_json::Value,
+    pub structure: ExportedStructure,
     /// When the password expires (RFC 3339), if it does.
     pub password_expires_at: Option<String>,
     /// Every audit event about the account.
     pub events: Vec<AuditEvent>,
     /// Who to contact for erasure.
     pub erasure_contact: String,
+}
+
+/// The structure as the personal-data export names it.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct ExportedStructure {
+    /// Its name.
+    pub name: String,
+    /// Its SIRET.
+    pub siret: Siret,
 }
 
 /// Corrections a person may bring to his name.
@@ -617,7 +627,10 @@ impl Directory {
             .collect();
         Ok(Export {
             account: audit_view(&account),
-            structure: serde_json::json!({ "name": structure.name, "siret": structure.siret }),
+            structure: ExportedStructure {
+                name: structure.name,
+                siret: structure.siret,
+            },
             password_expires_at: self.password_expires_at(&account).map(rfc3339),
             events,
             erasure_contact:

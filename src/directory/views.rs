@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::domain::{Account, AccountState, BlockReason, ProfileId, Role, Service, Structure};
 
 /// One account as the consultation of a structure shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AccountSummary {
     /// Stable id.
     pub id: String,
@@ -51,7 +51,7 @@ impl From<&Account> for AccountSummary {
 }
 
 /// A structure with its services and accounts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StructureView {
     /// The structure.
     pub structure: Structure,
@@ -62,7 +62,7 @@ pub struct StructureView {
 }
 
 /// What the holder of an invitation link is shown.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct InvitationView {
     /// Who invites (a name, or "la DGFiP").
     pub inviter: String,
@@ -85,7 +85,7 @@ pub struct InvitationView {
 }
 
 /// An application of the portal.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ApplicationLink {
     /// Code.
     pub code: String,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::{ProfileId, Role};
 
 /// Where an account stands in its lifecycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountState {
     /// The pre-creation mail was sent; the link is valid for a few days.
@@ -118,7 +118,7 @@ pub fn transition(from: AccountState, event: LifecycleEvent) -> Result<Outcome, 
 }
 
 /// The personal data of an account's holder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PersonalData {
     /// First name.
     pub given_name: String,
@@ -129,7 +129,7 @@ pub struct PersonalData {
 }
 
 /// A profile held by an account, and who granted it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Habilitation {
     /// The profile.
     pub profile: ProfileId,
@@ -140,7 +140,7 @@ pub struct Habilitation {
 }
 
 /// A profile delegated to a responsable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Delegation {
     /// The profile.
     pub profile: ProfileId,
@@ -163,7 +163,7 @@ pub struct Credential {
 }
 
 /// A natural person of one structure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Account {
     /// Stable id (OIDC `sub`, LDAP `entryUUID`), never reused.
     pub id: String,
@@ -186,6 +186,7 @@ pub struct Account {
     #[serde(default)]
     pub delegations: Vec<Delegation>,
     /// The password, once its holder set it.
+    #[schemars(skip)]
     pub credential: Option<Credential>,
     /// Account id of the inviter, or `operator`.
     pub invited_by: String,
@@ -217,7 +218,7 @@ fn is_zero(n: &u32) -> bool {
 }
 
 /// Why and since when an account is blocked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Block {
     /// Since when (unix seconds).
     pub at: i64,
@@ -226,7 +227,7 @@ pub struct Block {
 }
 
 /// Why an account is blocked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BlockReason {
     /// The operator blocked it (`account block`); he may unblock it.

@@ -23,8 +23,11 @@ pub enum SiretError {
 }
 
 /// A validated SIRET.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(try_from = "String", into = "String")]
+#[schemars(extend("pattern" = "^[0-9]{14}$"))]
 pub struct Siret(String);
 
 impl Siret {

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::Siret;
 
 /// A legal person, created by the DGFiP operator.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Structure {
     /// Stable internal id.
     pub id: String,
@@ -25,7 +25,7 @@ pub struct Structure {
 }
 
 /// An organisational unit of one structure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Service {
     /// Stable id (`apexServiceId`).
     pub id: String,

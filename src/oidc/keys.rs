@@ -23,6 +23,10 @@ use serde::{Deserialize, Serialize};
 use super::rs256::Rs256;
 use crate::store::table::{StateError, Table};
 
+/// Where a key is in its life, and how the operator sees it: the operator API's port
+/// owns these types.
+pub use crate::http::keys::{KeyState, KeyStatus};
+
 /// Name of the face tree holding the keys.
 pub const TREE: &str = "oidc_keys";
 
@@ -377,39 +381,6 @@ fn outranked_at(record: &KeyRecord, records: &[KeyRecord]) -> Option<i64> {
         .filter(|r| r.alg == record.alg && rank(r.signs_from, &r.kid) > mine)
         .map(|r| r.signs_from)
         .min()
-}
-
-/// Where a key is in its life at `now`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyState {
-    /// Published; will sign from `signs_from`.
-    Next,
-    /// Published and signing.
-    Signing,
-    /// Published, no longer signing; dropped at `dropped_at`.
-    Retiring,
-}
-
-/// A key as the operator sees it (no private part).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct KeyStatus {
-    /// Key id.
-    pub kid: String,
-    /// Algorithm.
-    pub alg: &'static str,
-    /// Where it is in its life.
-    pub state: KeyState,
-    /// Generated and published (unix seconds).
-    pub created_at: i64,
-    /// First signature (unix seconds).
-    pub signs_from: i64,
-    /// Last signature, when a newer key is due (unix seconds).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub signs_until: Option<i64>,
-    /// Leaves the JWKS (unix seconds): every token it signed has expired.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dropped_at: Option<i64>,
 }
 
 /// The life of every key at `now`, oldest first. `retention` is the longest life of a

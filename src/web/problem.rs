@@ -9,7 +9,7 @@ use crate::directory::DirError;
 use crate::domain::Refusal;
 
 /// A problem document.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Problem {
     /// Names the rule that refused.
     #[serde(rename = "type")]

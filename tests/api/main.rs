@@ -29,5 +29,6 @@ mod operator_cli;
 mod operator_ops;
 mod packaging;
 mod permissions;
+mod schema;
 mod sources;
 mod tokens;

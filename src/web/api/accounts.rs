@@ -3,8 +3,8 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::{ApiResult, S, no_content, ok};
 use crate::directory::{AccountSummary, DirError};
@@ -13,7 +13,7 @@ use crate::web::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::web::problem::Problem;
 
 /// `POST /accounts {role, service_id, email, given_name, family_name}`
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreCreation {
     role: String,
@@ -48,7 +48,7 @@ pub async fn pre_create(
 }
 
 /// `GET /accounts?state=`
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct StateFilter {
     state: Option<String>,
 }
@@ -91,13 +91,20 @@ pub async fn reject(State(st): S, caller: Caller, ApiPath(id): ApiPath<String>) 
     no_content()
 }
 
+/// What `resend-identifier` answers: the mail is queued.
+#[derive(Serialize, JsonSchema)]
+pub struct IdentifierSent {
+    /// Always true.
+    sent: bool,
+}
+
 pub async fn resend_identifier(
     State(st): S,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult {
     st.directory.resend_identifier(&caller.actor, &id).await?;
-    ok(StatusCode::ACCEPTED, json!({ "sent": true }))
+    ok(StatusCode::ACCEPTED, IdentifierSent { sent: true })
 }
 
 pub async fn deletion_request(

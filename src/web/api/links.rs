@@ -2,12 +2,13 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::{ApiResult, S, no_content, ok};
 use crate::directory::NameCorrection;
 use crate::directory::{AccountSummary, DirError};
+use crate::domain::AccountState;
 use crate::http::client::ClientAddr;
 use crate::web::extract::{ApiJson, ApiPath};
 
@@ -16,12 +17,21 @@ pub async fn get_invitation(State(st): S, ApiPath(token): ApiPath<String>) -> Ap
 }
 
 /// `POST /invitations/{token} {password}`
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvitationForm {
     password: String,
     given_name: Option<String>,
     family_name: Option<String>,
+}
+
+/// What completing a pre-creation answers.
+#[derive(Serialize, JsonSchema)]
+pub struct InvitationCompleted {
+    /// `active` (an administrateur invited by the operator) or `awaiting_validation`.
+    state: AccountState,
+    /// The identifier, when the account is already active.
+    login: Option<String>,
 }
 
 pub async fn complete_invitation(
@@ -39,15 +49,25 @@ pub async fn complete_invitation(
         .await?;
     ok(
         StatusCode::OK,
-        json!({ "state": account.state, "login": account.login }),
+        InvitationCompleted {
+            state: account.state,
+            login: account.login,
+        },
     )
 }
 
 /// `POST /password-resets {login}`
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
     login: String,
+}
+
+/// What a reset request answers, whether the identifier exists or not.
+#[derive(Serialize, JsonSchema)]
+pub struct ResetAccepted {
+    /// The same sentence for every request.
+    detail: String,
 }
 
 pub async fn request_reset(
@@ -63,12 +83,14 @@ pub async fn request_reset(
     }
     ok(
         StatusCode::ACCEPTED,
-        json!({ "detail": "if this identifier exists, a reset link was mailed to its holder" }),
+        ResetAccepted {
+            detail: "if this identifier exists, a reset link was mailed to its holder".into(),
+        },
     )
 }
 
 /// `POST /password-resets/{token} {password}`
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPassword {
     password: String,

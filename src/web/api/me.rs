@@ -3,15 +3,52 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::{ApiResult, S, no_content, ok};
 use crate::clock::rfc3339;
 use crate::directory::NameCorrection;
 use crate::directory::{AccountSummary, DirError};
+use crate::domain::Siret;
 use crate::http::client::ClientAddr;
 use crate::web::extract::{ApiJson, Caller};
+
+/// One's own account, with its structure, its service and its password's expiry.
+#[derive(Serialize, JsonSchema)]
+pub struct Me {
+    /// The account.
+    #[serde(flatten)]
+    account: AccountSummary,
+    /// Its structure.
+    structure: MyStructure,
+    /// Its service, if any.
+    service: Option<MyService>,
+    /// When the password expires (RFC 3339), if it does.
+    password_expires_at: Option<String>,
+}
+
+/// The structure of `GET /me`.
+#[derive(Serialize, JsonSchema)]
+pub struct MyStructure {
+    /// Stable id.
+    id: String,
+    /// Display name.
+    name: String,
+    /// SIRET.
+    siret: Siret,
+    /// Catalogue category.
+    category: String,
+}
+
+/// The service of `GET /me`.
+#[derive(Serialize, JsonSchema)]
+pub struct MyService {
+    /// Stable id.
+    id: String,
+    /// Display name.
+    name: String,
+}
 
 pub async fn get_me(State(st): S, caller: Caller) -> ApiResult {
     let dir = &st.directory;
@@ -22,18 +59,20 @@ pub async fn get_me(State(st): S, caller: Caller) -> ApiResult {
         .as_deref()
         .map(|s| dir.service(s))
         .transpose()?;
-    let mut body = serde_json::to_value(AccountSummary::from(&account)).unwrap_or_default();
-    if let Some(map) = body.as_object_mut() {
-        map.insert("structure".into(), json!({"id": structure.id, "name": structure.name, "siret": structure.siret, "category": structure.category}));
-        map.insert(
-            "service".into(),
-            json!(service.map(|s| json!({"id": s.id, "name": s.name}))),
-        );
-        map.insert(
-            "password_expires_at".into(),
-            json!(dir.password_expires_at(&account).map(rfc3339)),
-        );
-    }
+    let body = Me {
+        account: AccountSummary::from(&account),
+        structure: MyStructure {
+            id: structure.id,
+            name: structure.name,
+            siret: structure.siret,
+            category: structure.category,
+        },
+        service: service.map(|s| MyService {
+            id: s.id,
+            name: s.name,
+        }),
+        password_expires_at: dir.password_expires_at(&account).map(rfc3339),
+    };
     ok(StatusCode::OK, body)
 }
 
@@ -46,13 +85,23 @@ pub async fn export_me(State(st): S, caller: Caller) -> ApiResult {
 
 /// `PATCH /me {given_name?, family_name?, email?, current_password?}`: a new e-mail
 /// address needs the current password.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MePatch {
     given_name: Option<String>,
     family_name: Option<String>,
     email: Option<String>,
     current_password: Option<String>,
+}
+
+/// What `PATCH /me` answers: the account, and whether a confirmation was mailed.
+#[derive(Serialize, JsonSchema)]
+pub struct PersonalDataChanged {
+    /// The account.
+    #[serde(flatten)]
+    account: AccountSummary,
+    /// A new e-mail address waits for its confirmation link, mailed to it.
+    email_confirmation_sent: bool,
 }
 
 pub async fn patch_me(
@@ -80,15 +129,17 @@ pub async fn patch_me(
             client,
         )
         .await?;
-    let mut out = serde_json::to_value(AccountSummary::from(&account)).unwrap_or_default();
-    if let Some(map) = out.as_object_mut() {
-        map.insert("email_confirmation_sent".into(), json!(email_change));
-    }
-    ok(StatusCode::OK, out)
+    ok(
+        StatusCode::OK,
+        PersonalDataChanged {
+            account: AccountSummary::from(&account),
+            email_confirmation_sent: email_change,
+        },
+    )
 }
 
 /// `POST /me/password {current, new}`
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     current: String,

@@ -7,12 +7,14 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Deserialize;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::{ApiResult, S, ok};
 use crate::directory::AccountSummary;
+use crate::directory::audit::{AuditEvent, ChainBroken};
 use crate::domain::PersonalData;
+use crate::http::keys::KeyStatus;
 use crate::web::extract::ApiQuery;
 use crate::web::extract::{ApiJson, ApiPath, Operator};
 use crate::web::problem::Problem;
@@ -22,7 +24,7 @@ pub async fn operator_structures(State(st): S, _op: Operator) -> ApiResult {
 }
 
 /// `POST /operator/structures {siret, category, name}`
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewStructure {
     siret: String,
@@ -44,7 +46,7 @@ pub async fn operator_create_structure(
 }
 
 /// `POST /operator/structures/{id}/administrateurs {email, given_name, family_name}`
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAdministrateur {
     email: String,
@@ -77,7 +79,7 @@ pub async fn operator_structure(
 }
 
 /// `PATCH /operator/structures/{id} {name?, category?}`
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StructureChange {
     name: Option<String>,
@@ -175,19 +177,63 @@ pub async fn operator_replace_administrateur(
 }
 
 /// `GET /operator/audit?since=<unix seconds>`
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditSince {
     since: Option<i64>,
 }
 
+/// The state of the audit log's hash chain.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum AuditChain {
+    /// Every event verifies.
+    Intact {
+        /// True.
+        intact: bool,
+        /// How many events the chain holds.
+        events: u64,
+    },
+    /// An event does not verify.
+    Broken {
+        /// False.
+        intact: bool,
+        /// The first event that does not verify.
+        broken_at: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl From<Result<u64, ChainBroken>> for AuditChain {
+    fn from(verified: Result<u64, ChainBroken>) -> AuditChain {
+        match verified {
+            Ok(events) => AuditChain::Intact {
+                intact: true,
+                events,
+            },
+            Err(e) => AuditChain::Broken {
+                intact: false,
+                broken_at: e.seq,
+                reason: e.reason,
+            },
+        }
+    }
+}
+
 /// `GET /operator/audit/chain`: only the verification of the chain.
 pub async fn operator_audit_chain(State(st): S, _op: Operator) -> ApiResult {
-    let chain = match st.directory.verify_audit() {
-        Ok(n) => json!({ "intact": true, "events": n }),
-        Err(e) => json!({ "intact": false, "broken_at": e.seq, "reason": e.reason }),
-    };
-    ok(StatusCode::OK, chain)
+    ok(
+        StatusCode::OK,
+        AuditChain::from(st.directory.verify_audit()),
+    )
+}
+
+/// The signing keys and where each is in its life.
+#[derive(Serialize, JsonSchema)]
+pub struct KeyList {
+    /// Every key, oldest first.
+    keys: Vec<KeyStatus>,
 }
 
 /// `GET /operator/keys`: every signing key and where it is in its life.
@@ -196,7 +242,16 @@ pub async fn operator_keys(State(st): S, _op: Operator) -> ApiResult {
         tracing::error!(error = %e, "key status");
         Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e)
     })?;
-    ok(StatusCode::OK, json!({ "keys": keys }))
+    ok(StatusCode::OK, KeyList { keys })
+}
+
+/// The whole audit log and the state of its chain.
+#[derive(Serialize, JsonSchema)]
+pub struct OperatorAudit {
+    /// The verification of the chain.
+    chain: AuditChain,
+    /// The events, oldest first.
+    events: Vec<AuditEvent>,
 }
 
 pub async fn operator_audit(
@@ -209,11 +264,8 @@ pub async fn operator_audit(
     if let Some(since) = query.since {
         events.retain(|e| e.at >= since);
     }
-    let chain = match verified {
-        Ok(n) => json!({ "intact": true, "events": n }),
-        Err(e) => json!({ "intact": false, "broken_at": e.seq, "reason": e.reason }),
-    };
-    ok(StatusCode::OK, json!({ "chain": chain, "events": events }))
+    let chain = AuditChain::from(verified);
+    ok(StatusCode::OK, OperatorAudit { chain, events })
 }
 
 /// A consistent snapshot of the whole store while the server runs: writes wait while
@@ -264,10 +316,19 @@ pub async fn operator_reload_catalogue(State(st): S, _op: Operator) -> ApiResult
 }
 
 /// `POST /operator/keys/rotate {delay_seconds?}`: the body may be empty.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateKeys {
     delay_seconds: Option<i64>,
+}
+
+/// What a rotation answers.
+#[derive(Serialize, JsonSchema)]
+pub struct Rotation {
+    /// When the new keys sign (unix seconds).
+    signs_from: i64,
+    /// Every key, the new ones included.
+    keys: Vec<KeyStatus>,
 }
 
 /// Rotates the OIDC signing keys: published now, signing after the delay.
@@ -300,6 +361,9 @@ pub async fn operator_rotate_keys(
     })?;
     ok(
         StatusCode::OK,
-        json!({ "signs_from": now + delay, "keys": keys }),
+        Rotation {
+            signs_from: now + delay,
+            keys,
+        },
     )
 }

@@ -2,8 +2,8 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::{ApiResult, S, no_content, ok};
 use crate::auth::session::{Session, Subject};
@@ -14,11 +14,22 @@ use crate::http::client::ClientAddr;
 use crate::web::extract::{ApiJson, Caller};
 
 /// `POST /sessions {login, password}`
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
     login: String,
     password: String,
+}
+
+/// What a sign-in answers.
+#[derive(Serialize, JsonSchema)]
+pub struct SessionToken {
+    /// The bearer token of the session.
+    token: String,
+    /// When the session ends (RFC 3339).
+    expires_at: String,
+    /// The password has expired: only `POST /me/password` is open until it changes.
+    password_expired: bool,
 }
 
 pub async fn create_session(
@@ -51,7 +62,11 @@ pub async fn create_session(
     let token = dir.api_sessions().open(&s).map_err(DirError::from)?;
     ok(
         StatusCode::CREATED,
-        json!({ "token": token, "expires_at": rfc3339(expires_at), "password_expired": signed.password_expired }),
+        SessionToken {
+            token,
+            expires_at: rfc3339(expires_at),
+            password_expired: signed.password_expired,
+        },
     )
 }
 

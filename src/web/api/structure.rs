@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{ApiResult, S, no_content, ok};
@@ -17,7 +18,7 @@ pub async fn get_structure(State(st): S, caller: Caller) -> ApiResult {
 }
 
 /// `POST /services {name}`, `PATCH /services/{id} {name}`
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceName {
     name: String,
@@ -60,7 +61,7 @@ pub async fn delete_service(
 }
 
 /// `POST /services/{id}/merge {into}`
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Merge {
     into: String,
@@ -81,7 +82,7 @@ pub async fn merge_services(
 }
 
 /// `POST /transfers {accounts, to_service}`
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transfer {
     accounts: Vec<String>,
