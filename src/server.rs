@@ -367,7 +367,7 @@ impl CatalogueFile {
     /// no published demo secret the catalogue in force did not hold (the server runs
     /// with `--dev` then). Puts it in force at once for every new request; requests
     /// already running finish with the old one. On any problem, the old one stays.
-    pub fn reload(&self, source: &str) -> Result<serde_json::Value, Vec<String>> {
+    pub fn reload(&self, source: &str) -> Result<crate::http::catalogue::Reloaded, Vec<String>> {
         let outcome = self.check_and_swap();
         match &outcome {
             Ok(_) => {
@@ -384,7 +384,7 @@ impl CatalogueFile {
         outcome
     }
 
-    fn check_and_swap(&self) -> Result<serde_json::Value, Vec<String>> {
+    fn check_and_swap(&self) -> Result<crate::http::catalogue::Reloaded, Vec<String>> {
         let listed = |p: Problems| p.0.iter().map(ToString::to_string).collect::<Vec<_>>();
         let catalogue = load_catalogue(&self.path).map_err(listed)?;
         let file = self.path.display().to_string();
@@ -416,18 +416,18 @@ impl CatalogueFile {
         if !problems.is_empty() {
             return Err(problems);
         }
-        let summary = serde_json::json!({
-            "file": file,
-            "categories": catalogue.categories.len(),
-            "applications": catalogue.applications.len(),
-        });
+        let summary = crate::http::catalogue::Reloaded {
+            file,
+            categories: catalogue.categories.len(),
+            applications: catalogue.applications.len(),
+        };
         self.directory.replace_catalogue(catalogue);
         Ok(summary)
     }
 }
 
 impl crate::http::catalogue::CatalogueReload for CatalogueFile {
-    fn reload(&self) -> Result<serde_json::Value, Vec<String>> {
+    fn reload(&self) -> Result<crate::http::catalogue::Reloaded, Vec<String>> {
         CatalogueFile::reload(self, "operator API")
     }
 }

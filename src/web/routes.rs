@@ -592,7 +592,9 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "Read the catalogue's file again and put it in force, checked as a whole (the one in force stays on any problem, each listed in `blocking`)",
         Operator,
         200,
-        post(api::operator_reload_catalogue)
+        post(api::operator_reload_catalogue),
+        NO_BODY,
+        json::<crate::http::catalogue::Reloaded>()
     ),
     ep!(
         "POST",

@@ -860,6 +860,8 @@ async fn every_answer_matches_the_schema_the_document_gives_it() {
         .await;
     c.ok(op, "GET", "/operator/keys", &[], None, 200).await;
     c.ok(op, "GET", "/operator/backup", &[], None, 200).await;
+    c.ok(op, "POST", "/operator/catalogue/reload", &[], None, 200)
+        .await;
     let rotate = "/operator/keys/rotate";
     c.problem(
         op,
