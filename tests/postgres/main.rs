@@ -13,6 +13,7 @@ mod cluster;
 #[path = "../common/mod.rs"]
 mod common;
 mod engine;
+mod faults;
 mod mail;
 mod node;
 mod nodes;
