@@ -249,7 +249,20 @@ pub fn active(signins: &[DemoSignIn], role: Role) -> String {
         .unwrap()
 }
 
-/// The active administrateur of the demo's first structure.
+/// The structure the demo creates first, with services, delegations and habilitations
+/// of both applications.
+const FIRST_STRUCTURE: &str = "Cabinet Martin & Associés";
+
+/// The active administrateur of the demo's first structure (the sign-ins come in the
+/// order of the structures' ids, which are random: the first of them may be either).
 pub fn administrateur(signins: &[DemoSignIn]) -> String {
-    active(signins, Role::Administrateur)
+    signins
+        .iter()
+        .find(|s| {
+            s.structure == FIRST_STRUCTURE
+                && s.role == Role::Administrateur
+                && s.state == AccountState::Active
+        })
+        .map(|s| s.login.clone())
+        .unwrap_or_else(|| panic!("no active administrateur of {FIRST_STRUCTURE}"))
 }
