@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::cluster::Cluster;
 use crate::common::decode_qp;
-use crate::node::{Node, administrateur, eventually, mail_queue_depth, seed};
+use crate::node::{Node, administrateur, eventually, letters, mail_queue_depth, seed};
 
 /// Pre-creations sent to each node, all at once.
 const PER_NODE: usize = 12;
@@ -22,11 +22,7 @@ fn address(i: usize) -> String {
 
 /// A family name of letters only for the `i`-th invitation.
 fn family_name(i: usize) -> String {
-    let letters: String = format!("{i:03}")
-        .chars()
-        .map(|d| char::from(b'a' + d.to_digit(10).and_then(|n| u8::try_from(n).ok()).unwrap()))
-        .collect();
-    format!("Essai{letters}")
+    format!("Essai{}", letters(i))
 }
 
 /// The recipient of an `.eml` file.

@@ -249,20 +249,33 @@ pub fn active(signins: &[DemoSignIn], role: Role) -> String {
         .unwrap()
 }
 
-/// The structure the demo creates first, with services, delegations and habilitations
-/// of both applications.
+/// The structure the demo creates first, with people of every role, services,
+/// delegations and habilitations of both applications.
 const FIRST_STRUCTURE: &str = "Cabinet Martin & Associés";
 
-/// The active administrateur of the demo's first structure (the sign-ins come in the
-/// order of the structures' ids, which are random: the first of them may be either).
-pub fn administrateur(signins: &[DemoSignIn]) -> String {
+/// The login of the active person of `role` of the demo's first structure (the
+/// sign-ins come in the order of the structures' ids, which are random: the first of
+/// them may be either structure).
+pub fn of_first_structure(signins: &[DemoSignIn], role: Role) -> String {
     signins
         .iter()
         .find(|s| {
-            s.structure == FIRST_STRUCTURE
-                && s.role == Role::Administrateur
-                && s.state == AccountState::Active
+            s.structure == FIRST_STRUCTURE && s.role == role && s.state == AccountState::Active
         })
         .map(|s| s.login.clone())
-        .unwrap_or_else(|| panic!("no active administrateur of {FIRST_STRUCTURE}"))
+        .unwrap_or_else(|| panic!("no active {role:?} in {FIRST_STRUCTURE}"))
+}
+
+/// The active administrateur of the demo's first structure.
+pub fn administrateur(signins: &[DemoSignIn]) -> String {
+    of_first_structure(signins, Role::Administrateur)
+}
+
+/// `n` written with letters only (`a` for 0 ... `j` for 9), for names that refuse
+/// digits or must not contain one another.
+pub fn letters(n: usize) -> String {
+    format!("{n:03}")
+        .bytes()
+        .map(|d| char::from(b'a' + (d - b'0')))
+        .collect()
 }
