@@ -56,10 +56,31 @@ pub struct PgSettings {
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> StoreError {
         match e.as_db_error() {
+            Some(db) if server_unavailable(db.code()) => {
+                StoreError::Unavailable(format!("postgresql: {}", db.message()))
+            }
             Some(db) => StoreError::Engine(format!("postgresql: {}", db.message())),
             None => StoreError::Unavailable(format!("postgresql: {e}")),
         }
     }
+}
+
+/// Whether an error the server reports says that it is going away or cannot serve now
+/// (stopping, restarting, out of connections, a standby after a failover), rather than
+/// that the statement is wrong: the server rolled the transaction back, and a retry
+/// later may succeed.
+fn server_unavailable(code: &tokio_postgres::error::SqlState) -> bool {
+    use tokio_postgres::error::SqlState;
+    let class = code.code().get(..2);
+    class == Some("08")
+        || class == Some("53")
+        || [
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+            SqlState::READ_ONLY_SQL_TRANSACTION,
+        ]
+        .contains(code)
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {
@@ -1032,6 +1053,29 @@ impl PgTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_going_away_is_unavailable_and_a_refused_statement_is_not() {
+        use tokio_postgres::error::SqlState;
+        for gone in [
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+            SqlState::CONNECTION_FAILURE,
+            SqlState::TOO_MANY_CONNECTIONS,
+            SqlState::READ_ONLY_SQL_TRANSACTION,
+        ] {
+            assert!(server_unavailable(&gone), "{gone:?}");
+        }
+        for refused in [
+            SqlState::UNIQUE_VIOLATION,
+            SqlState::FOREIGN_KEY_VIOLATION,
+            SqlState::SYNTAX_ERROR,
+            SqlState::UNDEFINED_TABLE,
+        ] {
+            assert!(!server_unavailable(&refused), "{refused:?}");
+        }
+    }
 
     #[test]
     fn the_bound_after_a_prefix_is_its_successor() {

@@ -4,15 +4,13 @@
 use serde_json::json;
 
 use crate::cluster::Cluster;
-use crate::nodes::{Node, administrateur, seed};
+use crate::node::{Node, administrateur, seed};
 
 /// Reset mails to `email` in a node's outbox.
 fn reset_mails_to(node: &Node, email: &str) -> usize {
-    let Ok(dir) = std::fs::read_dir(node.outbox()) else {
-        return 0;
-    };
-    dir.filter_map(Result::ok)
-        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+    node.mails()
+        .iter()
+        .filter_map(|path| std::fs::read_to_string(path).ok())
         .filter(|m| m.contains(&format!("To: {email}")) || m.contains(&format!("<{email}>")))
         .filter(|m| m.contains("/password-resets/"))
         .count()

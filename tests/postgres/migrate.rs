@@ -114,7 +114,7 @@ async fn a_directory_moves_from_sled_to_postgres_and_back_with_its_audit_chain()
 
     // A node over the copy serves the directory: a demo person signs in. The copy's
     // new ids come after the ones it holds (a mail queued now takes a fresh key).
-    let node = crate::nodes::Node::start(&url);
+    let node = crate::node::Node::start(&url);
     let token = node.sign_in("amartin").await;
     let (status, structure) = node.call(Some(&token), "GET", "/structure", None).await;
     assert_eq!(status, 200, "{structure}");
