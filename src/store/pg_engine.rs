@@ -248,9 +248,49 @@ impl PgEngine {
 }
 
 /// A table named by a backup: one of the store's, or one of the faces'.
+#[derive(Clone)]
 enum NamedTable {
     Store(String),
     Face(String),
+}
+
+/// Calls `each` with every entry of `table`, in key order, a page per round trip (the
+/// next page starts past the last key read, through the primary key's index).
+fn walk_table(inner: &Inner, table: &NamedTable, each: &mut EachRaw<'_>) -> Result<(), StoreError> {
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let (table, from) = (table.clone(), after.clone());
+        let rows: Vec<RawEntry> = inner.run(move |client| async move {
+            let (source, mut params): (String, Vec<Box<dyn ToSql + Sync + Send>>) = match table {
+                NamedTable::Store(t) => (format!("{t} WHERE true"), Vec::new()),
+                NamedTable::Face(name) => (
+                    "apex_face_state WHERE tbl = $1".to_owned(),
+                    vec![Box::new(name)],
+                ),
+            };
+            let past = match from {
+                Some(key) => {
+                    params.push(Box::new(key));
+                    format!(" AND key > ${}", params.len())
+                }
+                None => String::new(),
+            };
+            let sql = format!("SELECT key, value FROM {source}{past} ORDER BY key LIMIT {PAGE}");
+            let refs: Vec<&(dyn ToSql + Sync)> = params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            let rows = client.query(&sql, &refs).await?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })?;
+        let Some((last, _)) = rows.last() else {
+            return Ok(());
+        };
+        after = Some(last.clone());
+        for (k, v) in &rows {
+            each(k, v)?;
+        }
+    }
 }
 
 /// TLS on rustls (ring), verifying the server against the web's roots; used when the
@@ -652,47 +692,7 @@ impl Engine for PgEngine {
     }
 
     fn walk_named(&self, name: &str, each: &mut EachRaw<'_>) -> Result<(), StoreError> {
-        let (table, face) = match Self::named_table(name) {
-            NamedTable::Store(table) => (table, None),
-            NamedTable::Face(tbl) => ("apex_face_state".to_owned(), Some(tbl)),
-        };
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let (table, face, from) = (table.clone(), face.clone(), after.clone());
-            let rows: Vec<RawEntry> = self.inner.run(move |client| async move {
-                let from = from.unwrap_or_default();
-                let rows = match face {
-                    None => {
-                        client
-                            .query(
-                                &format!(
-                                    "SELECT key, value FROM {table} WHERE key > $1 OR $1 = ''::bytea ORDER BY key LIMIT {PAGE}"
-                                ),
-                                &[&from],
-                            )
-                            .await?
-                    }
-                    Some(tbl) => {
-                        client
-                            .query(
-                                &format!(
-                                    "SELECT key, value FROM apex_face_state WHERE tbl = $2 AND (key > $1 OR $1 = ''::bytea) ORDER BY key LIMIT {PAGE}"
-                                ),
-                                &[&from, &tbl],
-                            )
-                            .await?
-                    }
-                };
-                Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
-            })?;
-            let Some((last, _)) = rows.last() else {
-                return Ok(());
-            };
-            after = Some(last.clone());
-            for (k, v) in &rows {
-                each(k, v)?;
-            }
-        }
+        walk_table(&self.inner, &Self::named_table(name), each)
     }
 
     fn load_named(&self, name: &str, entries: Vec<RawEntry>) -> Result<(), StoreError> {
@@ -1015,38 +1015,7 @@ impl StateTable for PgTable {
 
 impl PgTable {
     fn walk(&self, each: &mut EachRaw<'_>) -> Result<(), StoreError> {
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let (name, from) = (self.name.clone(), after.clone());
-            let rows: Vec<RawEntry> = self.inner.run(move |client| async move {
-                let rows = match from {
-                    None => {
-                        client
-                            .query(
-                                &format!("SELECT key, value FROM apex_face_state WHERE tbl = $1 ORDER BY key LIMIT {PAGE}"),
-                                &[&name],
-                            )
-                            .await?
-                    }
-                    Some(from) => {
-                        client
-                            .query(
-                                &format!("SELECT key, value FROM apex_face_state WHERE tbl = $1 AND key > $2 ORDER BY key LIMIT {PAGE}"),
-                                &[&name, &from],
-                            )
-                            .await?
-                    }
-                };
-                Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
-            })?;
-            let Some((last, _)) = rows.last() else {
-                return Ok(());
-            };
-            after = Some(last.clone());
-            for (k, v) in &rows {
-                each(k, v)?;
-            }
-        }
+        walk_table(&self.inner, &NamedTable::Face(self.name.clone()), each)
     }
 }
 
