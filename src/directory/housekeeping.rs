@@ -44,6 +44,9 @@ pub struct HousekeepingReport {
     pub tokens_dropped: usize,
 }
 
+/// How long the change feed keeps a commit (shared database), in seconds.
+const CHANGES_KEPT_SECONDS: u64 = 3600;
+
 /// How often the expiry-warning scan reads every active account, in seconds.
 const WARNING_SCAN_EVERY: i64 = 3600;
 
@@ -107,6 +110,12 @@ impl Directory {
     pub async fn housekeeping(&self) -> DirResult<HousekeepingReport> {
         let mut report = HousekeepingReport::default();
         let now = self.now();
+        // Nodes read the change feed before every request: an hour of it is far more
+        // than any node that still runs needs; one away longer drops its whole cache.
+        let trimmed = self.store.trim_changes(CHANGES_KEPT_SECONDS)?;
+        if trimmed > 0 {
+            tracing::debug!(trimmed, "change feed trimmed");
+        }
         let mut chores: Vec<(String, Chore)> = Vec::new();
         for (state, chore) in [
             (AccountState::Invited, Chore::ExpireInvitation),

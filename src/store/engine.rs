@@ -130,6 +130,12 @@ pub trait Engine: Send + Sync {
     fn changes_since(&self, _seq: u64) -> Result<Feed, StoreError> {
         Ok(Feed::Changes(Vec::new()))
     }
+    /// Forgets the commits of the change feed older than `seconds`, but the last one
+    /// (the feed's sequence goes on from it); how many. A node that had not read them
+    /// drops its whole cache ([`Feed::Gap`]).
+    fn trim_changes(&self, _seconds: u64) -> Result<u64, StoreError> {
+        Ok(0)
+    }
     /// Takes the lead of `task` when no other process holds it; None when one does.
     fn lead(&self, _task: &str) -> Result<Option<Lead>, StoreError> {
         Ok(Some(Lead::alone()))

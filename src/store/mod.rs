@@ -435,6 +435,12 @@ impl Store {
         }
     }
 
+    /// Forgets the change feed's commits older than `seconds` but the last (the
+    /// housekeeping's, on shared data); how many.
+    pub fn trim_changes(&self, seconds: u64) -> Result<u64, StoreError> {
+        self.engine.trim_changes(seconds)
+    }
+
     /// Takes the lead of `task`, which one process at a time runs among those sharing
     /// the data (always this one's with sled); None while another holds it.
     pub fn lead(&self, task: &str) -> Result<Option<engine::Lead>, StoreError> {

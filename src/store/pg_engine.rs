@@ -810,6 +810,19 @@ impl Engine for PgEngine {
         true
     }
 
+    fn trim_changes(&self, seconds: u64) -> Result<u64, StoreError> {
+        let seconds = f64::from(u32::try_from(seconds).unwrap_or(u32::MAX));
+        self.inner.run(move |client| async move {
+            Ok(client
+                .execute(
+                    "DELETE FROM apex_changes WHERE at < now() - make_interval(secs => $1) \
+                     AND seq < (SELECT max(seq) FROM apex_changes)",
+                    &[&seconds],
+                )
+                .await?)
+        })
+    }
+
     fn lead(&self, task: &str) -> Result<Option<Lead>, StoreError> {
         let key = lead_key(task);
         let held = self.inner.run(move |client| async move {

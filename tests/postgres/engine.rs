@@ -364,3 +364,43 @@ async fn one_node_at_a_time_leads_the_housekeeping() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_that_missed_a_trimmed_feed_drops_its_whole_cache() {
+    let Some(cluster) = Cluster::start("a_node_that_missed_a_trimmed_feed_drops_its_whole_cache")
+    else {
+        return;
+    };
+    let url = cluster.database().await;
+    tokio::task::spawn_blocking(move || {
+        let (a, b) = (pg(&url), pg(&url));
+        let put = |store: &Store, key: &[u8], n: u32| {
+            let mut w = WriteSet::new();
+            w.put(T::Accounts, key.to_vec(), &serde_json::json!({ "n": n }));
+            commit(store, &w).unwrap();
+        };
+        let read = |store: &Store, key: &[u8]| -> serde_json::Value {
+            store
+                .get_shared::<serde_json::Value>(T::Accounts, key)
+                .unwrap()
+                .unwrap()["n"]
+                .clone()
+        };
+        put(&a, b"acc-1", 1);
+        b.sync().unwrap();
+        assert_eq!(read(&b, b"acc-1"), 1, "cached on B");
+        put(&a, b"acc-1", 2);
+        put(&a, b"acc-2", 1);
+        // The feed forgets what B has not read yet, but the last commit.
+        assert_eq!(a.trim_changes(0).unwrap(), 2);
+        assert_eq!(a.trim_changes(0).unwrap(), 0, "the last commit stays");
+        b.sync().unwrap();
+        assert_eq!(read(&b, b"acc-1"), 2, "B dropped its whole cache");
+        // The sequence goes on from the last commit: B follows the next ones as before.
+        put(&a, b"acc-1", 3);
+        b.sync().unwrap();
+        assert_eq!(read(&b, b"acc-1"), 3);
+    })
+    .await
+    .unwrap();
+}
