@@ -286,3 +286,96 @@ async fn a_node_whose_database_stops_answers_503_and_recovers_by_itself() {
         .await;
     assert_eq!(status, 201, "{body}");
 }
+
+/// The invitation link mailed to `email`, by whichever node sent it.
+async fn invitation_to(nodes: &[&Node], email: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        for node in nodes {
+            for path in node.mails() {
+                let mail = crate::common::decode_qp(&std::fs::read_to_string(&path).unwrap());
+                if mail.contains(email) && mail.contains("/invitations/") {
+                    return crate::common::link_token(&mail, "/invitations/");
+                }
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no invitation to {email}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_nodes_racing_to_remove_each_others_administrateur_leave_one() {
+    let Some(cluster) = Cluster::start("two_nodes_racing_to_remove_each_others_administrateur")
+    else {
+        return;
+    };
+    let url = cluster.database().await;
+    seed(&url).await;
+    let (a, b) = (Node::start(&url), Node::start(&url));
+    let op = Some(crate::common::OPERATOR_TOKEN);
+    for round in 0..4 {
+        // A structure with exactly two active administrateurs, neither holding anything.
+        let siret = apex_idp::directory::generate::nth_siret(7_000 + round);
+        let (status, structure) = a
+            .call(
+                op,
+                "POST",
+                "/operator/structures",
+                Some(json!({"siret": siret, "category": "CSP", "name": format!("Course {round}")})),
+            )
+            .await;
+        assert_eq!(status, 201, "{structure}");
+        let sid = structure["id"].as_str().unwrap().to_owned();
+        let mut admins = Vec::new();
+        for who in ["un", "deux"] {
+            let email = format!("admin.{who}.{round}@course.example");
+            let (status, body) = b
+                .call(
+                    op,
+                    "POST",
+                    &format!("/operator/structures/{sid}/administrateurs"),
+                    Some(json!({"email": email, "given_name": "Admin", "family_name": format!("{who}{}", crate::node::letters(round))})),
+                )
+                .await;
+            assert_eq!(status, 201, "{body}");
+            let id = body["id"].as_str().unwrap().to_owned();
+            let token = invitation_to(&[&a, &b], &email).await;
+            let (status, done) = a
+                .call(
+                    None,
+                    "POST",
+                    &format!("/invitations/{token}"),
+                    Some(json!({"password": DEMO_PASSWORD})),
+                )
+                .await;
+            assert_eq!(status, 200, "{done}");
+            assert_eq!(done["state"], "active", "{done}");
+            let login = done["login"].as_str().unwrap().to_owned();
+            admins.push((id, login));
+        }
+        let (first, second) = (&admins[0], &admins[1]);
+        let (t1, t2) = (a.sign_in(&first.1).await, b.sign_in(&second.1).await);
+        // Each asks, on his own node, for the deletion of the other, at once.
+        let p1 = format!("/accounts/{}/deletion-request", second.0);
+        let p2 = format!("/accounts/{}/deletion-request", first.0);
+        let ((s1, body1), (s2, body2)) = tokio::join!(
+            a.call(Some(&t1), "POST", &p1, None),
+            b.call(Some(&t2), "POST", &p2, None)
+        );
+        let done = [s1, s2].iter().filter(|s| **s == 200).count();
+        assert_eq!(done, 1, "round {round}: {s1} {body1} / {s2} {body2}");
+        // The structure keeps one active administrateur, whatever the order.
+        let (status, view) = a
+            .call(op, "GET", &format!("/operator/structures/{sid}"), None)
+            .await;
+        assert_eq!(status, 200, "{view}");
+        let active = view["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["role"] == "administrateur" && x["state"] == "active")
+            .count();
+        assert_eq!(active, 1, "round {round}: {view}");
+    }
+}
