@@ -299,7 +299,10 @@ async fn invitation_to(nodes: &[&Node], email: &str) -> String {
                 }
             }
         }
-        assert!(std::time::Instant::now() < deadline, "no invitation to {email}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no invitation to {email}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }

@@ -52,12 +52,18 @@ fn flow(node: &Node, extra: &[(&str, &str)]) -> Flow {
         q.append_pair("response_type", "code")
             .append_pair("client_id", CLIENT)
             .append_pair("redirect_uri", REDIRECT_URI)
-            .append_pair("scope", "openid")
+            .append_pair(
+                "scope",
+                extra
+                    .iter()
+                    .find(|(k, _)| *k == "scope")
+                    .map_or("openid", |(_, v)| v),
+            )
             .append_pair("state", &state)
             .append_pair("nonce", &nonce)
             .append_pair("code_challenge", &challenge)
             .append_pair("code_challenge_method", "S256");
-        for (k, v) in extra {
+        for (k, v) in extra.iter().filter(|(k, _)| *k != "scope") {
             q.append_pair(k, v);
         }
     }
@@ -324,4 +330,71 @@ async fn an_sso_session_made_on_one_node_signs_in_on_another_without_a_form() {
     let page = Browser::new(&b.base).get(&flow(&b, &[]).url).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("name=\"password\""), "{}", page.body);
+}
+
+/// What userinfo answers at `node`.
+async fn userinfo_claims(node: &Node, access_token: &str) -> (u16, Value) {
+    let reply = node
+        .http
+        .get(format!("{}/oidc/userinfo", node.base))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap();
+    let status = reply.status().as_u16();
+    (status, reply.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_habilitation_removed_through_one_node_is_gone_at_once_from_userinfo_on_another() {
+    let Some((_cluster, signins, a, b)) =
+        two_nodes("a_habilitation_removed_through_one_node_is_gone_at_once_from_userinfo").await
+    else {
+        return;
+    };
+    let login = person(&signins);
+    let browser = Browser::new(&a.base);
+    let flow = flow(&a, &[("scope", "openid apex")]);
+    let code = sign_in(&a, &browser, &flow, &login).await;
+    let (status, tokens) = exchange(&a, &code, &flow).await;
+    assert_eq!(status, 200, "{tokens}");
+    let access_token = string(&tokens, "access_token");
+    let (status, claims) = userinfo_claims(&b, &access_token).await;
+    assert_eq!(status, 200, "{claims}");
+    let held: Vec<String> = claims["profiles"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no profiles: {claims}"))
+        .iter()
+        .map(|p| p.as_str().unwrap().to_owned())
+        .collect();
+    assert!(!held.is_empty(), "{claims}");
+    // The administrateur removes every DEMO habilitation of the person through A.
+    let admin = a.sign_in(&crate::node::administrateur(&signins)).await;
+    let (_, structure) = a.call(Some(&admin), "GET", "/structure", None).await;
+    let id = structure["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["login"] == login.as_str())
+        .map(|x| string(x, "id"))
+        .unwrap_or_else(|| panic!("{login} not in {structure}"));
+    for profile in &held {
+        let (status, body) = a
+            .call(
+                Some(&admin),
+                "DELETE",
+                &format!("/accounts/{id}/habilitations/{profile}"),
+                None,
+            )
+            .await;
+        assert!(status == 200 || status == 204, "{status} {body}");
+    }
+    // The very next userinfo on B shows none of them.
+    let (status, claims) = userinfo_claims(&b, &access_token).await;
+    assert_eq!(status, 200, "{claims}");
+    let after = claims["profiles"].as_array().cloned().unwrap_or_default();
+    assert!(
+        after.iter().all(|p| !held.iter().any(|h| p == h.as_str())),
+        "{claims}"
+    );
 }
