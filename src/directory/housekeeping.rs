@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{By, DirResult, Directory};
+use super::{By, DirError, DirResult, Directory};
 use crate::auth::token::OneTimeToken;
 use crate::domain::account::{LifecycleEvent, Outcome, transition};
 use crate::domain::{Account, AccountState};
@@ -228,7 +228,10 @@ pub async fn run(directory: Arc<Directory>) {
         match directory.store.lead("housekeeping") {
             Ok(Some(_lead)) => {
                 if let Err(e) = directory.housekeeping().await {
-                    tracing::error!(error = %e, "housekeeping");
+                    match e {
+                        DirError::Unavailable(_) => tracing::warn!(error = %e, "housekeeping"),
+                        _ => tracing::error!(error = %e, "housekeeping"),
+                    }
                 }
             }
             Ok(None) => tracing::debug!("housekeeping: another node leads this round"),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{DirResult, Directory};
+use super::{DirError, DirResult, Directory};
 use crate::mail::{Mail, Postman};
 use crate::store::{Store, T, WriteSet};
 
@@ -126,7 +126,11 @@ pub async fn run_sender(directory: Arc<Directory>, postman: Postman) {
     let wakeup = directory.mail_wakeup();
     loop {
         if let Err(e) = directory.deliver_due_mail(&postman).await {
-            tracing::error!(error = %e, "mail queue");
+            match e {
+                // The database is away: the mails wait in it, and go when it is back.
+                DirError::Unavailable(_) => tracing::warn!(error = %e, "mail queue"),
+                _ => tracing::error!(error = %e, "mail queue"),
+            }
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), wakeup.notified()).await;
     }
