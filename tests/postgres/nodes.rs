@@ -308,8 +308,9 @@ async fn invitation_to(nodes: &[&Node], email: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn two_nodes_racing_to_remove_each_others_administrateur_leave_one() {
-    let Some(cluster) = Cluster::start("two_nodes_racing_to_remove_each_others_administrateur")
+async fn two_nodes_racing_to_block_a_structures_two_administrateurs_leave_one() {
+    let Some(cluster) =
+        Cluster::start("two_nodes_racing_to_block_a_structures_two_administrateurs")
     else {
         return;
     };
@@ -358,17 +359,19 @@ async fn two_nodes_racing_to_remove_each_others_administrateur_leave_one() {
             admins.push((id, login));
         }
         let (first, second) = (&admins[0], &admins[1]);
-        let (t1, t2) = (a.sign_in(&first.1).await, b.sign_in(&second.1).await);
-        // Each asks, on his own node, for the deletion of the other, at once.
-        let p1 = format!("/accounts/{}/deletion-request", second.0);
-        let p2 = format!("/accounts/{}/deletion-request", first.0);
-        let ((s1, body1), (s2, body2)) = tokio::join!(
-            a.call(Some(&t1), "POST", &p1, None),
-            b.call(Some(&t2), "POST", &p2, None)
-        );
+        // The operator blocks one administrateur through A and the other through B, at
+        // once: a structure keeps an administrateur who may sign in.
+        let p1 = format!("/operator/accounts/{}/block", first.0);
+        let p2 = format!("/operator/accounts/{}/block", second.0);
+        let ((s1, body1), (s2, body2)) =
+            tokio::join!(a.call(op, "POST", &p1, None), b.call(op, "POST", &p2, None));
         let done = [s1, s2].iter().filter(|s| **s == 200).count();
         assert_eq!(done, 1, "round {round}: {s1} {body1} / {s2} {body2}");
-        // The structure keeps one active administrateur, whatever the order.
+        let refused = if s1 == 200 { &body2 } else { &body1 };
+        assert_eq!(
+            refused["type"], "urn:apex-idp:problem:last-administrateur",
+            "round {round}: {refused}"
+        );
         let (status, view) = a
             .call(op, "GET", &format!("/operator/structures/{sid}"), None)
             .await;
@@ -377,7 +380,9 @@ async fn two_nodes_racing_to_remove_each_others_administrateur_leave_one() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|x| x["role"] == "administrateur" && x["state"] == "active")
+            .filter(|x| {
+                x["role"] == "administrateur" && x["state"] == "active" && x["blocked"].is_null()
+            })
             .count();
         assert_eq!(active, 1, "round {round}: {view}");
     }
