@@ -352,7 +352,8 @@ async fn a_habilitation_removed_through_one_node_is_gone_at_once_from_userinfo_o
     else {
         return;
     };
-    let login = person(&signins);
+    // A collaborateur of the administrateur's own structure.
+    let login = crate::node::of_first_structure(&signins, Role::Collaborateur);
     let browser = Browser::new(&a.base);
     let flow = flow(&a, &[("scope", "openid apex")]);
     let code = sign_in(&a, &browser, &flow, &login).await;
