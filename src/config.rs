@@ -982,4 +982,49 @@ mod tests {
         let err = Config::load_with_env(None, &vars).unwrap_err();
         assert!(err.to_string().contains("listenn"), "{err}");
     }
+
+    #[test]
+    fn the_store_section_names_one_postgres_url_and_never_shows_its_password() {
+        let problems = |pairs: &[(&str, &str)]| -> Vec<Problem> {
+            match Config::load_with_env(None, &env(pairs)) {
+                Ok(_) => Vec::new(),
+                Err(p) => p.0,
+            }
+        };
+        let keys = |ps: &[Problem]| ps.iter().map(|p| p.key.clone()).collect::<Vec<_>>();
+        // PostgreSQL with a URL: accepted.
+        let ok = Config::load_with_env(
+            None,
+            &env(&[
+                ("APEX_STORE__BACKEND", "postgres"),
+                ("APEX_STORE__URL", "postgres://apex@127.0.0.1:5432/apex"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(ok.store.backend, StoreBackend::Postgres);
+        assert_eq!(ok.store.pool_size, 16);
+        // Without a URL, with two, a URL with sled, a pool of none: each said.
+        let none = problems(&[("APEX_STORE__BACKEND", "postgres")]);
+        assert_eq!(keys(&none), vec!["store.url"], "{none:?}");
+        let two = problems(&[
+            ("APEX_STORE__BACKEND", "postgres"),
+            ("APEX_STORE__URL", "postgres://apex@db/apex"),
+            ("APEX_STORE__URL_FILE", "/etc/apex-idp/store-url"),
+        ]);
+        assert_eq!(keys(&two), vec!["store.url_file"], "{two:?}");
+        let with_sled = problems(&[("APEX_STORE__URL", "postgres://apex@db/apex")]);
+        assert_eq!(keys(&with_sled), vec!["store.url"], "{with_sled:?}");
+        let pool = problems(&[("APEX_STORE__POOL_SIZE", "0")]);
+        assert_eq!(keys(&pool), vec!["store.pool_size"], "{pool:?}");
+        let engine = problems(&[("APEX_STORE__BACKEND", "mysql")]);
+        assert!(!engine.is_empty());
+        // A URL that does not parse is refused without being repeated: it may hold a
+        // password.
+        let bad = problems(&[
+            ("APEX_STORE__BACKEND", "postgres"),
+            ("APEX_STORE__URL", "postgres://apex:s3cr3t@db:notaport/apex"),
+        ]);
+        assert_eq!(keys(&bad), vec!["store.url"], "{bad:?}");
+        assert!(!format!("{bad:?}").contains("s3cr3t"), "{bad:?}");
+    }
 }
