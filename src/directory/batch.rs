@@ -48,41 +48,37 @@ impl By<'_> {
 
     /// Whether this authority covers writing `account`.
     fn covers_account(&self, account: &Account) -> DirResult<()> {
-        let covered = match self {
+        covered(match self {
             By::Partner(permit) => permit.covers_account(account),
             By::Owner(proof) => proof.account_id() == account.id,
             By::Operator | By::Upkeep(_) => true,
             By::Asker(_) => false,
-        };
-        covered
-            .then_some(())
-            .ok_or(DirError::Refused(crate::domain::Refusal::OtherTarget))
+        })
     }
 
-    /// Whether this authority covers a one-time link of the account `holder`.
+    /// Whether this authority covers a one-time link of the account `holder`: what
+    /// covers his record, and the asker of a link to his own address.
     fn covers_link_of(&self, holder: &Account) -> DirResult<()> {
-        let covered = match self {
-            By::Partner(permit) => permit.covers_account(holder),
-            By::Owner(proof) => proof.account_id() == holder.id,
-            By::Asker(asked) => asked.account_id() == holder.id,
-            By::Operator | By::Upkeep(_) => true,
-        };
-        covered
-            .then_some(())
-            .ok_or(DirError::Refused(crate::domain::Refusal::OtherTarget))
+        match self {
+            By::Asker(asked) => covered(asked.account_id() == holder.id),
+            other => other.covers_account(holder),
+        }
     }
 
     /// Whether this authority covers writing `service`.
     fn covers_service(&self, service: &Service) -> DirResult<()> {
-        let covered = match self {
+        covered(match self {
             By::Partner(permit) => permit.covers_service(service),
             By::Operator | By::Upkeep(_) => true,
             By::Owner(_) | By::Asker(_) => false,
-        };
-        covered
-            .then_some(())
-            .ok_or(DirError::Refused(crate::domain::Refusal::OtherTarget))
+        })
     }
+}
+
+/// An authority's answer: a write it does not cover is refused (`matrix-target`).
+fn covered(yes: bool) -> DirResult<()> {
+    yes.then_some(())
+        .ok_or(DirError::Refused(crate::domain::Refusal::OtherTarget))
 }
 
 /// The writes and audit events of one operation, committed together.
@@ -113,9 +109,7 @@ impl Batch {
         holder: &Account,
     ) -> DirResult<()> {
         by.covers_link_of(holder)?;
-        if link.account_id != holder.id {
-            return Err(DirError::Refused(crate::domain::Refusal::OtherTarget));
-        }
+        covered(link.account_id == holder.id)?;
         self.writes.put(T::Tokens, key, link);
         Ok(())
     }
@@ -167,10 +161,7 @@ impl Batch {
         before: Option<&Account>,
         after: Option<&Account>,
     ) -> DirResult<()> {
-        for a in before.iter().chain(after.iter()) {
-            by.covers_account(a)?;
-        }
-        save_account(&mut self.writes, before, after);
+        self.mark_account(by, before, after)?;
         let Some(any) = after.or(before) else {
             return Ok(());
         };
@@ -244,12 +235,7 @@ impl Batch {
         before: Option<&Structure>,
         after: &Structure,
     ) -> DirResult<()> {
-        match by {
-            By::Operator | By::Upkeep(_) => {}
-            By::Partner(_) | By::Owner(_) | By::Asker(_) => {
-                return Err(DirError::Refused(crate::domain::Refusal::OtherTarget));
-            }
-        }
+        covered(matches!(by, By::Operator | By::Upkeep(_)))?;
         save_structure(&mut self.writes, before, after);
         Ok(())
     }
