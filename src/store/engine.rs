@@ -126,6 +126,10 @@ pub trait Engine: Send + Sync {
     fn lock_writers(&self) -> Result<Option<Box<dyn SharedWriter>>, StoreError> {
         Ok(None)
     }
+    /// The sequence number of the feed's last commit (0: none).
+    fn last_change(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
     /// The commits of the feed past `seq`.
     fn changes_since(&self, _seq: u64) -> Result<Feed, StoreError> {
         Ok(Feed::Changes(Vec::new()))

@@ -281,11 +281,9 @@ impl Store {
                 let engine = PgEngine::connect(settings)?;
                 let store = Self::over(Arc::new(engine), Path::new("(postgresql)"))?;
                 // Start past what the feed holds: nothing is cached yet.
-                if let Feed::Changes(changes) = store.engine.changes_since(0)?
-                    && let Some(last) = changes.last()
-                {
-                    store.seen.store(last.seq, Ordering::SeqCst);
-                }
+                store
+                    .seen
+                    .store(store.engine.last_change()?, Ordering::SeqCst);
                 Ok(store)
             }
         }

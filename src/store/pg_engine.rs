@@ -810,6 +810,15 @@ impl Engine for PgEngine {
         true
     }
 
+    fn last_change(&self) -> Result<u64, StoreError> {
+        self.inner.run(|client| async move {
+            let row = client
+                .query_one("SELECT coalesce(max(seq), 0) FROM apex_changes", &[])
+                .await?;
+            Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+        })
+    }
+
     fn trim_changes(&self, seconds: u64) -> Result<u64, StoreError> {
         let seconds = f64::from(u32::try_from(seconds).unwrap_or(u32::MAX));
         self.inner.run(move |client| async move {
