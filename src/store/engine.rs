@@ -37,9 +37,9 @@ pub type EachRaw<'a> = dyn FnMut(&[u8], &[u8]) -> Result<(), StoreError> + 'a;
 /// The writers' turn of an engine shared by several processes: while it is held, no
 /// other process commits to the directory.
 pub trait SharedWriter: Send {
-    /// Commits `writes` as the next change of the feed and takes the turn again for
-    /// the next commit; the change's sequence number.
-    fn commit(&mut self, writes: &WriteSet) -> Result<u64, StoreError>;
+    /// Commits `writes` as the next change of the feed, which ends the turn; a further
+    /// commit under the same guard waits for the next turn first.
+    fn commit(&mut self, writes: &WriteSet) -> Result<(), StoreError>;
 }
 
 /// One commit of the change feed: its sequence number and the keys it wrote.

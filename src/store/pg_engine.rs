@@ -473,7 +473,7 @@ async fn commit_turn(
     client: &Object,
     writes: &WriteSet,
     changes: &(Vec<i16>, Vec<Vec<u8>>),
-) -> Result<i64, StoreError> {
+) -> Result<(), StoreError> {
     apply(client, writes).await?;
     let row = client
         .query_one(
@@ -487,11 +487,11 @@ async fn commit_turn(
         .execute("SELECT pg_notify('apex_changes', $1)", &[&seq.to_string()])
         .await?;
     client.batch_execute("COMMIT").await?;
-    Ok(seq)
+    Ok(())
 }
 
 impl SharedWriter for PgWriter {
-    fn commit(&mut self, writes: &WriteSet) -> Result<u64, StoreError> {
+    fn commit(&mut self, writes: &WriteSet) -> Result<(), StoreError> {
         let client = self.client.take().ok_or_else(|| {
             StoreError::Unavailable("postgresql: the writer's turn was lost".into())
         })?;
@@ -502,7 +502,7 @@ impl SharedWriter for PgWriter {
         let writes = writes.clone();
         let open = self.open;
         self.open = false;
-        let (client, seq) = self.inner.spawn_wait(async move {
+        let client = self.inner.spawn_wait(async move {
             let outcome = async {
                 if !open {
                     begin_turn(&client).await?;
@@ -511,7 +511,7 @@ impl SharedWriter for PgWriter {
             }
             .await;
             match outcome {
-                Ok(seq) => Ok((client, seq)),
+                Ok(()) => Ok(client),
                 Err(e) => {
                     let _ = client.batch_execute("ROLLBACK").await;
                     Err(e)
@@ -519,7 +519,7 @@ impl SharedWriter for PgWriter {
             }
         })?;
         self.client = Some(client);
-        Ok(u64::try_from(seq).unwrap_or(0))
+        Ok(())
     }
 }
 
